@@ -1,0 +1,65 @@
+// Zone: one hosted zone's names and record sets, indexed for authoritative lookups.
+// Every name between the apex and an owner exists as a node (possibly empty: an empty
+// non-terminal), so "name exists" is a single lookup.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "dns/name.h"
+#include "dns/rdata.h"
+#include "zone/record_set.h"
+
+namespace meridian::zone {
+
+struct Node {
+  dns::Name owner;
+  std::vector<RecordSet> record_sets;  // empty for an empty non-terminal
+
+  // The simple record set of `type` at this node, or null.
+  const RecordSet* find(uint16_t type) const;
+  // All record sets of `type` (a group: several when a routing policy is used).
+  std::vector<const RecordSet*> group(uint16_t type) const;
+  bool empty() const { return record_sets.empty(); }
+};
+
+class Zone {
+ public:
+  explicit Zone(dns::Name origin);
+
+  const dns::Name& origin() const { return origin_; }
+
+  // Adds a record set. Rejected (with a reason) when: the owner is outside the zone; a record set
+  // with the same (name, type, set identifier) exists; a group would mix routing policies; CNAME
+  // would share its node with other data (or a second CNAME); SOA is not at the apex or is not
+  // unique. Ancestors are created as empty non-terminals.
+  Status add(RecordSet rs);
+  // Removes the record set with (name, type, set identifier); false if none. Empty nodes that are
+  // no longer ancestors of data are removed.
+  bool remove(const dns::Name& name, uint16_t type, const std::string& set_identifier);
+
+  // Checks the zone as a whole once loading is finished: SOA present at the apex, at most
+  // one SOA. Call after the last add().
+  Status validate() const;
+
+  // Exact node (case-insensitive), including empty non-terminals; null if the name does not exist.
+  const Node* find(const dns::Name& name) const;
+
+  // The apex SOA record set and its parsed fields (valid after validate() succeeded).
+  const RecordSet* soa() const;
+  std::optional<dns::SoaFields> soa_fields() const;
+
+  size_t node_count() const { return nodes_.size(); }
+  size_t record_set_count() const;
+  // Iteration over all nodes (unordered), e.g. for exporting or compiling maps.
+  const std::unordered_map<std::string, Node>& nodes() const { return nodes_; }
+
+ private:
+  dns::Name origin_;
+  std::unordered_map<std::string, Node> nodes_;  // key: Name::key()
+};
+
+}  // namespace meridian::zone
