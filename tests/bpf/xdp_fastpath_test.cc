@@ -1,0 +1,399 @@
+// XDP fast-path program tests: fixture rows of {description, frame, expected action, expected
+// counter} run through BPF_PROG_TEST_RUN on the real program, with maps filled by the production
+// AnswerCompiler and MapWriter. Every XDP_TX row must equal, byte for byte, the userspace
+// Responder's reply wrapped in the expected reply frame (both checksums included).
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+#include <unistd.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "answer/responder.h"
+#include "bpf/frame_builder.h"
+#include "dns/name.h"
+#include "fastpath/answer_compiler.h"
+#include "fastpath/map_writer.h"
+#include "fastpath/xdp_program.h"
+#include "zone/master_file.h"
+
+namespace meridian {
+namespace {
+
+using testing::FrameSpec;
+
+// A 255-octet name: 59 + 3 x 63 octet labels under "t." (wire: 60 + 3*64 + 2 + 1 = 255).
+std::string long_name() {
+  return std::string(59, 'l') + "." + std::string(63, 'm') + "." + std::string(63, 'n') + "." +
+         std::string(63, 'o') + ".t.";
+}
+std::string label63() { return std::string(63, 'x') + ".t."; }
+
+std::string test_zone() {
+  std::string big_txt;
+  for (int i = 0; i < 6; ++i) big_txt += " \"" + std::string(100, static_cast<char>('a' + i)) + "\"";
+  return "$ORIGIN t.\n$TTL 300\n"
+         "@ SOA ns1.t. hostmaster.t. 1 7200 900 1209600 60\n"
+         "@ NS ns1.t.\n"
+         "ns1 A 198.18.0.53\n"
+         "a A 198.18.1.1\n"
+         "www A 198.18.1.2\n"
+         "www A 198.18.1.3\n"
+         "www AAAA fd00::1:2\n"
+         "alias CNAME www\n"
+         "mail MX 10 mx1\n"
+         "mx1 A 198.18.1.9\n"
+         "txt TXT \"hello\" \"world\"\n"
+         "big TXT" + big_txt + "\n" +
+         label63() + " A 198.18.1.4\n" + long_name() + " A 198.18.1.5\n"
+         "*.wild A 198.18.1.6\n";
+}
+
+// DNS query bytes.
+struct QuerySpec {
+  std::string name = "www.t.";
+  uint16_t qtype = 1;
+  uint16_t qclass = 1;
+  uint16_t id = 0x4242;
+  uint16_t flags = 0x0100;  // RD
+  bool edns = false;
+  uint16_t payload = 1232;
+  bool do_bit = false;
+  uint8_t edns_version = 0;
+  std::vector<uint8_t> options;  // raw EDNS options
+};
+
+std::vector<uint8_t> option(uint16_t code, std::vector<uint8_t> data) {
+  std::vector<uint8_t> o = {static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code),
+                            static_cast<uint8_t>(data.size() >> 8),
+                            static_cast<uint8_t>(data.size())};
+  o.insert(o.end(), data.begin(), data.end());
+  return o;
+}
+
+std::vector<uint8_t> make_query(const QuerySpec& q) {
+  std::vector<uint8_t> m = {static_cast<uint8_t>(q.id >> 8), static_cast<uint8_t>(q.id),
+                            static_cast<uint8_t>(q.flags >> 8), static_cast<uint8_t>(q.flags),
+                            0, 1, 0, 0, 0, 0, 0, static_cast<uint8_t>(q.edns ? 1 : 0)};
+  auto name = dns::Name::from_text(q.name);
+  EXPECT_TRUE(name.ok()) << q.name;
+  auto wire = name->wire();
+  m.insert(m.end(), wire.begin(), wire.end());
+  m.push_back(static_cast<uint8_t>(q.qtype >> 8));
+  m.push_back(static_cast<uint8_t>(q.qtype));
+  m.push_back(static_cast<uint8_t>(q.qclass >> 8));
+  m.push_back(static_cast<uint8_t>(q.qclass));
+  if (q.edns) {
+    m.insert(m.end(), {0, 0, 41, static_cast<uint8_t>(q.payload >> 8),
+                       static_cast<uint8_t>(q.payload), 0, q.edns_version,
+                       static_cast<uint8_t>(q.do_bit ? 0x80 : 0), 0,
+                       static_cast<uint8_t>(q.options.size() >> 8),
+                       static_cast<uint8_t>(q.options.size())});
+    m.insert(m.end(), q.options.begin(), q.options.end());
+  }
+  return m;
+}
+
+// The program can be loaded only with CAP_BPF (or CAP_SYS_ADMIN): probe by creating a map.
+bool have_bpf_privileges() {
+  int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "mdn_probe", 4, 4, 1, nullptr);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+class XdpFastPath : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!have_bpf_privileges()) return;
+    auto zone = zone::parse_master_file(test_zone(), *dns::Name::from_text("t."), "t.zone");
+    ASSERT_TRUE(zone.ok()) << zone.error().to_string();
+    zones_ = new zone::ZoneSet({std::make_shared<const zone::Zone>(std::move(zone.value()))});
+    responder_ = new answer::Responder(answer::ResponderConfig{});
+    auto program = fastpath::XdpProgram::load(fastpath::XdpSettings{});
+    ASSERT_TRUE(program.ok()) << program.error().to_string();
+    program_ = program.value().release();
+    fastpath::AnswerCompiler compiler(*responder_);
+    fastpath::CompileStats stats;
+    auto entries = compiler.compile(*zones_, &stats);
+    ASSERT_GT(entries.size(), 10u);
+    writer_ = new fastpath::MapWriter(program_->map_fds(), 1000);
+    auto published = writer_->publish(entries);
+    ASSERT_TRUE(published.ok()) << published.error().to_string();
+    ASSERT_EQ(published->published, entries.size());
+  }
+  static void TearDownTestSuite() {
+    delete writer_;
+    delete program_;
+    delete responder_;
+    delete zones_;
+  }
+  void SetUp() override {
+    if (!have_bpf_privileges()) GTEST_SKIP() << "needs CAP_BPF or CAP_SYS_ADMIN";
+  }
+
+  struct RunResult {
+    uint32_t action = 0;
+    std::vector<uint8_t> frame;
+  };
+  static RunResult run(const std::vector<uint8_t>& frame) {
+    RunResult r;
+    r.frame.resize(4096);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()), .data_out = r.frame.data(),
+                .data_size_out = static_cast<uint32_t>(r.frame.size()), .repeat = 1);
+    int err = bpf_prog_test_run_opts(program_->program_fd(), &opts);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN failed: " << err;
+    r.action = opts.retval;
+    r.frame.resize(opts.data_size_out);
+    return r;
+  }
+  static uint64_t stat(int index) {
+    auto stats = writer_->read_stats();
+    EXPECT_TRUE(stats.ok());
+    return stats.ok() ? stats.value()[static_cast<size_t>(index)] : 0;
+  }
+  static std::vector<uint8_t> userspace_reply(const std::vector<uint8_t>& query) {
+    std::vector<uint8_t> reply;
+    answer::QueryContext ctx;
+    ctx.transport = answer::Transport::kUdp;
+    EXPECT_EQ(responder_->respond(*zones_, query, ctx, reply), answer::Disposition::kReply);
+    return reply;
+  }
+
+  static inline zone::ZoneSet* zones_ = nullptr;
+  static inline answer::Responder* responder_ = nullptr;
+  static inline fastpath::XdpProgram* program_ = nullptr;
+  static inline fastpath::MapWriter* writer_ = nullptr;
+};
+
+struct Row {
+  const char* description;
+  std::function<void(FrameSpec&, QuerySpec&)> setup;
+  uint32_t action;  // XDP_TX or XDP_PASS
+  int counter;      // mdn_stat that must move by one
+  // Raw DNS payload override (malformed cases); empty = make_query(QuerySpec).
+  std::function<std::vector<uint8_t>(std::vector<uint8_t>)> mangle = nullptr;
+};
+
+std::vector<uint8_t> ecs(uint16_t family, uint8_t source, std::vector<uint8_t> address) {
+  std::vector<uint8_t> d = {static_cast<uint8_t>(family >> 8), static_cast<uint8_t>(family), source,
+                            0};
+  d.insert(d.end(), address.begin(), address.end());
+  return option(8, d);
+}
+
+const std::vector<Row>& rows() {
+  static const std::vector<Row> table = {
+      {"IPv4 A", [](FrameSpec&, QuerySpec&) {}, XDP_TX, MDN_STAT_HIT_A},
+      {"IPv6 AAAA", [](FrameSpec& f, QuerySpec& q) { f.ipv6 = true; q.qtype = 28; }, XDP_TX,
+       MDN_STAT_HIT_AAAA},
+      {"one VLAN tag", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 1; }, XDP_TX, MDN_STAT_HIT_A},
+      {"two VLAN tags", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 2; }, XDP_TX, MDN_STAT_HIT_A},
+      {"two VLAN tags IPv6", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 2; f.ipv6 = true; },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"IPv4 options removed in reply",
+       [](FrameSpec& f, QuerySpec&) { f.ip_options = {1, 1, 1, 1, 7, 3, 4, 0}; }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"IPv4 options and VLAN",
+       [](FrameSpec& f, QuerySpec&) { f.ip_options = {1, 1, 1, 0}; f.vlan_tags = 1; }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"EDNS", [](FrameSpec&, QuerySpec& q) { q.edns = true; }, XDP_TX, MDN_STAT_HIT_A},
+      {"EDNS DO", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.do_bit = true; }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"EDNS small payload treated as 512",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.payload = 100; }, XDP_TX, MDN_STAT_HIT_A},
+      {"ECS IPv4 /24",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 24, {198, 51, 100}); },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"ECS IPv6 /56",
+       [](FrameSpec& f, QuerySpec& q) {
+         f.ipv6 = true;
+         q.edns = true;
+         q.options = ecs(2, 56, {0x20, 0x01, 0x0d, 0xb8, 0, 1, 2});
+       },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"ECS /0", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 0, {}); },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"ECS and DO and padding",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.do_bit = true;
+         q.options = ecs(1, 20, {10, 1, 0x10});
+         auto pad = option(12, std::vector<uint8_t>(16, 0));
+         q.options.insert(q.options.end(), pad.begin(), pad.end());
+       },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"mixed-case name keeps the client's case",
+       [](FrameSpec&, QuerySpec& q) { q.name = "WwW.T."; }, XDP_TX, MDN_STAT_HIT_A},
+      {"1-octet label", [](FrameSpec&, QuerySpec& q) { q.name = "a.t."; }, XDP_TX, MDN_STAT_HIT_A},
+      {"63-octet label", [](FrameSpec&, QuerySpec& q) { q.name = label63(); }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"255-octet name", [](FrameSpec&, QuerySpec& q) { q.name = long_name(); }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"255-octet name upper case",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = long_name();
+         for (auto& c : q.name) c = static_cast<char>(toupper(c));
+       },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"CNAME chain", [](FrameSpec&, QuerySpec& q) { q.name = "alias.t."; }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"MX", [](FrameSpec&, QuerySpec& q) { q.name = "mail.t."; q.qtype = 15; }, XDP_TX,
+       MDN_STAT_HIT_MX},
+      {"TXT", [](FrameSpec&, QuerySpec& q) { q.name = "txt.t."; q.qtype = 16; }, XDP_TX,
+       MDN_STAT_HIT_TXT},
+      {"NS at apex", [](FrameSpec&, QuerySpec& q) { q.name = "t."; q.qtype = 2; }, XDP_TX,
+       MDN_STAT_HIT_NS},
+      {"big TXT without EDNS: over 512, passed",
+       [](FrameSpec&, QuerySpec& q) { q.name = "big.t."; q.qtype = 16; }, XDP_PASS,
+       MDN_STAT_PASS_TOO_BIG},
+      {"big TXT with EDNS 1232", [](FrameSpec&, QuerySpec& q) {
+         q.name = "big.t."; q.qtype = 16; q.edns = true; }, XDP_TX, MDN_STAT_HIT_TXT},
+      {"name miss (NXDOMAIN) goes up", [](FrameSpec&, QuerySpec& q) { q.name = "nope.t."; },
+       XDP_PASS, MDN_STAT_PASS_NAME_MISS},
+      {"wildcard goes up", [](FrameSpec&, QuerySpec& q) { q.name = "x.wild.t."; }, XDP_PASS,
+       MDN_STAT_PASS_NAME_MISS},
+      {"NODATA goes up", [](FrameSpec&, QuerySpec& q) { q.name = "a.t."; q.qtype = 28; },
+       XDP_PASS, MDN_STAT_PASS_NAME_MISS},
+      {"class CH", [](FrameSpec&, QuerySpec& q) { q.qclass = 3; }, XDP_PASS, MDN_STAT_PASS_CLASS},
+      {"QR=1 never answered", [](FrameSpec&, QuerySpec& q) { q.flags = 0x8100; }, XDP_PASS,
+       MDN_STAT_PASS_NOT_QUERY},
+      {"opcode NOTIFY", [](FrameSpec&, QuerySpec& q) { q.flags = 0x2000; }, XDP_PASS,
+       MDN_STAT_PASS_NOT_QUERY},
+      {"EDNS version 1", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.edns_version = 1; },
+       XDP_PASS, MDN_STAT_PASS_EDNS_VERSION},
+      {"NSID option goes up", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(3, {}); },
+       XDP_PASS, MDN_STAT_PASS_UNKNOWN_OPTION},
+      {"unknown option goes up",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(65001, {1, 2}); },
+       XDP_PASS, MDN_STAT_PASS_UNKNOWN_OPTION},
+      {"ECS with bits past the prefix",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 20, {10, 1, 0x1f}); },
+       XDP_PASS, MDN_STAT_PASS_MALFORMED},
+      {"ECS address longer than the prefix",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 8, {10, 1}); }, XDP_PASS,
+       MDN_STAT_PASS_MALFORMED},
+      {"ECS unknown family",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(3, 8, {10}); }, XDP_PASS,
+       MDN_STAT_PASS_MALFORMED},
+      {"cookie of bad length",
+       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(10, {1, 2, 3}); },
+       XDP_PASS, MDN_STAT_PASS_MALFORMED},
+      {"not a DNS port", [](FrameSpec& f, QuerySpec&) { f.dest_port = 5353; }, XDP_PASS,
+       MDN_STAT_PASS_NOT_DNS_PORT},
+      {"TCP", [](FrameSpec& f, QuerySpec&) { f.ip_protocol = 6; }, XDP_PASS, MDN_STAT_PASS_TCP},
+      {"fragment", [](FrameSpec& f, QuerySpec&) { f.ipv4_frag_off = 0x2000; }, XDP_PASS,
+       MDN_STAT_PASS_FRAGMENT},
+      {"truncated header", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m.resize(11); return m; }},
+      {"truncated in the name", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m.resize(15); return m; }},
+      {"truncated in qtype", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m.resize(m.size() - 3); return m; }},
+      {"truncated OPT", [](FrameSpec&, QuerySpec& q) { q.edns = true; }, XDP_PASS,
+       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) { m.resize(m.size() - 4); return m; }},
+      {"bad label type 0x40", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m[12] = 0x43; return m; }},
+      {"compression pointer in the question", [](FrameSpec&, QuerySpec&) {}, XDP_PASS,
+       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) {
+         m.resize(12);
+         m.insert(m.end(), {0xc0, 0x0c, 0, 1, 0, 1});
+         return m;
+       }},
+      {"QDCOUNT 2 lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
+       [](std::vector<uint8_t> m) { m[5] = 2; return m; }},
+      {"QDCOUNT 0", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
+       [](std::vector<uint8_t> m) { m[5] = 0; return m; }},
+      {"ANCOUNT lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
+       [](std::vector<uint8_t> m) { m[7] = 1; return m; }},
+      {"ARCOUNT lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m[11] = 1; return m; }},
+      {"trailing garbage", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) { m.push_back(0); return m; }},
+      {"label runs past 255 octets", [](FrameSpec&, QuerySpec&) {}, XDP_PASS,
+       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) {
+         m.resize(12);
+         for (int i = 0; i < 5; ++i) {
+           m.push_back(63);
+           m.insert(m.end(), 63, 'a');
+         }
+         m.insert(m.end(), {0, 0, 1, 0, 1});
+         return m;
+       }},
+  };
+  return table;
+}
+
+TEST_F(XdpFastPath, FixtureRows) {
+  for (const Row& row : rows()) {
+    SCOPED_TRACE(row.description);
+    FrameSpec frame;
+    QuerySpec query;
+    row.setup(frame, query);
+    frame.dns = make_query(query);
+    if (row.mangle) frame.dns = row.mangle(frame.dns);
+    const auto input = testing::build_frame(frame);
+    const uint64_t before = stat(row.counter);
+    const RunResult result = run(input);
+    EXPECT_EQ(result.action, row.action);
+    EXPECT_EQ(stat(row.counter), before + 1);
+    if (row.action == XDP_PASS) {
+      EXPECT_EQ(result.frame, input) << "a passed packet must go up untouched";
+    } else if (row.action == XDP_TX) {
+      const auto expected = testing::expected_reply_frame(frame, userspace_reply(frame.dns));
+      EXPECT_EQ(result.frame, expected);
+      FrameSpec reply_spec = frame;
+      reply_spec.ip_options.clear();
+      EXPECT_TRUE(testing::checksums_valid(result.frame, reply_spec));
+    }
+  }
+}
+
+// Equivalence over a corpus built from the zone: every name x type x case x EDNS variant. When
+// XDP answers, its reply is byte for byte the userspace reply.
+TEST_F(XdpFastPath, EquivalenceCorpus) {
+  const std::vector<std::string> names = {"t.",     "www.t.",     "a.t.",    "alias.t.",
+                                          "mail.t.", "mx1.t.",    "txt.t.",  "big.t.",
+                                          "ns1.t.", "nope.t.",    "x.wild.t.", label63(),
+                                          long_name(), "sub.www.t."};
+  const std::vector<uint16_t> types = {1, 28, 5, 15, 16, 2, 6, 33, 257, 12, 13, 255};
+  size_t total = 0, answered = 0;
+  for (const auto& name : names) {
+    for (uint16_t type : types) {
+      for (int variant = 0; variant < 8; ++variant) {
+        QuerySpec q;
+        q.name = name;
+        q.qtype = type;
+        q.id = static_cast<uint16_t>(total * 7919);
+        if (variant & 1)
+          for (size_t i = 0; i < q.name.size(); i += 2) q.name[i] = static_cast<char>(toupper(q.name[i]));
+        q.edns = variant & 2;
+        q.do_bit = variant & 4;
+        if (variant == 6) q.options = ecs(1, 24, {198, 51, 100});
+        q.flags = (variant & 4) ? 0x0110 : 0x0000;
+        FrameSpec f;
+        f.ipv6 = (total % 3) == 0;
+        f.dns = make_query(q);
+        const RunResult result = run(testing::build_frame(f));
+        ++total;
+        if (result.action != XDP_TX) {
+          EXPECT_EQ(result.action, static_cast<uint32_t>(XDP_PASS));
+          continue;
+        }
+        ++answered;
+        EXPECT_EQ(result.frame, testing::expected_reply_frame(f, userspace_reply(f.dns)))
+            << name << " type " << type << " variant " << variant;
+      }
+    }
+  }
+  EXPECT_GE(total, 1000u);
+  EXPECT_GE(answered, 150u) << "the fast path should answer most positive queries";
+}
+
+}  // namespace
+}  // namespace meridian

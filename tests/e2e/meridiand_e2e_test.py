@@ -1,0 +1,672 @@
+#!/usr/bin/python3
+"""End-to-end tests of meridiand over real loopback sockets: UDP and TCP (RFC 7766), reloads,
+signals, and --check-config. Each test class starts its own daemon on ports the kernel picks.
+
+Usage: meridiand_e2e_test.py --meridiand PATH [--source-dir DIR] [unittest args, e.g. -k Reload]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+MERIDIAND = None
+SOURCE_DIR = None
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+READY_TIMEOUT_S = 20  # generous: sanitizer builds start slowly on a loaded machine
+QUERY_TIMEOUT_S = 3
+
+
+class Daemon:
+    """A meridiand process with a generated config in its own temp dir; stderr is collected by a
+    reader thread so tests can wait for log lines."""
+
+    def __init__(self, zones=None, listen=("127.0.0.1:0", "[::1]:0"), workers=2, tcp=None,
+                 edns=None, extra_files=None):
+        self.dir = tempfile.mkdtemp(prefix="meridiand-e2e-")
+        self.zones = zones if zones is not None else [
+            {"origin": "example.com.", "format": "rfc1035", "file": "example.com.zone"},
+            {"origin": "example.net.", "format": "route53-json", "file": "example.net.json"},
+        ]
+        for name in ("example.com.zone", "example.net.json"):
+            shutil.copy(os.path.join(DATA_DIR, name), os.path.join(self.dir, name))
+        for name, text in (extra_files or {}).items():
+            self.write_file(name, text)
+        self.config = {"listen": list(listen), "workers": workers, "log": {"level": "info"},
+                       "zones": self.zones}
+        if tcp:
+            self.config["tcp"] = tcp
+        if edns:
+            self.config["edns"] = edns
+        self.config_path = os.path.join(self.dir, "meridian.json")
+        self.write_config(self.config)
+        self.proc = None
+        self.lines = []
+        self.cond = threading.Condition()
+        self.udp4 = self.udp6 = None
+
+    def write_file(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)  # atomic: a reload never sees half a file
+        return path
+
+    def write_config(self, config):
+        self.write_file("meridian.json", json.dumps(config, indent=2))
+
+    def start(self):
+        self.proc = subprocess.Popen([MERIDIAND, "--config", self.config_path],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+        line = self.wait_for_line("ready", READY_TIMEOUT_S)
+        if line is None:
+            self.stop()
+            raise AssertionError("meridiand did not become ready:\n" + self.log())
+        addresses = re.findall(r"(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]):(\d+)", line)
+        for host, port in addresses:
+            if host.startswith("["):
+                self.udp6 = (host[1:-1], int(port))
+            else:
+                self.udp4 = (host, int(port))
+        return self
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for_line(self, needle, timeout, start=0):
+        """The first log line at index >= start containing needle, or None after timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines[start:]:
+                    if needle in line:
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.reader.is_alive():
+                    return None  # timed out, or the daemon exited and its log is complete
+                self.cond.wait(min(remaining, 0.2))
+
+    def log(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def line_count(self):
+        with self.cond:
+            return len(self.lines)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc:
+            self.reader.join(5)
+            self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def query(name, rdtype, where, tcp=False, want_dnssec=False, use_edns=0):
+    q = dns.message.make_query(name, rdtype, use_edns=use_edns, want_dnssec=want_dnssec)
+    host, port = where
+    if tcp:
+        return dns.query.tcp(q, host, port=port, timeout=QUERY_TIMEOUT_S)
+    return dns.query.udp(q, host, port=port, timeout=QUERY_TIMEOUT_S)
+
+
+def answer_texts(response, rdtype):
+    out = set()
+    for rrset in response.answer:
+        if rrset.rdtype == rdtype:
+            out.update(rd.to_text() for rd in rrset)
+    return out
+
+
+def tcp_connect(where):
+    family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(QUERY_TIMEOUT_S)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.connect(where)
+    return s
+
+
+def frame(message):
+    wire = message.to_wire()
+    return struct.pack("!H", len(wire)) + wire
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+def recv_message(sock):
+    (length,) = struct.unpack("!H", recv_exact(sock, 2))
+    return dns.message.from_wire(recv_exact(sock, length))
+
+
+def closed_by_peer(sock, timeout):
+    """True if the peer closes (EOF or reset) within timeout, False if it stays open."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+class ServingTest(unittest.TestCase):
+    """Answers over UDP and TCP, IPv4 and IPv6, and RFC 7766 framing behaviour."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(edns={"udp_payload": 1232, "nsid": "e2e-1"}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def assert_host_answer(self, response, tcp):
+        self.assertEqual(response.rcode(), dns.rcode.NOERROR)
+        self.assertTrue(response.flags & dns.flags.AA, "AA must be set for our zone")
+        self.assertFalse(response.flags & dns.flags.TC)
+        self.assertEqual(answer_texts(response, dns.rdatatype.A), {"192.0.2.10"})
+
+    def test_udp_ipv4(self):
+        self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp4), tcp=False)
+
+    def test_udp_ipv6(self):
+        self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp6), tcp=False)
+
+    def test_tcp_ipv4(self):
+        self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp4, tcp=True),
+                                tcp=True)
+
+    def test_tcp_ipv6(self):
+        self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp6, tcp=True),
+                                tcp=True)
+
+    def test_route53_json_zone_served(self):
+        response = query("api.example.net.", "A", self.daemon.udp4)
+        self.assertEqual(response.rcode(), dns.rcode.NOERROR)
+        self.assertEqual(answer_texts(response, dns.rdatatype.A), {"198.51.100.7"})
+
+    def test_name_outside_zones_refused(self):
+        response = query("example.org.", "A", self.daemon.udp4)
+        self.assertEqual(response.rcode(), dns.rcode.REFUSED)
+        self.assertFalse(response.flags & dns.flags.AA)
+
+    def test_nxdomain_over_tcp(self):
+        response = query("nope.example.com.", "A", self.daemon.udp6, tcp=True)
+        self.assertEqual(response.rcode(), dns.rcode.NXDOMAIN)
+        self.assertEqual(len(response.authority), 1)
+        self.assertEqual(response.authority[0].rdtype, dns.rdatatype.SOA)
+
+    def test_response_to_response_is_dropped(self):
+        q = dns.message.make_query("host.example.com.", "A")
+        q.flags |= dns.flags.QR
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            s.sendto(q.to_wire(), self.daemon.udp4)
+            with self.assertRaises(socket.timeout):
+                s.recv(65535)
+        # The server is still answering afterwards.
+        self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp4), tcp=False)
+
+    def test_tcp_pipelined_queries_in_one_write(self):
+        names = [f"q{i}.wild.example.com." for i in range(8)] + ["host.example.com."]
+        queries = [dns.message.make_query(n, "A") for n in names]
+        with tcp_connect(self.daemon.udp4) as s:
+            s.sendall(b"".join(frame(q) for q in queries))
+            replies = [recv_message(s) for _ in queries]
+        by_id = {r.id: r for r in replies}
+        self.assertEqual(set(by_id), {q.id for q in queries}, "every query answered once")
+        for q in queries:
+            r = by_id[q.id]
+            self.assertEqual(r.question[0].name, q.question[0].name)
+            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+            self.assertTrue(answer_texts(r, dns.rdatatype.A))
+
+    def test_tcp_many_pipelined_queries(self):
+        # More than one read's worth, so frames straddle read boundaries.
+        queries = [dns.message.make_query(f"n{i}.wild.example.com.", "A") for i in range(300)]
+        with tcp_connect(self.daemon.udp6) as s:
+            s.sendall(b"".join(frame(q) for q in queries))
+            replies = [recv_message(s) for _ in queries]
+        self.assertEqual({r.id for r in replies}, {q.id for q in queries})
+        self.assertTrue(all(answer_texts(r, dns.rdatatype.A) == {"192.0.2.99"} for r in replies))
+
+    def test_tcp_query_sent_byte_by_byte(self):
+        q = dns.message.make_query("host.example.com.", "A")
+        with tcp_connect(self.daemon.udp4) as s:
+            for b in frame(q):
+                s.send(bytes([b]))
+                time.sleep(0.005)
+            r = recv_message(s)
+        self.assertEqual(r.id, q.id)
+        self.assert_host_answer(r, tcp=True)
+
+    def test_tcp_frames_split_at_odd_boundaries(self):
+        q1 = dns.message.make_query("host.example.com.", "A")
+        q2 = dns.message.make_query("host.example.com.", "AAAA")
+        data = frame(q1) + frame(q2)
+        cut1, cut2 = 1, len(frame(q1)) + 1  # inside the first length prefix, then the second
+        with tcp_connect(self.daemon.udp4) as s:
+            for part in (data[:cut1], data[cut1:cut2], data[cut2:]):
+                s.send(part)
+                time.sleep(0.05)
+            replies = {r.id: r for r in (recv_message(s), recv_message(s))}
+        self.assertEqual(answer_texts(replies[q1.id], dns.rdatatype.A), {"192.0.2.10"})
+        self.assertEqual(answer_texts(replies[q2.id], dns.rdatatype.AAAA), {"2001:db8::10"})
+
+    def test_tcp_connection_stays_open_between_queries(self):
+        with tcp_connect(self.daemon.udp6) as s:
+            for rdtype in ("A", "AAAA", "MX"):
+                q = dns.message.make_query("host.example.com.", rdtype)
+                s.sendall(frame(q))
+                self.assertEqual(recv_message(s).id, q.id)
+                time.sleep(0.1)
+
+    def test_tcp_answers_then_closes_after_client_half_close(self):
+        q = dns.message.make_query("host.example.com.", "A")
+        with tcp_connect(self.daemon.udp4) as s:
+            s.sendall(frame(q))
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_message(s).id, q.id)
+            self.assertTrue(closed_by_peer(s, 3))
+
+    def test_large_reply_truncated_over_udp_whole_over_tcp(self):
+        udp = query("big.example.com.", "TXT", self.daemon.udp4, use_edns=0)
+        self.assertTrue(udp.flags & dns.flags.TC, "2.5 KB does not fit 1232 bytes")
+        self.assertEqual(len(udp.answer), 0, "no partial RRsets")
+        tcp = query("big.example.com.", "TXT", self.daemon.udp4, tcp=True, use_edns=0)
+        self.assertFalse(tcp.flags & dns.flags.TC)
+        self.assertEqual(len(answer_texts(tcp, dns.rdatatype.TXT)), 12)
+
+    def test_nsid_returned_when_asked(self):
+        import dns.edns
+        q = dns.message.make_query("host.example.com.", "A", use_edns=0,
+                                   options=[dns.edns.GenericOption(dns.edns.NSID, b"")])
+        r = dns.query.udp(q, self.daemon.udp4[0], port=self.daemon.udp4[1],
+                          timeout=QUERY_TIMEOUT_S)
+        nsids = [o for o in r.options if o.otype == dns.edns.NSID]
+        self.assertEqual(len(nsids), 1)
+        self.assertEqual(nsids[0].to_wire(), b"e2e-1")
+
+    def test_udp_burst_all_answered(self):
+        # Many datagrams in flight at once exercise the recvmmsg/sendmmsg batching.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(QUERY_TIMEOUT_S)
+            # Room for every reply, so a loss here would be the server's.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            queries = [dns.message.make_query(f"b{i}.wild.example.com.", "A") for i in range(200)]
+            for q in queries:
+                s.sendto(q.to_wire(), self.daemon.udp4)
+            seen = set()
+            deadline = time.monotonic() + 10
+            while len(seen) < len(queries) and time.monotonic() < deadline:
+                seen.add(dns.message.from_wire(s.recv(65535)).id)
+        self.assertEqual(seen, {q.id for q in queries})
+
+
+class TcpLimitsTest(unittest.TestCase):
+    """Idle timeout and connection caps, with small configured values."""
+
+    IDLE_MS = 400
+    PER_SOURCE = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(tcp={"idle_timeout_ms": cls.IDLE_MS, "max_connections": 64,
+                                 "max_connections_per_source": cls.PER_SOURCE}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def test_idle_connection_is_closed(self):
+        with tcp_connect(self.daemon.udp4) as s:
+            started = time.monotonic()
+            self.assertTrue(closed_by_peer(s, 5), "idle connection must be closed")
+            elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, self.IDLE_MS / 1000 * 0.8)
+        self.assertLess(elapsed, self.IDLE_MS / 1000 + 2)
+
+    def test_activity_keeps_connection_open(self):
+        with tcp_connect(self.daemon.udp6) as s:
+            # Queries at half the timeout for twice the timeout: still open.
+            for _ in range(4):
+                time.sleep(self.IDLE_MS / 1000 / 2)
+                q = dns.message.make_query("host.example.com.", "A")
+                s.sendall(frame(q))
+                self.assertEqual(recv_message(s).id, q.id)
+            self.assertTrue(closed_by_peer(s, 5), "closed once idle again")
+
+    def test_per_source_cap(self):
+        time.sleep(0.3)  # let the server notice connections closed by earlier tests
+        conns = [tcp_connect(self.daemon.udp4) for _ in range(self.PER_SOURCE)]
+        try:
+            extra = tcp_connect(self.daemon.udp4)
+            with extra:
+                self.assertTrue(closed_by_peer(extra, 2), "connection over the cap is closed")
+            for s in conns:  # the ones within the cap still work
+                q = dns.message.make_query("host.example.com.", "A")
+                s.sendall(frame(q))
+                self.assertEqual(recv_message(s).id, q.id)
+        finally:
+            for s in conns:
+                s.close()
+        # Closed connections give their slots back (released asynchronously by the server).
+        deadline = time.monotonic() + 5
+        while True:
+            with tcp_connect(self.daemon.udp4) as s:
+                q = dns.message.make_query("host.example.com.", "A")
+                try:
+                    s.sendall(frame(q))
+                    self.assertEqual(recv_message(s).id, q.id)
+                    break
+                except (ConnectionError, socket.timeout):
+                    if time.monotonic() > deadline:
+                        raise
+            time.sleep(0.1)
+
+    def test_cap_is_per_address(self):
+        # Holding the whole IPv4 quota does not block ::1.
+        time.sleep(0.3)
+        conns = [tcp_connect(self.daemon.udp4) for _ in range(self.PER_SOURCE)]
+        try:
+            r = query("host.example.com.", "A", self.daemon.udp6, tcp=True)
+            self.assertEqual(answer_texts(r, dns.rdatatype.A), {"192.0.2.10"})
+        finally:
+            for s in conns:
+                s.close()
+
+
+ZONE_V1 = """$ORIGIN example.com.
+$TTL 300
+@    IN SOA ns1 hostmaster 1 7200 3600 1209600 300
+     IN NS  ns1
+ns1  IN A   192.0.2.53
+host IN A   192.0.2.10
+"""
+
+
+class ReloadTest(unittest.TestCase):
+    """SIGHUP reloads config and zones; a failed reload keeps serving the old data."""
+
+    def setUp(self):
+        self.daemon = Daemon(zones=[{"origin": "example.com.", "format": "rfc1035",
+                                     "file": "reload.zone"}],
+                             extra_files={"reload.zone": ZONE_V1}).start()
+
+    def tearDown(self):
+        self.daemon.stop()
+
+    def host_address(self):
+        return answer_texts(query("host.example.com.", "A", self.daemon.udp4), dns.rdatatype.A)
+
+    def reload(self, expect):
+        mark = self.daemon.line_count()
+        self.daemon.signal(signal.SIGHUP)
+        line = self.daemon.wait_for_line(expect, 10, start=mark)
+        self.assertIsNotNone(line, f"no '{expect}' log line after SIGHUP:\n{self.daemon.log()}")
+        return line
+
+    def test_sighup_picks_up_changed_zone(self):
+        self.assertEqual(self.host_address(), {"192.0.2.10"})
+        self.daemon.write_file("reload.zone", ZONE_V1.replace("192.0.2.10", "192.0.2.20")
+                               .replace(" 1 7200", " 2 7200"))
+        self.reload("reloaded")
+        self.assertEqual(self.host_address(), {"192.0.2.20"})
+
+    def test_sighup_adds_zone(self):
+        self.assertEqual(query("api.example.net.", "A", self.daemon.udp4).rcode(),
+                         dns.rcode.REFUSED)
+        config = dict(self.daemon.config)
+        config["zones"] = self.daemon.config["zones"] + [
+            {"origin": "example.net.", "format": "route53-json", "file": "example.net.json"}]
+        self.daemon.write_config(config)
+        self.reload("reloaded")
+        r = query("api.example.net.", "A", self.daemon.udp4)
+        self.assertEqual(answer_texts(r, dns.rdatatype.A), {"198.51.100.7"})
+
+    def test_bad_zone_reload_keeps_old_answers(self):
+        self.assertEqual(self.host_address(), {"192.0.2.10"})
+        self.daemon.write_file("reload.zone", ZONE_V1.replace("192.0.2.10", "192.0.2.20") +
+                               "broken IN A not-an-address\n")
+        line = self.reload("reload failed")
+        self.assertIn("reload.zone:7", line)
+        self.assertEqual(self.host_address(), {"192.0.2.10"})
+        self.assertIsNone(self.daemon.proc.poll(), "daemon must keep running")
+
+    def test_bad_config_reload_keeps_old_answers(self):
+        self.daemon.write_file("meridian.json", '{"zones": [}')
+        line = self.reload("reload failed")
+        self.assertIn("meridian.json:1:", line)
+        self.assertEqual(self.host_address(), {"192.0.2.10"})
+        self.assertEqual(self.host_address(), {"192.0.2.10"}, "and over TCP")
+
+
+class LifecycleTest(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        d = Daemon().start()
+        try:
+            d.signal(signal.SIGTERM)
+            self.assertEqual(d.proc.wait(10), 0)
+        finally:
+            d.stop()
+
+    def test_sigint_exits_zero_with_open_tcp_connection(self):
+        d = Daemon().start()
+        try:
+            with tcp_connect(d.udp4):
+                d.signal(signal.SIGINT)
+                self.assertEqual(d.proc.wait(10), 0)
+        finally:
+            d.stop()
+
+    def test_ready_line_names_listen_addresses(self):
+        d = Daemon().start()
+        try:
+            line = d.wait_for_line("ready", 1)
+            self.assertIn(f"127.0.0.1:{d.udp4[1]}", line)
+            self.assertIn(f"[::1]:{d.udp6[1]}", line)
+        finally:
+            d.stop()
+
+    def test_wildcard_listener_replies_from_queried_address(self):
+        # Bound to 0.0.0.0, a reply must come from the address the query went to (dnspython
+        # rejects a reply from any other source). Only loopback addresses are queried.
+        d = Daemon(listen=["0.0.0.0:0"]).start()
+        try:
+            port = d.udp4[1]
+            for address in ("127.0.0.1", "127.0.0.2"):
+                r = query("host.example.com.", "A", (address, port))
+                self.assertEqual(answer_texts(r, dns.rdatatype.A), {"192.0.2.10"}, address)
+        finally:
+            d.stop()
+
+    def test_port_in_use_fails_to_start(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as blocker:
+            blocker.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: meridiand cannot share it
+            port = blocker.getsockname()[1]
+            d = Daemon(listen=[f"127.0.0.1:{port}"])
+            try:
+                proc = subprocess.run([MERIDIAND, "--config", d.config_path], timeout=20,
+                                      capture_output=True, text=True)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn(f"127.0.0.1:{port}", proc.stderr)
+            finally:
+                d.stop()
+
+
+class CheckConfigTest(unittest.TestCase):
+    """--check-config validates the file and its zones; errors name the file and line or path."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="meridiand-check-")
+        shutil.copy(os.path.join(DATA_DIR, "example.com.zone"), self.dir)
+        shutil.copy(os.path.join(DATA_DIR, "example.net.json"), self.dir)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check(self, path):
+        return subprocess.run([MERIDIAND, "--check-config", path], timeout=30,
+                              capture_output=True, text=True)
+
+    GOOD = """{
+  "listen": ["127.0.0.1:5353", "[::1]:5353"],
+  "workers": 0,
+  "edns": {"udp_payload": 1232, "nsid": "meridian-1"},
+  "tcp": {"idle_timeout_ms": 10000, "max_connections": 1024, "max_connections_per_source": 32},
+  "log": {"level": "info"},
+  "zones": [
+    {"origin": "example.com.", "format": "rfc1035", "file": "example.com.zone"},
+    {"origin": "example.net.", "format": "route53-json", "file": "example.net.json"}
+  ]
+}
+"""
+
+    def assert_rejected(self, path, *needles):
+        proc = self.check(path)
+        self.assertNotEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        for needle in needles:
+            self.assertIn(needle, proc.stderr)
+        return proc.stderr
+
+    def test_good_file_exits_zero(self):
+        proc = self.check(self.write("good.json", self.GOOD))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_minimal_file_uses_defaults(self):
+        proc = self.check(self.write("min.json", "{}"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_shipped_example_is_valid(self):
+        if not SOURCE_DIR:
+            self.skipTest("--source-dir not given")
+        proc = self.check(os.path.join(SOURCE_DIR, "examples", "meridian.json"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_json_syntax_error_names_line_and_column(self):
+        text = self.GOOD.replace('"workers": 0,', '"workers": 0,,')
+        path = self.write("syntax.json", text)
+        self.assert_rejected(path, f"{path}:3:")
+
+    def test_bad_format_names_json_path(self):
+        path = self.write("format.json", self.GOOD.replace('"route53-json"', '"bind"'))
+        self.assert_rejected(path, path, "/zones/1/format", "rfc1035")
+
+    def test_unknown_key_rejected(self):
+        path = self.write("unknown.json", self.GOOD.replace("idle_timeout_ms", "idle_timeout"))
+        self.assert_rejected(path, path, "/tcp/idle_timeout", "unknown key")
+
+    def test_bad_listen_address(self):
+        path = self.write("listen.json", self.GOOD.replace("127.0.0.1:5353", "localhost:5353"))
+        self.assert_rejected(path, "/listen/0")
+
+    def test_wrong_type(self):
+        path = self.write("type.json", self.GOOD.replace('"workers": 0', '"workers": "four"'))
+        self.assert_rejected(path, "/workers")
+
+    def test_out_of_range(self):
+        path = self.write("range.json", self.GOOD.replace('"udp_payload": 1232',
+                                                          '"udp_payload": 100'))
+        self.assert_rejected(path, "/edns/udp_payload")
+
+    def test_bad_log_level(self):
+        path = self.write("log.json", self.GOOD.replace('"info"', '"verbose"'))
+        self.assert_rejected(path, "/log/level")
+
+    def test_duplicate_origin(self):
+        path = self.write("dup.json", self.GOOD.replace('"example.net."', '"example.com."'))
+        self.assert_rejected(path, "/zones/1/origin", "duplicate")
+
+    def test_missing_zone_key(self):
+        path = self.write("missing.json", self.GOOD.replace('"format": "rfc1035", ', ""))
+        self.assert_rejected(path, "/zones/0", "format")
+
+    def test_bad_zone_line_names_file_and_line(self):
+        with open(os.path.join(DATA_DIR, "example.com.zone")) as f:
+            zone = f.read().splitlines()
+        zone.insert(8, "bad  IN  A  999.1.2.3")  # becomes line 9
+        self.write("example.com.zone", "\n".join(zone) + "\n")
+        path = self.write("badzone.json", self.GOOD)
+        self.assert_rejected(path, os.path.join(self.dir, "example.com.zone") + ":9")
+
+    def test_missing_zone_file(self):
+        path = self.write("nofile.json", self.GOOD.replace("example.com.zone", "absent.zone"))
+        self.assert_rejected(path, "absent.zone")
+
+    def test_missing_config_file(self):
+        self.assert_rejected(os.path.join(self.dir, "absent.json"), "absent.json")
+
+    def test_run_with_bad_config_exits_nonzero(self):
+        path = self.write("bad.json", '{"listen": 5}')
+        proc = subprocess.run([MERIDIAND, "--config", path], timeout=30, capture_output=True,
+                              text=True)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("/listen", proc.stderr)
+
+    def test_no_arguments_is_an_error(self):
+        proc = subprocess.run([MERIDIAND], timeout=30, capture_output=True, text=True)
+        self.assertNotEqual(proc.returncode, 0)
+
+
+def main():
+    global MERIDIAND, SOURCE_DIR
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--meridiand", required=True)
+    parser.add_argument("--source-dir")
+    args, rest = parser.parse_known_args()
+    MERIDIAND = os.path.abspath(args.meridiand)
+    SOURCE_DIR = args.source_dir
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+// MapWriter: publishes compiled fast-path entries into the XDP program's maps atomically. New
+// inner name maps are built for the idle generation, then one write to the control map flips
+// every lookup to them: a query sees all of the old data or all of the new, never a mix.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/result.h"
+#include "fastpath/answer_compiler.h"
+#include "meridian_maps.h"
+
+namespace meridian::fastpath {
+
+// File descriptors of the program's maps (owned elsewhere: the loaded program or pinned maps).
+struct FastPathMapFds {
+  std::array<int, MDN_NAME_CLASSES> names{-1, -1, -1, -1};  // outer ARRAY_OF_MAPS per size class
+  int control = -1;
+  int stats = -1;
+};
+
+struct PublishResult {
+  size_t published = 0;
+  size_t map_full = 0;  // entries left to userspace because a name map reached max_entries
+  uint32_t generation = 0;
+};
+
+// Size class of a wire name length (1..255): the name map it lives in.
+int name_class(size_t wire_length);
+size_t name_class_size(int name_class);
+
+class MapWriter {
+ public:
+  // `max_entries_per_class` caps each new inner map; entries beyond it are counted as map_full
+  // and stay in userspace.
+  MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class);
+
+  Result<PublishResult> publish(const std::vector<FastPathEntry>& entries);
+
+  // Per-CPU stats summed over CPUs, indexed by enum mdn_stat.
+  Result<std::array<uint64_t, MDN_STAT_COUNT>> read_stats() const;
+
+ private:
+  FastPathMapFds fds_;
+  uint32_t max_entries_;
+};
+
+}  // namespace meridian::fastpath

@@ -1,0 +1,70 @@
+// Server: the UDP/TCP authoritative listener. One worker thread per core, each with its own
+// SO_REUSEPORT UDP socket and TCP listener per listen address and its own epoll loop, so workers
+// share nothing on the query path but the zone snapshot and the TCP connection budget.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "answer/responder.h"
+#include "common/result.h"
+#include "config/daemon_config.h"
+#include "zone/zone_store.h"
+
+namespace meridian::server {
+
+struct ServerOptions {
+  std::vector<config::ListenAddress> listen;
+  uint32_t workers = 0;  // 0 = std::thread::hardware_concurrency()
+  config::TcpSettings tcp;
+};
+
+// Totals over all workers, for the shutdown log line.
+struct ServerStats {
+  uint64_t udp_received = 0;
+  uint64_t udp_replied = 0;
+  uint64_t udp_dropped = 0;
+  uint64_t tcp_accepted = 0;
+  uint64_t tcp_refused = 0;
+  uint64_t tcp_timed_out = 0;
+  uint64_t tcp_queries = 0;
+};
+
+class Worker;
+class TcpConnectionBudget;
+
+class Server {
+ public:
+  // `zones` and `responder` must outlive the server.
+  Server(ServerOptions options, const zone::ZoneStore& zones, const answer::Responder& responder);
+  ~Server();  // stops and joins
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every socket, then starts the workers. On error nothing is left open or running.
+  // Threads inherit the caller's signal mask: block signals before calling.
+  Status start();
+  // Asks every worker to stop and joins them. Idempotent.
+  void stop();
+
+  // The listen addresses as bound (a configured port 0 replaced by the one the kernel chose).
+  const std::vector<config::ListenAddress>& bound_addresses() const { return bound_; }
+  size_t worker_count() const { return workers_.size(); }
+  // Worker counters are unsynchronised: read them only after stop().
+  ServerStats stats() const;
+
+ private:
+  ServerOptions options_;
+  const zone::ZoneStore& zones_;
+  const answer::Responder& responder_;
+  std::unique_ptr<TcpConnectionBudget> budget_;
+  std::vector<config::ListenAddress> bound_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  int stop_fd_ = -1;  // eventfd, readable once stop() is called; in every worker's epoll set
+};
+
+}  // namespace meridian::server
