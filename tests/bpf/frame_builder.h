@@ -3,6 +3,7 @@
 // must produce for a given DNS reply payload.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -11,6 +11,7 @@
 #include "fastpath/map_writer.h"
 
 struct meridian_xdp;  // generated skeleton
+struct bpf_object;
 
 namespace meridian::fastpath {
 

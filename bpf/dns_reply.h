@@ -1,0 +1,173 @@
+/* Building the reply: the answer lookup in the live generation, the OPT record, and the
+ * L2/L3/L4 header rewrite with both checksums. */
+#ifndef MERIDIAN_DNS_REPLY_H
+#define MERIDIAN_DNS_REPLY_H
+
+#include "checksum.h"
+#include "dns_query.h"
+
+/* Looks the key up in the name map of its size class in the live generation. */
+INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
+{
+	__u32 zero = 0;
+	struct mdn_control *ctl = bpf_map_lookup_elem(&mdn_control, &zero);
+	if (!ctl)
+		return NULL;
+	__u32 gen = ctl->generation & 1;
+	void *inner;
+	if (name_len <= MDN_NAME_CLASS0)
+		inner = bpf_map_lookup_elem(&mdn_names0, &gen);
+	else if (name_len <= MDN_NAME_CLASS1)
+		inner = bpf_map_lookup_elem(&mdn_names1, &gen);
+	else if (name_len <= MDN_NAME_CLASS2)
+		inner = bpf_map_lookup_elem(&mdn_names2, &gen);
+	else
+		inner = bpf_map_lookup_elem(&mdn_names3, &gen);
+	if (!inner)
+		return NULL;
+	return bpf_map_lookup_elem(inner, s->key);
+}
+
+INLINE void oput(__u8 *o, __u32 at, __u8 v)
+{
+	barrier_var(at);
+	o[at & (OPT_BUF - 1)] = v;
+}
+
+INLINE __u8 qget(const __u8 *q, __u32 at)
+{
+	barrier_var(at);
+	return q[at & QMASK];
+}
+
+INLINE __u32 put_opt_bytes(struct scratch *s, __u32 at, __u32 from, __u32 len)
+{
+	/* copies len (<= 40) bytes of an option from the query into the OPT buffer */
+	for (__u32 j = 0; j < 40; j++) {
+		if (j >= len)
+			break;
+		oput(s->opt, at + j, qget(s->query, from + j));
+	}
+	return at + len;
+}
+
+/* Builds the reply's OPT record in s->opt, as userspace writes it: version 0, our payload size,
+ * DO echoed, ECS echoed with scope 0; a client cookie is not echoed (no server cookies yet, as
+ * userspace). Returns its length, 0 on error. */
+INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
+{
+	__u8 *o = s->opt;
+	__u16 payload = cfg_advertised_payload;
+	o[0] = 0;
+	o[1] = 0;
+	o[2] = 41;
+	o[3] = payload >> 8;
+	o[4] = payload & 0xff;
+	o[5] = 0;
+	o[6] = 0;
+	o[7] = qi->do_bit ? 0x80 : 0;
+	o[8] = 0;
+	__u32 at = 11;
+	if (qi->ecs_off) {
+		__u32 elen = qi->ecs_len;
+		if (elen < 4 || elen > 20)
+			return 0;
+		oput(o, at, 0);
+		oput(o, at + 1, 8);
+		oput(o, at + 2, 0);
+		oput(o, at + 3, elen);
+		at = put_opt_bytes(s, at + 4, qi->ecs_off, elen);
+		oput(o, at - elen + 3, 0); /* SCOPE PREFIX-LENGTH */
+	}
+	if (at > OPT_BUF - 3)
+		return 0;
+	__u32 rdlen = at - 11;
+	o[9] = rdlen >> 8;
+	o[10] = rdlen & 0xff;
+	oput(o, at, 0);
+	oput(o, at + 1, 0);
+	oput(o, at + 2, 0);
+	return at;
+}
+
+/* Turns the query's L2/L3/L4 headers into the reply's: swap MACs, addresses and ports, set
+ * lengths, IPv4 header checksum and the full UDP checksum. */
+INLINE int finish_headers(struct xdp_md *ctx, void *data, void *data_end, __u32 l3_off, int is_v6,
+			  __u32 l4_off, __u32 dns_len, __u64 sum, __u16 qtype)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	__u8 mac[ETH_ALEN];
+	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+
+	if (l3_off > L2_MAX || l4_off > 128)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	__u16 udp_len = sizeof(struct udphdr) + dns_len;
+	struct udphdr *udp;
+	if (is_v6) {
+		struct ipv6hdr *ip6 = data + l3_off;
+		if ((void *)(ip6 + 1) > data_end)
+			return count_drop(MDN_STAT_ERROR_STORE);
+		struct in6_addr tmp = ip6->saddr;
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = tmp;
+		ip6->payload_len = bpf_htons(udp_len);
+		ip6->hop_limit = 64;
+#pragma unroll
+		for (int w = 0; w < 4; w++) {
+			__u32 a = ip6->saddr.in6_u.u6_addr32[w], b = ip6->daddr.in6_u.u6_addr32[w];
+			sum += (a & 0xffff) + (a >> 16) + (b & 0xffff) + (b >> 16);
+		}
+		udp = (void *)(ip6 + 1);
+	} else {
+		struct iphdr *ip = data + l3_off;
+		if ((void *)(ip + 1) > data_end)
+			return count_drop(MDN_STAT_ERROR_STORE);
+		__be32 tmp = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = tmp;
+		ip->ihl = 5;
+		ip->tot_len = bpf_htons(20 + udp_len);
+		ip->frag_off = 0;
+		ip->ttl = 64;
+		ip->check = 0;
+		__u64 ipsum = 0;
+		__u16 *w16 = (__u16 *)ip;
+#pragma unroll
+		for (int w = 0; w < 10; w++)
+			ipsum += w16[w];
+		ip->check = ~fold(ipsum);
+		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16);
+		udp = (void *)(ip + 1); /* options were removed above */
+	}
+	if ((void *)(udp + 1) > data_end)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	__be16 port = udp->source;
+	udp->source = udp->dest;
+	udp->dest = port;
+	udp->len = bpf_htons(udp_len);
+	udp->check = 0;
+	sum += bpf_htons(IPPROTO_UDP) + bpf_htons(udp_len);
+	sum += udp->source + udp->dest + udp->len;
+	__u16 csum = ~fold(sum);
+	udp->check = csum ? csum : 0xffff;
+
+	count(MDN_STAT_ANSWERED);
+	switch (qtype) {
+	case 1: count(MDN_STAT_HIT_A); break;
+	case 28: count(MDN_STAT_HIT_AAAA); break;
+	case 5: count(MDN_STAT_HIT_CNAME); break;
+	case 15: count(MDN_STAT_HIT_MX); break;
+	case 16: count(MDN_STAT_HIT_TXT); break;
+	case 2: count(MDN_STAT_HIT_NS); break;
+	case 6: count(MDN_STAT_HIT_SOA); break;
+	case 33: count(MDN_STAT_HIT_SRV); break;
+	default: count(MDN_STAT_HIT_OTHER); break;
+	}
+	return XDP_TX;
+}
+
+#endif

@@ -1,0 +1,196 @@
+/* Meridian XDP fast path: answers DNS queries over UDP from precompiled answers in BPF maps
+ * (XDP_TX), byte for byte what the userspace server would send; passes everything else up
+ * (XDP_PASS) untouched. See docs/fastpath.md. */
+#include "xdp_common.h"
+#include "checksum.h"
+#include "dns_query.h"
+#include "dns_reply.h"
+
+SEC("xdp")
+int meridian_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	count(MDN_STAT_PACKETS);
+
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return pass(MDN_STAT_PASS_NOT_IP);
+	__u16 proto = eth->h_proto;
+	__u32 l3_off = sizeof(*eth);
+#pragma unroll
+	for (int v = 0; v < 2; v++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_hdr *vh = data + l3_off;
+		if ((void *)(vh + 1) > data_end)
+			return pass(MDN_STAT_PASS_NOT_IP);
+		proto = vh->proto;
+		l3_off += sizeof(*vh);
+	}
+
+	__u32 l4_off, udp_len, ip_hdr_len;
+	int is_v6;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + l3_off;
+		if ((void *)(ip + 1) > data_end)
+			return pass(MDN_STAT_PASS_MALFORMED);
+		if (ip->ihl < 5 || ip->version != 4)
+			return pass(MDN_STAT_PASS_MALFORMED);
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return pass(MDN_STAT_PASS_FRAGMENT);
+		if (ip->protocol != IPPROTO_UDP)
+			return pass(ip->protocol == IPPROTO_TCP ? MDN_STAT_PASS_TCP : MDN_STAT_PASS_NOT_UDP);
+		ip_hdr_len = ip->ihl * 4;
+		l4_off = l3_off + ip_hdr_len;
+		is_v6 = 0;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + l3_off;
+		if ((void *)(ip6 + 1) > data_end)
+			return pass(MDN_STAT_PASS_MALFORMED);
+		if (ip6->nexthdr != IPPROTO_UDP)
+			return pass(ip6->nexthdr == IPPROTO_TCP ? MDN_STAT_PASS_TCP : MDN_STAT_PASS_IPV6_EXT);
+		ip_hdr_len = sizeof(*ip6);
+		l4_off = l3_off + ip_hdr_len;
+		is_v6 = 1;
+	} else {
+		return pass(MDN_STAT_PASS_NOT_IP);
+	}
+	if (l4_off > 128)
+		return pass(MDN_STAT_PASS_MALFORMED);
+
+	struct udphdr *udp = data + l4_off;
+	if ((void *)(udp + 1) > data_end)
+		return pass(MDN_STAT_PASS_MALFORMED);
+	__u16 dport = bpf_ntohs(udp->dest);
+	int port_ok = 0;
+#pragma unroll
+	for (int p = 0; p < MDN_MAX_PORTS; p++)
+		if (cfg_ports[p] && cfg_ports[p] == dport)
+			port_ok = 1;
+	if (!port_ok)
+		return pass(MDN_STAT_PASS_NOT_DNS_PORT);
+
+	udp_len = bpf_ntohs(udp->len);
+	__u32 pkt_len = data_end - data;
+	if (udp_len < sizeof(*udp) + 12 || l4_off + udp_len > pkt_len)
+		return pass(MDN_STAT_PASS_MALFORMED);
+	struct query_info qi = {};
+	qi.dns_len = udp_len - sizeof(*udp);
+	if (qi.dns_len > MDN_QUERY_MAX)
+		return pass(MDN_STAT_PASS_TOO_BIG);
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&mdn_scratch, &zero);
+	if (!s)
+		return XDP_PASS;
+	if (bpf_xdp_load_bytes(ctx, l4_off + sizeof(*udp), s->query, qi.dns_len & (MDN_QUERY_MAX * 2 - 1)) < 0)
+		return pass(MDN_STAT_PASS_MALFORMED);
+	__u32 why = parse_dns(s, &qi);
+	if (why)
+		return pass(why);
+
+	struct mdn_answer *ans = lookup_answer(s, qi.name_len);
+	if (!ans)
+		return pass(MDN_STAT_PASS_NAME_MISS);
+	__u32 alen = ans->length;
+	if (alen == 0 || alen > MDN_ANSWER_MAX)
+		return pass(MDN_STAT_PASS_NAME_MISS);
+
+	/* OPT of the reply: version 0, our payload size, DO echoed, ECS echoed with scope 0 (this
+	 * answer does not depend on the client), the client cookie echoed. Same order as userspace. */
+	__u32 opt_len = 0;
+	if (qi.has_edns) {
+		opt_len = build_opt(s, &qi);
+		if (opt_len == 0 || opt_len > OPT_BUF - 3)
+			return pass(MDN_STAT_PASS_MALFORMED);
+	}
+	__u32 qend = qi.question_end;
+	if (qend > 12 + 259 || qend < 17)
+		return pass(MDN_STAT_PASS_MALFORMED);
+	__u32 dns_reply_len = qend + alen + opt_len;
+	if (dns_reply_len > qi.udp_limit)
+		return pass(MDN_STAT_PASS_TOO_BIG);
+
+	/* DNS header of the reply, written over the query copy so header + question are contiguous. */
+	__u8 *h = s->query;
+	__u16 flags = 0x8000 | (qi.flags & (0x7800 | 0x0100 | 0x0010)) | ans->flags;
+	__u16 arcount = ans->arcount + (qi.has_edns ? 1 : 0);
+	h[2] = flags >> 8;
+	h[3] = flags & 0xff;
+	h[4] = 0;
+	h[5] = 1;
+	h[6] = ans->ancount >> 8;
+	h[7] = ans->ancount & 0xff;
+	h[8] = ans->nscount >> 8;
+	h[9] = ans->nscount & 0xff;
+	h[10] = arcount >> 8;
+	h[11] = arcount & 0xff;
+	/* zero padding for the checksum of header + question (a multiple of 4 bytes) */
+	h[qend & QMASK] = 0;
+	h[(qend + 1) & QMASK] = 0;
+	h[(qend + 2) & QMASK] = 0;
+	__u32 hq_len4 = (qend + 3) & ~3u;
+
+	__u32 reply_l4 = l4_off;
+	if (!is_v6 && ip_hdr_len > 20) {
+		/* Drop IPv4 options from the reply: move the link-layer header forward over them. */
+		__u32 l2_len = l3_off;
+		if (l2_len > L2_MAX || l2_len < sizeof(struct ethhdr))
+			return pass(MDN_STAT_PASS_MALFORMED);
+		if (bpf_xdp_load_bytes(ctx, 0, s->l2, l2_len) < 0)
+			return pass(MDN_STAT_PASS_MALFORMED);
+		__u32 shift = ip_hdr_len - 20;
+		/* keep the IPv4 header's first 20 bytes right before UDP */
+		if (bpf_xdp_load_bytes(ctx, l3_off, s->opt + OPT_BUF - 24, 20) < 0)
+			return pass(MDN_STAT_PASS_MALFORMED);
+		if (bpf_xdp_adjust_head(ctx, (int)shift))
+			return pass_error(MDN_STAT_ERROR_ADJUST);
+		if (bpf_xdp_store_bytes(ctx, 0, s->l2, l2_len) < 0 ||
+		    bpf_xdp_store_bytes(ctx, l2_len, s->opt + OPT_BUF - 24, 20) < 0)
+			return count_drop(MDN_STAT_ERROR_STORE);
+		reply_l4 = l4_off - shift;
+		ip_hdr_len = 20;
+	}
+
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	__u32 new_len = reply_l4 + sizeof(struct udphdr) + dns_reply_len;
+	int delta = (int)new_len - (int)(data_end - data);
+	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+		return count_drop(MDN_STAT_ERROR_ADJUST);
+
+	__u32 dns_off = reply_l4 + sizeof(struct udphdr);
+	if (dns_off > 200)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	if (bpf_xdp_store_bytes(ctx, dns_off, s->query, qend) < 0 ||
+	    bpf_xdp_store_bytes(ctx, dns_off + qend, ans->data, alen) < 0)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	barrier_var(opt_len);
+	opt_len &= OPT_BUF - 1;
+	if (opt_len && bpf_xdp_store_bytes(ctx, dns_off + qend + alen, s->opt, opt_len) < 0)
+		return count_drop(MDN_STAT_ERROR_STORE);
+
+	/* UDP checksum over the DNS payload, in native 16-bit words: header + question, the
+	 * precomputed answer sum, the OPT record; a block at an odd offset contributes byte-swapped. */
+	__u64 sum = 0;
+	__s64 part = bpf_csum_diff(NULL, 0, (__be32 *)s->query, hq_len4 & 0x1fc, 0);
+	if (part < 0)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	sum += (__u32)part;
+	sum += place(ans->csum, qend & 1);
+	if (opt_len) {
+		__u32 opt4 = (opt_len + 3) & ~3u;
+		part = bpf_csum_diff(NULL, 0, (__be32 *)s->opt, opt4 & 0x7c, 0);
+		if (part < 0)
+			return count_drop(MDN_STAT_ERROR_STORE);
+		sum += place((__u32)part, (qend + alen) & 1);
+	}
+
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	return finish_headers(ctx, data, data_end, l3_off, is_v6, reply_l4, dns_reply_len, sum,
+			      qi.qtype);
+}
+
+char LICENSE[] SEC("license") = "GPL";

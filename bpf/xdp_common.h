@@ -1,0 +1,129 @@
+/* Shared definitions of the XDP program: platform helpers, settings, maps, per-CPU scratch and
+ * the stats counters. Included once, by meridian_xdp.bpf.c. */
+#ifndef MERIDIAN_XDP_COMMON_H
+#define MERIDIAN_XDP_COMMON_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "meridian_maps.h"
+
+#define INLINE static __always_inline
+/* barrier_var() (bpf_helpers.h) hides a value's range from the compiler, so the bounds masks
+ * written here stay in the object for the verifier to see. */
+
+/* Settings fixed at load time through the skeleton's rodata. */
+const volatile __u16 cfg_ports[MDN_MAX_PORTS] = {53, 0, 0, 0}; /* host order; 0 = unused */
+const volatile __u16 cfg_advertised_payload = 1232;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MDN_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} mdn_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mdn_control);
+} mdn_control SEC(".maps");
+
+#define NAME_INNER(N)                                                  \
+	struct {                                                       \
+		__uint(type, BPF_MAP_TYPE_HASH);                       \
+		__uint(max_entries, 1);                                \
+		__uint(key_size, sizeof(struct mdn_name_key##N));      \
+		__uint(value_size, sizeof(struct mdn_answer));         \
+	}
+#define NAME_OUTER(N)                                                  \
+	struct {                                                       \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);              \
+		__uint(max_entries, MDN_GENERATIONS);                  \
+		__type(key, __u32);                                    \
+		__array(values, NAME_INNER(N));                        \
+	} mdn_names##N SEC(".maps")
+
+NAME_OUTER(0);
+NAME_OUTER(1);
+NAME_OUTER(2);
+NAME_OUTER(3);
+
+/* Per-CPU scratch: the query copy, the lookup key and the reply headers. */
+#define HDR_BUF 352 /* IPv6 40 + UDP 8 + DNS 12 + question <= 259 + pad */
+#define OPT_BUF 128 /* OPT 11 + ECS 4+20 + cookie 4+40, padded to a power of two */
+#define L2_MAX 22  /* Ethernet + two VLAN tags */
+enum { NAME_RUNNING = 0, NAME_DONE = 1, NAME_BAD = 2 };
+struct name_walk {
+	__u32 pos; /* next byte of the query */
+	__u32 len; /* DNS payload length */
+	__u32 rem; /* bytes left in the current label */
+	__u32 i;   /* bytes of name written to the key */
+	__u32 status;
+};
+
+#define MDN_MAX_OPTIONS 8
+enum { OPT_RUNNING = 0, OPT_DONE = 1, OPT_BAD = 2, OPT_UNKNOWN = 3 };
+struct opt_walk {
+	__u32 pos, len;
+	__u32 ecs_off, ecs_len;
+	__u32 cookie_off, cookie_len;
+	__u32 status;
+};
+
+/* Walk state lives in the scratch map, not on the stack: values read back from map memory are not
+ * tracked exactly by the verifier, so each bpf_loop step is verified once instead of per value. */
+struct scratch {
+	struct name_walk nw;
+	struct opt_walk ow;
+	__u8 query[MDN_QUERY_MAX];
+	__u8 key[2 + MDN_NAME_CLASS3];
+	__u8 opt[OPT_BUF];
+	__u8 l2[L2_MAX + 2];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} mdn_scratch SEC(".maps");
+
+INLINE void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&mdn_stats, &stat);
+	if (v)
+		*v += 1;
+}
+
+INLINE int pass(__u32 stat)
+{
+	count(stat);
+	return XDP_PASS;
+}
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+INLINE int pass_error(__u32 stat)
+{
+	count(stat);
+	return XDP_PASS;
+}
+
+/* Once the packet has been changed it cannot go up as a query any more: count and drop. */
+INLINE int count_drop(__u32 stat)
+{
+	count(stat);
+	return XDP_DROP;
+}
+
+#endif
