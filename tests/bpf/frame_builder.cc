@@ -34,10 +34,13 @@ uint16_t finish(uint32_t sum) {
   return static_cast<uint16_t>(~sum & 0xffff);
 }
 
-size_t l2_length(const FrameSpec& spec) { return 14 + 4 * static_cast<size_t>(spec.vlan_tags); }
+size_t l2_length(const FrameSpec& spec) {
+  return 14 + 4 * static_cast<size_t>(spec.vlan_tags);
+}
 
 // Appends L2 headers with the given MACs (dst first).
-void put_l2(std::vector<uint8_t>& f, const FrameSpec& spec, const uint8_t* dst, const uint8_t* src) {
+void put_l2(std::vector<uint8_t>& f, const FrameSpec& spec, const uint8_t* dst,
+            const uint8_t* src) {
   f.insert(f.end(), dst, dst + 6);
   f.insert(f.end(), src, src + 6);
   if (spec.vlan_tags == 2) {

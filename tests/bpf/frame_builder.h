@@ -26,7 +26,8 @@ std::vector<uint8_t> build_frame(const FrameSpec& spec);
 // The frame the XDP program must send back for `query` (built by build_frame from `spec`) when
 // the DNS reply is `dns_reply`: MACs, addresses and ports swapped, IPv4 options removed, TTL/hop
 // limit 64, lengths and both checksums computed from scratch.
-std::vector<uint8_t> expected_reply_frame(const FrameSpec& spec, const std::vector<uint8_t>& dns_reply);
+std::vector<uint8_t> expected_reply_frame(const FrameSpec& spec,
+                                          const std::vector<uint8_t>& dns_reply);
 
 // Offset of the UDP payload in a frame built from `spec`.
 size_t dns_offset(const FrameSpec& spec);

@@ -32,11 +32,14 @@ std::string long_name() {
   return std::string(59, 'l') + "." + std::string(63, 'm') + "." + std::string(63, 'n') + "." +
          std::string(63, 'o') + ".t.";
 }
-std::string label63() { return std::string(63, 'x') + ".t."; }
+std::string label63() {
+  return std::string(63, 'x') + ".t.";
+}
 
 std::string test_zone() {
   std::string big_txt;
-  for (int i = 0; i < 6; ++i) big_txt += " \"" + std::string(100, static_cast<char>('a' + i)) + "\"";
+  for (int i = 0; i < 6; ++i)
+    big_txt += " \"" + std::string(100, static_cast<char>('a' + i)) + "\"";
   return "$ORIGIN t.\n$TTL 300\n"
          "@ SOA ns1.t. hostmaster.t. 1 7200 900 1209600 60\n"
          "@ NS ns1.t.\n"
@@ -49,8 +52,9 @@ std::string test_zone() {
          "mail MX 10 mx1\n"
          "mx1 A 198.18.1.9\n"
          "txt TXT \"hello\" \"world\"\n"
-         "big TXT" + big_txt + "\n" +
-         label63() + " A 198.18.1.4\n" + long_name() + " A 198.18.1.5\n"
+         "big TXT" +
+         big_txt + "\n" + label63() + " A 198.18.1.4\n" + long_name() +
+         " A 198.18.1.5\n"
          "*.wild A 198.18.1.6\n";
 }
 
@@ -77,9 +81,18 @@ std::vector<uint8_t> option(uint16_t code, std::vector<uint8_t> data) {
 }
 
 std::vector<uint8_t> make_query(const QuerySpec& q) {
-  std::vector<uint8_t> m = {static_cast<uint8_t>(q.id >> 8), static_cast<uint8_t>(q.id),
-                            static_cast<uint8_t>(q.flags >> 8), static_cast<uint8_t>(q.flags),
-                            0, 1, 0, 0, 0, 0, 0, static_cast<uint8_t>(q.edns ? 1 : 0)};
+  std::vector<uint8_t> m = {static_cast<uint8_t>(q.id >> 8),
+                            static_cast<uint8_t>(q.id),
+                            static_cast<uint8_t>(q.flags >> 8),
+                            static_cast<uint8_t>(q.flags),
+                            0,
+                            1,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            static_cast<uint8_t>(q.edns ? 1 : 0)};
   auto name = dns::Name::from_text(q.name);
   EXPECT_TRUE(name.ok()) << q.name;
   auto wire = name->wire();
@@ -89,11 +102,10 @@ std::vector<uint8_t> make_query(const QuerySpec& q) {
   m.push_back(static_cast<uint8_t>(q.qclass >> 8));
   m.push_back(static_cast<uint8_t>(q.qclass));
   if (q.edns) {
-    m.insert(m.end(), {0, 0, 41, static_cast<uint8_t>(q.payload >> 8),
-                       static_cast<uint8_t>(q.payload), 0, q.edns_version,
-                       static_cast<uint8_t>(q.do_bit ? 0x80 : 0), 0,
-                       static_cast<uint8_t>(q.options.size() >> 8),
-                       static_cast<uint8_t>(q.options.size())});
+    m.insert(m.end(),
+             {0, 0, 41, static_cast<uint8_t>(q.payload >> 8), static_cast<uint8_t>(q.payload), 0,
+              q.edns_version, static_cast<uint8_t>(q.do_bit ? 0x80 : 0), 0,
+              static_cast<uint8_t>(q.options.size() >> 8), static_cast<uint8_t>(q.options.size())});
     m.insert(m.end(), q.options.begin(), q.options.end());
   }
   return m;
@@ -194,25 +206,47 @@ std::vector<uint8_t> ecs(uint16_t family, uint8_t source, std::vector<uint8_t> a
 const std::vector<Row>& rows() {
   static const std::vector<Row> table = {
       {"IPv4 A", [](FrameSpec&, QuerySpec&) {}, XDP_TX, MDN_STAT_HIT_A},
-      {"IPv6 AAAA", [](FrameSpec& f, QuerySpec& q) { f.ipv6 = true; q.qtype = 28; }, XDP_TX,
-       MDN_STAT_HIT_AAAA},
+      {"IPv6 AAAA",
+       [](FrameSpec& f, QuerySpec& q) {
+         f.ipv6 = true;
+         q.qtype = 28;
+       },
+       XDP_TX, MDN_STAT_HIT_AAAA},
       {"one VLAN tag", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 1; }, XDP_TX, MDN_STAT_HIT_A},
       {"two VLAN tags", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 2; }, XDP_TX, MDN_STAT_HIT_A},
-      {"two VLAN tags IPv6", [](FrameSpec& f, QuerySpec&) { f.vlan_tags = 2; f.ipv6 = true; },
+      {"two VLAN tags IPv6",
+       [](FrameSpec& f, QuerySpec&) {
+         f.vlan_tags = 2;
+         f.ipv6 = true;
+       },
        XDP_TX, MDN_STAT_HIT_A},
       {"IPv4 options removed in reply",
        [](FrameSpec& f, QuerySpec&) { f.ip_options = {1, 1, 1, 1, 7, 3, 4, 0}; }, XDP_TX,
        MDN_STAT_HIT_A},
       {"IPv4 options and VLAN",
-       [](FrameSpec& f, QuerySpec&) { f.ip_options = {1, 1, 1, 0}; f.vlan_tags = 1; }, XDP_TX,
-       MDN_STAT_HIT_A},
+       [](FrameSpec& f, QuerySpec&) {
+         f.ip_options = {1, 1, 1, 0};
+         f.vlan_tags = 1;
+       },
+       XDP_TX, MDN_STAT_HIT_A},
       {"EDNS", [](FrameSpec&, QuerySpec& q) { q.edns = true; }, XDP_TX, MDN_STAT_HIT_A},
-      {"EDNS DO", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.do_bit = true; }, XDP_TX,
-       MDN_STAT_HIT_A},
+      {"EDNS DO",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.do_bit = true;
+       },
+       XDP_TX, MDN_STAT_HIT_A},
       {"EDNS small payload treated as 512",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.payload = 100; }, XDP_TX, MDN_STAT_HIT_A},
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.payload = 100;
+       },
+       XDP_TX, MDN_STAT_HIT_A},
       {"ECS IPv4 /24",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 24, {198, 51, 100}); },
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(1, 24, {198, 51, 100});
+       },
        XDP_TX, MDN_STAT_HIT_A},
       {"ECS IPv6 /56",
        [](FrameSpec& f, QuerySpec& q) {
@@ -221,7 +255,11 @@ const std::vector<Row>& rows() {
          q.options = ecs(2, 56, {0x20, 0x01, 0x0d, 0xb8, 0, 1, 2});
        },
        XDP_TX, MDN_STAT_HIT_A},
-      {"ECS /0", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 0, {}); },
+      {"ECS /0",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(1, 0, {});
+       },
        XDP_TX, MDN_STAT_HIT_A},
       {"ECS and DO and padding",
        [](FrameSpec&, QuerySpec& q) {
@@ -247,46 +285,93 @@ const std::vector<Row>& rows() {
        XDP_TX, MDN_STAT_HIT_A},
       {"CNAME chain", [](FrameSpec&, QuerySpec& q) { q.name = "alias.t."; }, XDP_TX,
        MDN_STAT_HIT_A},
-      {"MX", [](FrameSpec&, QuerySpec& q) { q.name = "mail.t."; q.qtype = 15; }, XDP_TX,
-       MDN_STAT_HIT_MX},
-      {"TXT", [](FrameSpec&, QuerySpec& q) { q.name = "txt.t."; q.qtype = 16; }, XDP_TX,
-       MDN_STAT_HIT_TXT},
-      {"NS at apex", [](FrameSpec&, QuerySpec& q) { q.name = "t."; q.qtype = 2; }, XDP_TX,
-       MDN_STAT_HIT_NS},
+      {"MX",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "mail.t.";
+         q.qtype = 15;
+       },
+       XDP_TX, MDN_STAT_HIT_MX},
+      {"TXT",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "txt.t.";
+         q.qtype = 16;
+       },
+       XDP_TX, MDN_STAT_HIT_TXT},
+      {"NS at apex",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "t.";
+         q.qtype = 2;
+       },
+       XDP_TX, MDN_STAT_HIT_NS},
       {"big TXT without EDNS: over 512, passed",
-       [](FrameSpec&, QuerySpec& q) { q.name = "big.t."; q.qtype = 16; }, XDP_PASS,
-       MDN_STAT_PASS_TOO_BIG},
-      {"big TXT with EDNS 1232", [](FrameSpec&, QuerySpec& q) {
-         q.name = "big.t."; q.qtype = 16; q.edns = true; }, XDP_TX, MDN_STAT_HIT_TXT},
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "big.t.";
+         q.qtype = 16;
+       },
+       XDP_PASS, MDN_STAT_PASS_TOO_BIG},
+      {"big TXT with EDNS 1232",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "big.t.";
+         q.qtype = 16;
+         q.edns = true;
+       },
+       XDP_TX, MDN_STAT_HIT_TXT},
       {"name miss (NXDOMAIN) goes up", [](FrameSpec&, QuerySpec& q) { q.name = "nope.t."; },
        XDP_PASS, MDN_STAT_PASS_NAME_MISS},
       {"wildcard goes up", [](FrameSpec&, QuerySpec& q) { q.name = "x.wild.t."; }, XDP_PASS,
        MDN_STAT_PASS_NAME_MISS},
-      {"NODATA goes up", [](FrameSpec&, QuerySpec& q) { q.name = "a.t."; q.qtype = 28; },
+      {"NODATA goes up",
+       [](FrameSpec&, QuerySpec& q) {
+         q.name = "a.t.";
+         q.qtype = 28;
+       },
        XDP_PASS, MDN_STAT_PASS_NAME_MISS},
       {"class CH", [](FrameSpec&, QuerySpec& q) { q.qclass = 3; }, XDP_PASS, MDN_STAT_PASS_CLASS},
       {"QR=1 never answered", [](FrameSpec&, QuerySpec& q) { q.flags = 0x8100; }, XDP_PASS,
        MDN_STAT_PASS_NOT_QUERY},
       {"opcode NOTIFY", [](FrameSpec&, QuerySpec& q) { q.flags = 0x2000; }, XDP_PASS,
        MDN_STAT_PASS_NOT_QUERY},
-      {"EDNS version 1", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.edns_version = 1; },
+      {"EDNS version 1",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.edns_version = 1;
+       },
        XDP_PASS, MDN_STAT_PASS_EDNS_VERSION},
-      {"NSID option goes up", [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(3, {}); },
+      {"NSID option goes up",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = option(3, {});
+       },
        XDP_PASS, MDN_STAT_PASS_UNKNOWN_OPTION},
       {"unknown option goes up",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(65001, {1, 2}); },
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = option(65001, {1, 2});
+       },
        XDP_PASS, MDN_STAT_PASS_UNKNOWN_OPTION},
       {"ECS with bits past the prefix",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 20, {10, 1, 0x1f}); },
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(1, 20, {10, 1, 0x1f});
+       },
        XDP_PASS, MDN_STAT_PASS_MALFORMED},
       {"ECS address longer than the prefix",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(1, 8, {10, 1}); }, XDP_PASS,
-       MDN_STAT_PASS_MALFORMED},
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(1, 8, {10, 1});
+       },
+       XDP_PASS, MDN_STAT_PASS_MALFORMED},
       {"ECS unknown family",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = ecs(3, 8, {10}); }, XDP_PASS,
-       MDN_STAT_PASS_MALFORMED},
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(3, 8, {10});
+       },
+       XDP_PASS, MDN_STAT_PASS_MALFORMED},
       {"cookie of bad length",
-       [](FrameSpec&, QuerySpec& q) { q.edns = true; q.options = option(10, {1, 2, 3}); },
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = option(10, {1, 2, 3});
+       },
        XDP_PASS, MDN_STAT_PASS_MALFORMED},
       {"not a DNS port", [](FrameSpec& f, QuerySpec&) { f.dest_port = 5353; }, XDP_PASS,
        MDN_STAT_PASS_NOT_DNS_PORT},
@@ -294,33 +379,66 @@ const std::vector<Row>& rows() {
       {"fragment", [](FrameSpec& f, QuerySpec&) { f.ipv4_frag_off = 0x2000; }, XDP_PASS,
        MDN_STAT_PASS_FRAGMENT},
       {"truncated header", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m.resize(11); return m; }},
+       [](std::vector<uint8_t> m) {
+         m.resize(11);
+         return m;
+       }},
       {"truncated in the name", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m.resize(15); return m; }},
+       [](std::vector<uint8_t> m) {
+         m.resize(15);
+         return m;
+       }},
       {"truncated in qtype", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m.resize(m.size() - 3); return m; }},
+       [](std::vector<uint8_t> m) {
+         m.resize(m.size() - 3);
+         return m;
+       }},
       {"truncated OPT", [](FrameSpec&, QuerySpec& q) { q.edns = true; }, XDP_PASS,
-       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) { m.resize(m.size() - 4); return m; }},
+       MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) {
+         m.resize(m.size() - 4);
+         return m;
+       }},
       {"bad label type 0x40", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m[12] = 0x43; return m; }},
+       [](std::vector<uint8_t> m) {
+         m[12] = 0x43;
+         return m;
+       }},
       {"compression pointer in the question", [](FrameSpec&, QuerySpec&) {}, XDP_PASS,
-       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) {
+       MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) {
          m.resize(12);
          m.insert(m.end(), {0xc0, 0x0c, 0, 1, 0, 1});
          return m;
        }},
       {"QDCOUNT 2 lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
-       [](std::vector<uint8_t> m) { m[5] = 2; return m; }},
+       [](std::vector<uint8_t> m) {
+         m[5] = 2;
+         return m;
+       }},
       {"QDCOUNT 0", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
-       [](std::vector<uint8_t> m) { m[5] = 0; return m; }},
+       [](std::vector<uint8_t> m) {
+         m[5] = 0;
+         return m;
+       }},
       {"ANCOUNT lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_NOT_QUERY,
-       [](std::vector<uint8_t> m) { m[7] = 1; return m; }},
+       [](std::vector<uint8_t> m) {
+         m[7] = 1;
+         return m;
+       }},
       {"ARCOUNT lies", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m[11] = 1; return m; }},
+       [](std::vector<uint8_t> m) {
+         m[11] = 1;
+         return m;
+       }},
       {"trailing garbage", [](FrameSpec&, QuerySpec&) {}, XDP_PASS, MDN_STAT_PASS_MALFORMED,
-       [](std::vector<uint8_t> m) { m.push_back(0); return m; }},
+       [](std::vector<uint8_t> m) {
+         m.push_back(0);
+         return m;
+       }},
       {"label runs past 255 octets", [](FrameSpec&, QuerySpec&) {}, XDP_PASS,
-       MDN_STAT_PASS_MALFORMED, [](std::vector<uint8_t> m) {
+       MDN_STAT_PASS_MALFORMED,
+       [](std::vector<uint8_t> m) {
          m.resize(12);
          for (int i = 0; i < 5; ++i) {
            m.push_back(63);
@@ -361,10 +479,9 @@ TEST_F(XdpFastPath, FixtureRows) {
 // Equivalence over a corpus built from the zone: every name x type x case x EDNS variant. When
 // XDP answers, its reply is byte for byte the userspace reply.
 TEST_F(XdpFastPath, EquivalenceCorpus) {
-  const std::vector<std::string> names = {"t.",     "www.t.",     "a.t.",    "alias.t.",
-                                          "mail.t.", "mx1.t.",    "txt.t.",  "big.t.",
-                                          "ns1.t.", "nope.t.",    "x.wild.t.", label63(),
-                                          long_name(), "sub.www.t."};
+  const std::vector<std::string> names = {
+      "t.",     "www.t.", "a.t.",    "alias.t.",  "mail.t.", "mx1.t.",    "txt.t.",
+      "big.t.", "ns1.t.", "nope.t.", "x.wild.t.", label63(), long_name(), "sub.www.t."};
   const std::vector<uint16_t> types = {1, 28, 5, 15, 16, 2, 6, 33, 257, 12, 13, 255};
   size_t total = 0, answered = 0;
   for (const auto& name : names) {
@@ -375,7 +492,8 @@ TEST_F(XdpFastPath, EquivalenceCorpus) {
         q.qtype = type;
         q.id = static_cast<uint16_t>(total * 7919);
         if (variant & 1)
-          for (size_t i = 0; i < q.name.size(); i += 2) q.name[i] = static_cast<char>(toupper(q.name[i]));
+          for (size_t i = 0; i < q.name.size(); i += 2)
+            q.name[i] = static_cast<char>(toupper(q.name[i]));
         q.edns = variant & 2;
         q.do_bit = variant & 4;
         if (variant == 6) q.options = ecs(1, 24, {198, 51, 100});

@@ -94,7 +94,8 @@ std::vector<const RecordSet*> any_rrsets(const zone::Node& node) {
   std::vector<const RecordSet*> out;
   for (const auto& rs : node.record_sets)
     if (rs.is_simple()) out.push_back(&rs);
-  std::sort(out.begin(), out.end(), [](const RecordSet* a, const RecordSet* b) { return a->type < b->type; });
+  std::sort(out.begin(), out.end(),
+            [](const RecordSet* a, const RecordSet* b) { return a->type < b->type; });
   return out;
 }
 
@@ -184,7 +185,10 @@ class ReplyBuilder {
  public:
   ReplyBuilder(std::vector<uint8_t>& out, std::span<const uint8_t> query, uint16_t query_flags,
                size_t limit, const std::optional<dns::ReplyEdns>& edns)
-      : out_(out), query_(query), flags_(query_flags & kCopiedFlags), edns_(edns),
+      : out_(out),
+        query_(query),
+        flags_(query_flags & kCopiedFlags),
+        edns_(edns),
         writer_(out, limit - (edns ? dns::opt_size(*edns) : 0)) {}
 
   // Header placeholder and the question, echoed byte for byte. `question_end` of the header
@@ -316,8 +320,8 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
     limit = dns::kMinUdpPayload;
     if (m.edns && pr.ok()) {
       limit = std::max<size_t>(m.edns->udp_payload, dns::kMinUdpPayload);
-      limit = std::min<size_t>(limit, std::max<size_t>(config_.advertised_udp_payload,
-                                                       dns::kMinUdpPayload));
+      limit = std::min<size_t>(
+          limit, std::max<size_t>(config_.advertised_udp_payload, dns::kMinUdpPayload));
     }
   }
 
@@ -327,7 +331,8 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
     ReplyBuilder b(reply, query, qflags, limit, edns);
     b.begin(echo_question && question_parsed ? m.question_end : dns::kHeaderSize);
     b.finish(rcode, false, false);
-    if (info) *info = AnswerInfo{rcode, question_parsed ? m.questions[0].qtype : uint16_t{0}, false, false};
+    if (info)
+      *info = AnswerInfo{rcode, question_parsed ? m.questions[0].qtype : uint16_t{0}, false, false};
     return Disposition::kReply;
   };
 
@@ -346,7 +351,8 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
   const dns::Question& q = m.questions[0];
   if (q.qclass != dns::rrclass::IN) return simple_reply(dns::rcode::REFUSED, true);
   if (q.qtype == dns::rrtype::AXFR || q.qtype == dns::rrtype::IXFR)
-    return simple_reply(ctx.transport == Transport::kUdp ? dns::rcode::NOTIMP : dns::rcode::REFUSED, true);
+    return simple_reply(ctx.transport == Transport::kUdp ? dns::rcode::NOTIMP : dns::rcode::REFUSED,
+                        true);
   if (!zones.find_zone(q.qname)) return simple_reply(dns::rcode::REFUSED, true);
 
   Answer a;

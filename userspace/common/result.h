@@ -1,4 +1,5 @@
-// Result<T>: a value or an Error that says what went wrong and where (file:line, JSON path, offset).
+// Result<T>: a value or an Error that says what went wrong and where (file:line, JSON path,
+// offset).
 #pragma once
 
 #include <string>
@@ -17,8 +18,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}            // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }

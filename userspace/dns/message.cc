@@ -9,19 +9,32 @@ namespace meridian::dns {
 
 const char* parse_error_name(ParseError e) {
   switch (e) {
-    case ParseError::kNone: return "none";
-    case ParseError::kTooShort: return "too-short";
-    case ParseError::kTruncated: return "truncated";
-    case ParseError::kBadName: return "bad-name";
-    case ParseError::kBadPointer: return "bad-pointer";
-    case ParseError::kBadRdata: return "bad-rdata";
-    case ParseError::kTrailingData: return "trailing-data";
-    case ParseError::kMultipleOpt: return "multiple-opt";
-    case ParseError::kOptNotRoot: return "opt-not-root";
-    case ParseError::kOptNotInAdditional: return "opt-not-in-additional";
-    case ParseError::kBadOption: return "bad-option";
-    case ParseError::kBadEcs: return "bad-ecs";
-    case ParseError::kBadCookie: return "bad-cookie";
+    case ParseError::kNone:
+      return "none";
+    case ParseError::kTooShort:
+      return "too-short";
+    case ParseError::kTruncated:
+      return "truncated";
+    case ParseError::kBadName:
+      return "bad-name";
+    case ParseError::kBadPointer:
+      return "bad-pointer";
+    case ParseError::kBadRdata:
+      return "bad-rdata";
+    case ParseError::kTrailingData:
+      return "trailing-data";
+    case ParseError::kMultipleOpt:
+      return "multiple-opt";
+    case ParseError::kOptNotRoot:
+      return "opt-not-root";
+    case ParseError::kOptNotInAdditional:
+      return "opt-not-in-additional";
+    case ParseError::kBadOption:
+      return "bad-option";
+    case ParseError::kBadEcs:
+      return "bad-ecs";
+    case ParseError::kBadCookie:
+      return "bad-cookie";
   }
   return "unknown";
 }

@@ -73,18 +73,18 @@ struct Edns {
 // Why a message failed to parse. Values are stable (used in stats and tests).
 enum class ParseError : uint8_t {
   kNone = 0,
-  kTooShort,        // fewer than 12 bytes: no header to echo
-  kTruncated,       // a section ends past the buffer (or counts larger than the packet)
-  kBadName,         // label type 01/10, label > 63, name > 255
-  kBadPointer,      // forward pointer, pointer loop, pointer out of range
-  kBadRdata,        // RDATA does not match its type's structure or RDLENGTH
-  kTrailingData,    // bytes after the last counted record
-  kMultipleOpt,     // more than one OPT record
-  kOptNotRoot,      // OPT owner is not the root name
+  kTooShort,            // fewer than 12 bytes: no header to echo
+  kTruncated,           // a section ends past the buffer (or counts larger than the packet)
+  kBadName,             // label type 01/10, label > 63, name > 255
+  kBadPointer,          // forward pointer, pointer loop, pointer out of range
+  kBadRdata,            // RDATA does not match its type's structure or RDLENGTH
+  kTrailingData,        // bytes after the last counted record
+  kMultipleOpt,         // more than one OPT record
+  kOptNotRoot,          // OPT owner is not the root name
   kOptNotInAdditional,  // OPT in answer or authority section
-  kBadOption,       // an EDNS option overruns the OPT RDATA
-  kBadEcs,          // malformed ECS (RFC 7871 section 7.1.2 and family)
-  kBadCookie,       // cookie length not 8 or 16..40
+  kBadOption,           // an EDNS option overruns the OPT RDATA
+  kBadEcs,              // malformed ECS (RFC 7871 section 7.1.2 and family)
+  kBadCookie,           // cookie length not 8 or 16..40
 };
 const char* parse_error_name(ParseError e);
 

@@ -13,7 +13,9 @@ namespace meridian::dns {
 
 namespace {
 
-inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
+inline uint8_t lower(uint8_t c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
+}
 
 }  // namespace
 
@@ -41,14 +43,16 @@ Result<Name> Name::from_text(std::string_view text, const Name* origin) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '\\') {
-      if (i + 1 >= text.size()) return make_error("dangling escape in name '" + std::string(text) + "'");
+      if (i + 1 >= text.size())
+        return make_error("dangling escape in name '" + std::string(text) + "'");
       char n = text[i + 1];
       if (n >= '0' && n <= '9') {
         if (i + 3 >= text.size() || !isdigit(static_cast<unsigned char>(text[i + 2])) ||
             !isdigit(static_cast<unsigned char>(text[i + 3])))
           return make_error("bad \\DDD escape in name '" + std::string(text) + "'");
         int v = (n - '0') * 100 + (text[i + 2] - '0') * 10 + (text[i + 3] - '0');
-        if (v > 255) return make_error("\\DDD escape above 255 in name '" + std::string(text) + "'");
+        if (v > 255)
+          return make_error("\\DDD escape above 255 in name '" + std::string(text) + "'");
         label.push_back(static_cast<char>(v));
         i += 3;
       } else {
@@ -79,7 +83,7 @@ Result<Name> Name::from_text(std::string_view text, const Name* origin) {
 Name Name::read(WireReader& reader) {
   const auto msg = reader.message();
   size_t pos = reader.position();
-  size_t resume = 0;  // position after the first pointer; 0 = none followed yet
+  size_t resume = 0;    // position after the first pointer; 0 = none followed yet
   size_t lowest = pos;  // pointers must go strictly below every position visited so far
   std::string wire;
   for (;;) {
@@ -133,7 +137,8 @@ Result<Name> Name::from_wire(std::span<const uint8_t> wire) {
 
 size_t Name::label_count() const {
   size_t n = 0;
-  for (size_t i = 0; static_cast<uint8_t>(wire_[i]) != 0; i += 1 + static_cast<uint8_t>(wire_[i])) ++n;
+  for (size_t i = 0; static_cast<uint8_t>(wire_[i]) != 0; i += 1 + static_cast<uint8_t>(wire_[i]))
+    ++n;
   return n;
 }
 
@@ -147,7 +152,9 @@ std::string_view Name::label(size_t index) const {
   return {};
 }
 
-bool Name::is_wildcard() const { return wire_.size() >= 3 && wire_[0] == 1 && wire_[1] == '*'; }
+bool Name::is_wildcard() const {
+  return wire_.size() >= 3 && wire_[0] == 1 && wire_[1] == '*';
+}
 
 std::string Name::to_text() const {
   if (is_root()) return ".";
@@ -174,13 +181,16 @@ std::string Name::to_text() const {
   return out;
 }
 
-Name Name::lowercased() const { return Name(key()); }
+Name Name::lowercased() const {
+  return Name(key());
+}
 
 std::string Name::key() const {
   std::string k = wire_;
   for (size_t i = 0; static_cast<uint8_t>(k[i]) != 0;) {
     const size_t len = static_cast<uint8_t>(k[i]);
-    for (size_t j = 1; j <= len; ++j) k[i + j] = static_cast<char>(lower(static_cast<uint8_t>(k[i + j])));
+    for (size_t j = 1; j <= len; ++j)
+      k[i + j] = static_cast<char>(lower(static_cast<uint8_t>(k[i + j])));
     i += 1 + len;
   }
   return k;
@@ -189,7 +199,8 @@ std::string Name::key() const {
 bool Name::equals(const Name& other) const {
   if (wire_.size() != other.wire_.size()) return false;
   for (size_t i = 0; i < wire_.size(); ++i)
-    if (lower(static_cast<uint8_t>(wire_[i])) != lower(static_cast<uint8_t>(other.wire_[i]))) return false;
+    if (lower(static_cast<uint8_t>(wire_[i])) != lower(static_cast<uint8_t>(other.wire_[i])))
+      return false;
   return true;
 }
 
@@ -207,7 +218,8 @@ bool Name::is_subdomain_of(const Name& ancestor) const {
 
 Name Name::strip_left(size_t n) const {
   size_t i = 0;
-  for (size_t k = 0; k < n && static_cast<uint8_t>(wire_[i]) != 0; ++k) i += 1 + static_cast<uint8_t>(wire_[i]);
+  for (size_t k = 0; k < n && static_cast<uint8_t>(wire_[i]) != 0; ++k)
+    i += 1 + static_cast<uint8_t>(wire_[i]);
   return Name(wire_.substr(i));
 }
 
@@ -220,7 +232,8 @@ Name Name::wildcard_child() const {
 
 Result<Name> Name::prepend(std::string_view label) const {
   if (label.empty() || label.size() > kMaxLabel) return make_error("bad label length");
-  if (wire_.size() + 1 + label.size() > kMaxNameWire) return make_error("name longer than 255 octets");
+  if (wire_.size() + 1 + label.size() > kMaxNameWire)
+    return make_error("name longer than 255 octets");
   std::string w;
   w.push_back(static_cast<char>(label.size()));
   w += label;

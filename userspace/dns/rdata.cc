@@ -84,10 +84,19 @@ void write_rdata(WireWriter& writer, uint16_t type, std::span<const uint8_t> rda
   switch (type) {
     case rrtype::NS:
     case rrtype::CNAME:
-    case rrtype::PTR: count = 1; break;
-    case rrtype::MX: prefix = 2; count = 1; break;
-    case rrtype::SOA: count = 2; suffix = 20; break;
-    default: break;
+    case rrtype::PTR:
+      count = 1;
+      break;
+    case rrtype::MX:
+      prefix = 2;
+      count = 1;
+      break;
+    case rrtype::SOA:
+      count = 2;
+      suffix = 20;
+      break;
+    default:
+      break;
   }
   std::vector<Name> names;
   if (count > 0) {
@@ -115,10 +124,17 @@ std::optional<Name> rdata_target_name(uint16_t type, std::span<const uint8_t> rd
   switch (type) {
     case rrtype::NS:
     case rrtype::CNAME:
-    case rrtype::PTR: skip = 0; break;
-    case rrtype::MX: skip = 2; break;
-    case rrtype::SRV: skip = 6; break;
-    default: return std::nullopt;
+    case rrtype::PTR:
+      skip = 0;
+      break;
+    case rrtype::MX:
+      skip = 2;
+      break;
+    case rrtype::SRV:
+      skip = 6;
+      break;
+    default:
+      return std::nullopt;
   }
   if (rdata.size() <= skip) return std::nullopt;
   WireReader r(rdata.subspan(skip));

@@ -96,12 +96,23 @@ Result<uint32_t> parse_period(std::string_view s, const char* what) {
     }
     uint64_t mult = 0;
     switch (std::tolower(static_cast<unsigned char>(c))) {
-      case 's': mult = 1; break;
-      case 'm': mult = 60; break;
-      case 'h': mult = 3600; break;
-      case 'd': mult = 86400; break;
-      case 'w': mult = 604800; break;
-      default: return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
+      case 's':
+        mult = 1;
+        break;
+      case 'm':
+        mult = 60;
+        break;
+      case 'h':
+        mult = 3600;
+        break;
+      case 'd':
+        mult = 86400;
+        break;
+      case 'w':
+        mult = 604800;
+        break;
+      default:
+        return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
     }
     if (!digits) return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
     total += cur * mult;
@@ -189,11 +200,13 @@ Result<std::vector<uint8_t>> rdata_from_text(uint16_t type, std::string_view tex
     if (!len) return len.error();
     std::string hex;
     for (size_t i = 2; i < f.size(); ++i) hex += f[i].text;
-    if (hex.size() != size_t{*len} * 2) return make_error("generic RDATA length does not match its data");
+    if (hex.size() != size_t{*len} * 2)
+      return make_error("generic RDATA length does not match its data");
     for (size_t i = 0; i < hex.size(); i += 2) {
       unsigned v = 0;
       auto [p, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, v, 16);
-      if (ec != std::errc() || p != hex.data() + i + 2) return make_error("bad hex in generic RDATA");
+      if (ec != std::errc() || p != hex.data() + i + 2)
+        return make_error("bad hex in generic RDATA");
       out.push_back(static_cast<uint8_t>(v));
     }
     return out;
@@ -276,7 +289,8 @@ Result<std::vector<uint8_t>> rdata_from_text(uint16_t type, std::string_view tex
       const std::string& tag = f[1].text;
       if (tag.empty() || tag.size() > 255) return make_error("bad CAA tag");
       for (char c : tag)
-        if (!std::isalnum(static_cast<unsigned char>(c))) return make_error("bad CAA tag '" + tag + "'");
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          return make_error("bad CAA tag '" + tag + "'");
       auto value = unescape(f[2].text);
       if (!value) return value.error();
       out.push_back(static_cast<uint8_t>(*flags));
@@ -306,8 +320,13 @@ std::string rdata_to_text(uint16_t type, std::span<const uint8_t> rdata) {
     }
     case rrtype::NS:
     case rrtype::CNAME:
-    case rrtype::PTR: out = name_at(); break;
-    case rrtype::MX: out = u16(); out += " " + name_at(); break;
+    case rrtype::PTR:
+      out = name_at();
+      break;
+    case rrtype::MX:
+      out = u16();
+      out += " " + name_at();
+      break;
     case rrtype::SRV:
       out = u16();
       out += " " + u16();
@@ -339,7 +358,8 @@ std::string rdata_to_text(uint16_t type, std::span<const uint8_t> rdata) {
             quote_string(value);
       break;
     }
-    default: return generic_text(rdata);
+    default:
+      return generic_text(rdata);
   }
   if (!r.ok() || !r.at_end()) return generic_text(rdata);
   return out;

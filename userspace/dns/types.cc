@@ -11,25 +11,30 @@ namespace meridian::dns {
 namespace {
 
 constexpr std::array<std::pair<uint16_t, std::string_view>, 20> kTypes = {{
-    {rrtype::A, "A"},       {rrtype::NS, "NS"},       {rrtype::CNAME, "CNAME"},
-    {rrtype::SOA, "SOA"},   {rrtype::PTR, "PTR"},     {rrtype::HINFO, "HINFO"},
-    {rrtype::MX, "MX"},     {rrtype::TXT, "TXT"},     {rrtype::AAAA, "AAAA"},
-    {rrtype::SRV, "SRV"},   {rrtype::OPT, "OPT"},     {rrtype::DS, "DS"},
-    {rrtype::RRSIG, "RRSIG"}, {rrtype::IXFR, "IXFR"}, {rrtype::AXFR, "AXFR"},
-    {rrtype::MAILB, "MAILB"}, {rrtype::MAILA, "MAILA"}, {rrtype::ANY, "ANY"},
-    {rrtype::CAA, "CAA"},   {39, "DNAME"},
+    {rrtype::A, "A"},         {rrtype::NS, "NS"},
+    {rrtype::CNAME, "CNAME"}, {rrtype::SOA, "SOA"},
+    {rrtype::PTR, "PTR"},     {rrtype::HINFO, "HINFO"},
+    {rrtype::MX, "MX"},       {rrtype::TXT, "TXT"},
+    {rrtype::AAAA, "AAAA"},   {rrtype::SRV, "SRV"},
+    {rrtype::OPT, "OPT"},     {rrtype::DS, "DS"},
+    {rrtype::RRSIG, "RRSIG"}, {rrtype::IXFR, "IXFR"},
+    {rrtype::AXFR, "AXFR"},   {rrtype::MAILB, "MAILB"},
+    {rrtype::MAILA, "MAILA"}, {rrtype::ANY, "ANY"},
+    {rrtype::CAA, "CAA"},     {39, "DNAME"},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
+    if (std::toupper(static_cast<unsigned char>(a[i])) !=
+        std::toupper(static_cast<unsigned char>(b[i])))
       return false;
   return true;
 }
 
 std::optional<uint16_t> parse_generic(std::string_view text, std::string_view prefix) {
-  if (text.size() <= prefix.size() || !iequals(text.substr(0, prefix.size()), prefix)) return std::nullopt;
+  if (text.size() <= prefix.size() || !iequals(text.substr(0, prefix.size()), prefix))
+    return std::nullopt;
   unsigned value = 0;
   auto digits = text.substr(prefix.size());
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
@@ -53,12 +58,18 @@ std::optional<uint16_t> type_from_text(std::string_view text) {
 
 std::string class_to_text(uint16_t cls) {
   switch (cls) {
-    case rrclass::IN: return "IN";
-    case rrclass::CH: return "CH";
-    case rrclass::HS: return "HS";
-    case rrclass::NONE: return "NONE";
-    case rrclass::ANY: return "ANY";
-    default: return "CLASS" + std::to_string(cls);
+    case rrclass::IN:
+      return "IN";
+    case rrclass::CH:
+      return "CH";
+    case rrclass::HS:
+      return "HS";
+    case rrclass::NONE:
+      return "NONE";
+    case rrclass::ANY:
+      return "ANY";
+    default:
+      return "CLASS" + std::to_string(cls);
   }
 }
 
@@ -73,15 +84,24 @@ std::optional<uint16_t> class_from_text(std::string_view text) {
 
 std::string rcode_to_text(uint16_t rcode) {
   switch (rcode) {
-    case rcode::NOERROR: return "NOERROR";
-    case rcode::FORMERR: return "FORMERR";
-    case rcode::SERVFAIL: return "SERVFAIL";
-    case rcode::NXDOMAIN: return "NXDOMAIN";
-    case rcode::NOTIMP: return "NOTIMP";
-    case rcode::REFUSED: return "REFUSED";
-    case rcode::BADVERS: return "BADVERS";
-    case rcode::BADCOOKIE: return "BADCOOKIE";
-    default: return "RCODE" + std::to_string(rcode);
+    case rcode::NOERROR:
+      return "NOERROR";
+    case rcode::FORMERR:
+      return "FORMERR";
+    case rcode::SERVFAIL:
+      return "SERVFAIL";
+    case rcode::NXDOMAIN:
+      return "NXDOMAIN";
+    case rcode::NOTIMP:
+      return "NOTIMP";
+    case rcode::REFUSED:
+      return "REFUSED";
+    case rcode::BADVERS:
+      return "BADVERS";
+    case rcode::BADCOOKIE:
+      return "BADCOOKIE";
+    default:
+      return "RCODE" + std::to_string(rcode);
   }
 }
 

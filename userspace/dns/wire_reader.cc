@@ -46,7 +46,9 @@ std::span<const uint8_t> WireReader::bytes(size_t n) {
   return s;
 }
 
-void WireReader::skip(size_t n) { (void)bytes(n); }
+void WireReader::skip(size_t n) {
+  (void)bytes(n);
+}
 
 void WireReader::seek(size_t pos) {
   if (pos > msg_.size()) {

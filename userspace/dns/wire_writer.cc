@@ -7,7 +7,9 @@ namespace meridian::dns {
 
 namespace {
 
-inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
+inline uint8_t lower(uint8_t c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
+}
 
 // Compares the uncompressed labels `suffix` (ending with the root) with the name written at
 // `offset` in `buf` (following pointers), case-insensitively.

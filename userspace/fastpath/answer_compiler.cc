@@ -48,8 +48,8 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
     return false;
   };
   const std::string key = name.key();
-  std::vector<uint8_t> query = {0, 0, kCompileQueryFlags >> 8, kCompileQueryFlags & 0xff,
-                                0, 1, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> query = {
+      0, 0, kCompileQueryFlags >> 8, kCompileQueryFlags & 0xff, 0, 1, 0, 0, 0, 0, 0, 0};
   query.insert(query.end(), key.begin(), key.end());
   query.push_back(qtype >> 8);
   query.push_back(qtype & 0xff);
@@ -64,8 +64,8 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
   std::vector<uint8_t> reply;
   if (responder_.respond(zones, query, ctx, reply) != answer::Disposition::kReply)
     return count_unanswerable();
-  if (reply.size() < question_end || std::memcmp(reply.data() + 12, query.data() + 12,
-                                                 question_end - 12) != 0)
+  if (reply.size() < question_end ||
+      std::memcmp(reply.data() + 12, query.data() + 12, question_end - 12) != 0)
     return count_unanswerable();
 
   const uint16_t flags = read_u16(reply, 2);
@@ -116,7 +116,8 @@ std::vector<FastPathEntry> AnswerCompiler::compile(const zone::ZoneSet& zones,
         for (const auto& rs : node.record_sets) present = present || rs.type == qtype;
         if (!present) continue;
         FastPathEntry entry;
-        if (compile_one(zones, node.owner, qtype, entry, stats)) entries.push_back(std::move(entry));
+        if (compile_one(zones, node.owner, qtype, entry, stats))
+          entries.push_back(std::move(entry));
       }
     }
   }

@@ -16,7 +16,9 @@ namespace {
 constexpr std::array<size_t, MDN_NAME_CLASSES> kClassSizes = {MDN_NAME_CLASS0, MDN_NAME_CLASS1,
                                                               MDN_NAME_CLASS2, MDN_NAME_CLASS3};
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errno_text(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 
 // Owns a map fd until it has been handed to an outer map (which keeps its own reference).
 class MapFd {
@@ -41,7 +43,9 @@ int name_class(size_t wire_length) {
   return -1;
 }
 
-size_t name_class_size(int c) { return kClassSizes.at(static_cast<size_t>(c)); }
+size_t name_class_size(int c) {
+  return kClassSizes.at(static_cast<size_t>(c));
+}
 
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
     : fds_(fds), max_entries_(max_entries_per_class == 0 ? 1 : max_entries_per_class) {}

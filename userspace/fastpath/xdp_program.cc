@@ -33,11 +33,17 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const XdpSettings& settings
   return program;
 }
 
-XdpProgram::~XdpProgram() { meridian_xdp__destroy(skel_); }
+XdpProgram::~XdpProgram() {
+  meridian_xdp__destroy(skel_);
+}
 
-int XdpProgram::program_fd() const { return bpf_program__fd(skel_->progs.meridian_xdp); }
+int XdpProgram::program_fd() const {
+  return bpf_program__fd(skel_->progs.meridian_xdp);
+}
 
-struct bpf_object* XdpProgram::object() const { return skel_->obj; }
+struct bpf_object* XdpProgram::object() const {
+  return skel_->obj;
+}
 
 FastPathMapFds XdpProgram::map_fds() const {
   FastPathMapFds fds;

@@ -23,8 +23,8 @@ struct Token {
 
 // A logical entry: one record or directive, possibly spanning lines in parentheses.
 struct Entry {
-  std::string text;        // comments and parentheses removed
-  size_t line = 0;         // first physical line
+  std::string text;          // comments and parentheses removed
+  size_t line = 0;           // first physical line
   bool blank_owner = false;  // started with white space: same owner as the previous record
 };
 
@@ -136,12 +136,23 @@ std::optional<uint32_t> parse_ttl(std::string_view s) {
     }
     uint64_t mult;
     switch (std::tolower(static_cast<unsigned char>(c))) {
-      case 's': mult = 1; break;
-      case 'm': mult = 60; break;
-      case 'h': mult = 3600; break;
-      case 'd': mult = 86400; break;
-      case 'w': mult = 604800; break;
-      default: return std::nullopt;
+      case 's':
+        mult = 1;
+        break;
+      case 'm':
+        mult = 60;
+        break;
+      case 'h':
+        mult = 3600;
+        break;
+      case 'd':
+        mult = 86400;
+        break;
+      case 'w':
+        mult = 604800;
+        break;
+      default:
+        return std::nullopt;
     }
     total += cur * mult;
     cur = 0;
@@ -190,7 +201,8 @@ class MasterFileParser {
       return Ok{};
     }
     if (d == "$INCLUDE") {
-      if (t.size() < 2 || t.size() > 3) return make_error("$INCLUDE needs a file and an optional origin", loc);
+      if (t.size() < 2 || t.size() > 3)
+        return make_error("$INCLUDE needs a file and an optional origin", loc);
       if (depth >= kMaxIncludeDepth) return make_error("$INCLUDE nested too deeply", loc);
       std::string path = t[1].text;
       if (!path.empty() && path[0] != '/') path = dir + path;
@@ -217,7 +229,8 @@ class MasterFileParser {
     size_t i = 0;
     dns::Name owner;
     if (e.blank_owner) {
-      if (!have_owner_) return make_error("record without an owner name and no previous owner", loc);
+      if (!have_owner_)
+        return make_error("record without an owner name and no previous owner", loc);
       owner = last_owner_;
     } else {
       auto n = dns::Name::from_text(t[0].text, &origin_);
@@ -266,7 +279,8 @@ class MasterFileParser {
     last_owner_ = owner;
     have_owner_ = true;
     if (!owner.is_subdomain_of(zone_.origin()))
-      return make_error("owner " + owner.to_text() + " is outside the zone " + zone_.origin().to_text(), loc);
+      return make_error(
+          "owner " + owner.to_text() + " is outside the zone " + zone_.origin().to_text(), loc);
 
     // Records of one (owner, type) form one RRset: append to it.
     auto key = owner.key() + "/" + std::to_string(*type);

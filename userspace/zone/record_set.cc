@@ -5,14 +5,22 @@ namespace meridian::zone {
 
 const char* routing_policy_name(RoutingPolicy p) {
   switch (p) {
-    case RoutingPolicy::kSimple: return "simple";
-    case RoutingPolicy::kWeighted: return "weighted";
-    case RoutingPolicy::kFailover: return "failover";
-    case RoutingPolicy::kGeolocation: return "geolocation";
-    case RoutingPolicy::kLatency: return "latency";
-    case RoutingPolicy::kGeoproximity: return "geoproximity";
-    case RoutingPolicy::kIpBased: return "ip-based";
-    case RoutingPolicy::kMultivalue: return "multivalue";
+    case RoutingPolicy::kSimple:
+      return "simple";
+    case RoutingPolicy::kWeighted:
+      return "weighted";
+    case RoutingPolicy::kFailover:
+      return "failover";
+    case RoutingPolicy::kGeolocation:
+      return "geolocation";
+    case RoutingPolicy::kLatency:
+      return "latency";
+    case RoutingPolicy::kGeoproximity:
+      return "geoproximity";
+    case RoutingPolicy::kIpBased:
+      return "ip-based";
+    case RoutingPolicy::kMultivalue:
+      return "multivalue";
   }
   return "unknown";
 }

@@ -18,16 +18,17 @@ using nlohmann::json;
 
 const std::set<std::string> kContinents = {"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
 
-Error at(const std::string& path, std::string what) { return Error{std::move(what), path}; }
+Error at(const std::string& path, std::string what) {
+  return Error{std::move(what), path};
+}
 
 // Route 53 writes some characters of names as octal escapes (\052 for '*'); RFC 1035 \DDD is
 // decimal. Route 53 names are converted to presentation format first.
 std::string route53_name_to_text(const std::string& in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\\' && i + 3 < in.size() &&
-        in[i + 1] >= '0' && in[i + 1] <= '3' && in[i + 2] >= '0' && in[i + 2] <= '7' &&
-        in[i + 3] >= '0' && in[i + 3] <= '7') {
+    if (in[i] == '\\' && i + 3 < in.size() && in[i + 1] >= '0' && in[i + 1] <= '3' &&
+        in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
       const int v = (in[i + 1] - '0') * 64 + (in[i + 2] - '0') * 8 + (in[i + 3] - '0');
       char buf[5];
       std::snprintf(buf, sizeof buf, "\\%03d", v);
@@ -50,7 +51,8 @@ Result<dns::Name> name_field(const json& j, const std::string& path, const dns::
   return n;
 }
 
-Status check_keys(const json& j, const std::string& path, std::initializer_list<const char*> allowed) {
+Status check_keys(const json& j, const std::string& path,
+                  std::initializer_list<const char*> allowed) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
     for (const char* a : allowed) ok = ok || it.key() == a;
@@ -60,9 +62,11 @@ Status check_keys(const json& j, const std::string& path, std::initializer_list<
 }
 
 Result<int64_t> integer_field(const json& j, const std::string& path, int64_t lo, int64_t hi) {
-  if (!j.is_number_integer()) return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
+  if (!j.is_number_integer())
+    return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
   const int64_t v = j.get<int64_t>();
-  if (v < lo || v > hi) return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
+  if (v < lo || v > hi)
+    return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
   return v;
 }
 
@@ -76,10 +80,11 @@ Result<std::string> string_field(const json& j, const std::string& path) {
 Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
                                        const std::string& path) {
   if (!j.is_object()) return at(path, "a record set must be an object");
-  if (auto s = check_keys(j, path, {"Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation",
-                                    "GeoProximityLocation", "CidrRoutingConfig", "Failover",
-                                    "MultiValueAnswer", "TTL", "ResourceRecords", "AliasTarget",
-                                    "HealthCheckId", "TrafficPolicyInstanceId"});
+  if (auto s = check_keys(
+          j, path,
+          {"Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation",
+           "GeoProximityLocation", "CidrRoutingConfig", "Failover", "MultiValueAnswer", "TTL",
+           "ResourceRecords", "AliasTarget", "HealthCheckId", "TrafficPolicyInstanceId"});
       !s)
     return s.error();
   RecordSet rs;
@@ -115,12 +120,14 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
     const std::string p = path + "/GeoLocation";
     const json& g = j["GeoLocation"];
     if (!g.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(g, p, {"ContinentCode", "CountryCode", "SubdivisionCode"}); !s) return s.error();
+    if (auto s = check_keys(g, p, {"ContinentCode", "CountryCode", "SubdivisionCode"}); !s)
+      return s.error();
     GeoLocation geo;
     if (g.contains("ContinentCode")) {
       auto c = string_field(g["ContinentCode"], p + "/ContinentCode");
       if (!c) return c.error();
-      if (!kContinents.count(*c)) return at(p + "/ContinentCode", "must be one of AF AN AS EU NA OC SA");
+      if (!kContinents.count(*c))
+        return at(p + "/ContinentCode", "must be one of AF AN AS EU NA OC SA");
       geo.continent_code = *c;
     }
     if (g.contains("CountryCode")) {
@@ -136,7 +143,8 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
       if (!c) return c.error();
       if (geo.country_code.empty() || geo.country_code == "*")
         return at(p + "/SubdivisionCode", "needs a CountryCode");
-      if (c->empty() || c->size() > 3) return at(p + "/SubdivisionCode", "must be 1 to 3 characters");
+      if (c->empty() || c->size() > 3)
+        return at(p + "/SubdivisionCode", "must be 1 to 3 characters");
       geo.subdivision_code = *c;
     }
     if (geo.continent_code.empty() == geo.country_code.empty())
@@ -149,7 +157,8 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
     const std::string p = path + "/GeoProximityLocation";
     const json& g = j["GeoProximityLocation"];
     if (!g.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(g, p, {"AWSRegion", "LocalZoneGroup", "Coordinates", "Bias"}); !s) return s.error();
+    if (auto s = check_keys(g, p, {"AWSRegion", "LocalZoneGroup", "Coordinates", "Bias"}); !s)
+      return s.error();
     GeoProximityLocation geo;
     if (g.contains("AWSRegion")) {
       auto r = string_field(g["AWSRegion"], p + "/AWSRegion");
@@ -165,10 +174,16 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
       auto number = [&](const char* key, double lim) -> Result<double> {
         const json& v = c[key];
         double d;
-        if (v.is_number()) d = v.get<double>();
+        if (v.is_number())
+          d = v.get<double>();
         else if (v.is_string()) {
-          try { d = std::stod(v.get<std::string>()); } catch (...) { return at(cp + "/" + key, "must be a number"); }
-        } else return at(cp + "/" + key, "must be a number");
+          try {
+            d = std::stod(v.get<std::string>());
+          } catch (...) {
+            return at(cp + "/" + key, "must be a number");
+          }
+        } else
+          return at(cp + "/" + key, "must be a number");
         if (!std::isfinite(d) || d < -lim || d > lim) return at(cp + "/" + key, "out of range");
         return d;
       };
@@ -207,14 +222,18 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   if (j.contains("Failover")) {
     auto f = string_field(j["Failover"], path + "/Failover");
     if (!f) return f.error();
-    if (*f == "PRIMARY") rs.failover = FailoverRole::kPrimary;
-    else if (*f == "SECONDARY") rs.failover = FailoverRole::kSecondary;
-    else return at(path + "/Failover", "must be PRIMARY or SECONDARY");
+    if (*f == "PRIMARY")
+      rs.failover = FailoverRole::kPrimary;
+    else if (*f == "SECONDARY")
+      rs.failover = FailoverRole::kSecondary;
+    else
+      return at(path + "/Failover", "must be PRIMARY or SECONDARY");
     rs.policy = RoutingPolicy::kFailover;
     ++policies;
   }
   if (j.contains("MultiValueAnswer")) {
-    if (!j["MultiValueAnswer"].is_boolean()) return at(path + "/MultiValueAnswer", "must be true or false");
+    if (!j["MultiValueAnswer"].is_boolean())
+      return at(path + "/MultiValueAnswer", "must be true or false");
     if (j["MultiValueAnswer"].get<bool>()) {
       rs.policy = RoutingPolicy::kMultivalue;
       ++policies;
@@ -225,11 +244,13 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   if (j.contains("SetIdentifier")) {
     auto id = string_field(j["SetIdentifier"], path + "/SetIdentifier");
     if (!id) return id.error();
-    if (id->empty() || id->size() > 128) return at(path + "/SetIdentifier", "must be 1 to 128 characters");
+    if (id->empty() || id->size() > 128)
+      return at(path + "/SetIdentifier", "must be 1 to 128 characters");
     rs.set_identifier = *id;
   }
   if (rs.policy != RoutingPolicy::kSimple && rs.set_identifier.empty())
-    return at(path + "/SetIdentifier", std::string("is required for ") + routing_policy_name(rs.policy) + " routing");
+    return at(path + "/SetIdentifier",
+              std::string("is required for ") + routing_policy_name(rs.policy) + " routing");
   if (rs.policy == RoutingPolicy::kSimple && !rs.set_identifier.empty())
     return at(path + "/SetIdentifier", "is only allowed with a routing policy");
 
@@ -241,12 +262,14 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
 
   const bool has_alias = j.contains("AliasTarget");
   const bool has_records = j.contains("ResourceRecords");
-  if (has_alias && has_records) return at(path, "AliasTarget and ResourceRecords cannot both be set");
+  if (has_alias && has_records)
+    return at(path, "AliasTarget and ResourceRecords cannot both be set");
   if (has_alias) {
     const std::string p = path + "/AliasTarget";
     const json& a = j["AliasTarget"];
     if (!a.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(a, p, {"HostedZoneId", "DNSName", "EvaluateTargetHealth"}); !s) return s.error();
+    if (auto s = check_keys(a, p, {"HostedZoneId", "DNSName", "EvaluateTargetHealth"}); !s)
+      return s.error();
     AliasTarget alias;
     if (a.contains("HostedZoneId")) {
       auto z = string_field(a["HostedZoneId"], p + "/HostedZoneId");
@@ -258,7 +281,8 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
     if (!target) return target.error();
     alias.dns_name = *target;
     if (a.contains("EvaluateTargetHealth")) {
-      if (!a["EvaluateTargetHealth"].is_boolean()) return at(p + "/EvaluateTargetHealth", "must be true or false");
+      if (!a["EvaluateTargetHealth"].is_boolean())
+        return at(p + "/EvaluateTargetHealth", "must be true or false");
       alias.evaluate_target_health = a["EvaluateTargetHealth"].get<bool>();
     }
     if (j.contains("TTL")) return at(path + "/TTL", "is not allowed with AliasTarget");
@@ -272,7 +296,8 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   rs.ttl = static_cast<uint32_t>(*ttl);
   if (!has_records) return at(path + "/ResourceRecords", "is required");
   const json& records = j["ResourceRecords"];
-  if (!records.is_array() || records.empty()) return at(path + "/ResourceRecords", "must be a non-empty list");
+  if (!records.is_array() || records.empty())
+    return at(path + "/ResourceRecords", "must be a non-empty list");
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string p = path + "/ResourceRecords/" + std::to_string(i);
     const json& r = records[i];
@@ -289,7 +314,8 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   if (rs.policy == RoutingPolicy::kMultivalue) {
     if (rs.type == dns::rrtype::CNAME || rs.type == dns::rrtype::NS)
       return at(path + "/MultiValueAnswer", "is not allowed for CNAME or NS");
-    if (rs.rdatas.size() != 1) return at(path + "/ResourceRecords", "multivalue record sets have exactly one value");
+    if (rs.rdatas.size() != 1)
+      return at(path + "/ResourceRecords", "multivalue record sets have exactly one value");
   }
   if ((rs.type == dns::rrtype::CNAME || rs.type == dns::rrtype::SOA) && rs.rdatas.size() != 1)
     return at(path + "/ResourceRecords", dns::type_to_text(rs.type) + " has exactly one value");
@@ -305,9 +331,11 @@ json record_set_to_json(const RecordSet& rs) {
   if (!rs.region.empty()) j["Region"] = rs.region;
   if (rs.geolocation) {
     json g;
-    if (!rs.geolocation->continent_code.empty()) g["ContinentCode"] = rs.geolocation->continent_code;
+    if (!rs.geolocation->continent_code.empty())
+      g["ContinentCode"] = rs.geolocation->continent_code;
     if (!rs.geolocation->country_code.empty()) g["CountryCode"] = rs.geolocation->country_code;
-    if (!rs.geolocation->subdivision_code.empty()) g["SubdivisionCode"] = rs.geolocation->subdivision_code;
+    if (!rs.geolocation->subdivision_code.empty())
+      g["SubdivisionCode"] = rs.geolocation->subdivision_code;
     j["GeoLocation"] = g;
   }
   if (rs.geoproximity) {
@@ -355,17 +383,23 @@ Result<ChangeBatch> change_batch_from_json(const json& j, const dns::Name& origi
     const json& c = changes[i];
     if (!c.is_object()) return at(p, "must be an object");
     if (auto s = check_keys(c, p, {"Action", "ResourceRecordSet"}); !s) return s.error();
-    if (!c.contains("Action") || !c["Action"].is_string()) return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
+    if (!c.contains("Action") || !c["Action"].is_string())
+      return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
     const std::string action = c["Action"].get<std::string>();
     Change change;
-    if (action == "CREATE") change.action = ChangeAction::kCreate;
-    else if (action == "DELETE") change.action = ChangeAction::kDelete;
-    else if (action == "UPSERT") change.action = ChangeAction::kUpsert;
-    else return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
+    if (action == "CREATE")
+      change.action = ChangeAction::kCreate;
+    else if (action == "DELETE")
+      change.action = ChangeAction::kDelete;
+    else if (action == "UPSERT")
+      change.action = ChangeAction::kUpsert;
+    else
+      return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
     if (!c.contains("ResourceRecordSet")) return at(p + "/ResourceRecordSet", "is required");
     auto rs = record_set_from_json(c["ResourceRecordSet"], origin, p + "/ResourceRecordSet");
     if (!rs) return rs.error();
-    const std::string identity = rs->name.key() + "/" + std::to_string(rs->type) + "/" + rs->set_identifier;
+    const std::string identity =
+        rs->name.key() + "/" + std::to_string(rs->type) + "/" + rs->set_identifier;
     if (!seen.insert(identity).second)
       return at(p + "/ResourceRecordSet", "the same record set is changed twice in one batch");
     change.record_set = std::move(*rs);
@@ -396,8 +430,9 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
     const Change& c = batch.changes[i];
     const std::string p = "Changes[" + std::to_string(i) + "]";
     const RecordSet* existing = find_exact(next, c.record_set);
-    const std::string what = c.record_set.name.to_text() + " " + dns::type_to_text(c.record_set.type) +
-                             (c.record_set.set_identifier.empty() ? "" : " (" + c.record_set.set_identifier + ")");
+    const std::string what =
+        c.record_set.name.to_text() + " " + dns::type_to_text(c.record_set.type) +
+        (c.record_set.set_identifier.empty() ? "" : " (" + c.record_set.set_identifier + ")");
     switch (c.action) {
       case ChangeAction::kCreate:
         if (existing) return at(p, "CREATE: record set " + what + " already exists");
@@ -409,7 +444,8 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
         next.remove(c.record_set.name, c.record_set.type, c.record_set.set_identifier);
         continue;
       case ChangeAction::kUpsert:
-        if (existing) next.remove(c.record_set.name, c.record_set.type, c.record_set.set_identifier);
+        if (existing)
+          next.remove(c.record_set.name, c.record_set.type, c.record_set.set_identifier);
         break;
     }
     if (auto s = next.add(c.record_set); !s) return at(p, s.error().what);
@@ -443,7 +479,10 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
   std::string base;
   if (j.is_object()) {
     if (!j.contains("ResourceRecordSets"))
-      return Error{"expected {\"ResourceRecordSets\": [...]}, a list of record sets, or {\"Changes\": [...]}", source};
+      return Error{
+          "expected {\"ResourceRecordSets\": [...]}, a list of record sets, or {\"Changes\": "
+          "[...]}",
+          source};
     for (auto it = j.begin(); it != j.end(); ++it)
       if (it.key() != "ResourceRecordSets" && it.key() != "IsTruncated" && it.key() != "MaxItems" &&
           it.key() != "NextRecordName" && it.key() != "NextRecordType")
@@ -459,7 +498,8 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
     if (auto s = zone.add(std::move(*rs)); !s) return located(at(p, s.error().what));
   }
   if (auto s = zone.validate(); !s)
-    return located(at("", s.error().what + " (a Route 53 export includes the SOA and NS record sets)"));
+    return located(
+        at("", s.error().what + " (a Route 53 export includes the SOA and NS record sets)"));
   return zone;
 }
 

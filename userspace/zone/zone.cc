@@ -32,7 +32,8 @@ Status Zone::add(RecordSet rs) {
       rs.type == dns::rrtype::AXFR || rs.type == dns::rrtype::IXFR)
     return make_error("type " + dns::type_to_text(rs.type) + " cannot be served from a zone");
   if (rs.rdatas.empty() && !rs.alias)
-    return make_error("record set " + owner_text + " " + dns::type_to_text(rs.type) + " has no values");
+    return make_error("record set " + owner_text + " " + dns::type_to_text(rs.type) +
+                      " has no values");
 
   // Data below a delegation point: only glue addresses are allowed there.
   for (dns::Name up = rs.name; up.label_count() > origin_.label_count(); up = up.strip_left()) {
@@ -60,7 +61,8 @@ Status Zone::add(RecordSet rs) {
       if (other.type == rs.type && (other.is_simple() || rs.is_simple()))
         return make_error("record set " + owner_text + " " + dns::type_to_text(rs.type) +
                           " already exists");
-      const bool cname_conflict = (rs.type == dns::rrtype::CNAME) != (other.type == dns::rrtype::CNAME);
+      const bool cname_conflict =
+          (rs.type == dns::rrtype::CNAME) != (other.type == dns::rrtype::CNAME);
       if (cname_conflict)
         return make_error("CNAME at " + owner_text + " cannot coexist with other data (RFC 1034)");
       if (rs.type == dns::rrtype::SOA)

@@ -13,7 +13,9 @@ class ZoneStore {
  public:
   ZoneStore() : current_(std::make_shared<const ZoneSet>()) {}
 
-  std::shared_ptr<const ZoneSet> snapshot() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const ZoneSet> snapshot() const {
+    return current_.load(std::memory_order_acquire);
+  }
   void replace(std::shared_ptr<const ZoneSet> next) {
     current_.store(std::move(next), std::memory_order_release);
   }
