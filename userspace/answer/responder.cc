@@ -99,8 +99,7 @@ std::vector<const RecordSet*> any_rrsets(const zone::Node& node) {
   return out;
 }
 
-void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Transport transport,
-             Answer& a) {
+void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Answer& a) {
   Name cur = qname;
   for (int step = 0; step <= kMaxCnameSteps; ++step) {
     const zone::Zone* z = zones.find_zone(cur);
@@ -156,7 +155,8 @@ void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Tran
 
     if (qtype == dns::rrtype::ANY) {
       auto sets = any_rrsets(*node);
-      if (transport == Transport::kUdp && !sets.empty()) sets.resize(1);  // RFC 8482: one RRset
+      // RFC 8482: one RRset, over TCP too (as Knot does): ANY never returns the whole node.
+      if (!sets.empty()) sets.resize(1);
       for (const RecordSet* rs : sets) a.answer.push_back({owner, rs, rs->ttl});
       if (sets.empty()) add_negative_soa(*z, a);
       return;
@@ -356,7 +356,7 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
   if (!zones.find_zone(q.qname)) return simple_reply(dns::rcode::REFUSED, true);
 
   Answer a;
-  resolve(zones, q.qname, q.qtype, ctx.transport, a);
+  resolve(zones, q.qname, q.qtype, a);
 
   ReplyBuilder b(reply, query, qflags, limit, edns);
   b.begin(m.question_end);
