@@ -90,27 +90,21 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 	return at;
 }
 
-/* Turns the query's L2/L3/L4 headers into the reply's: swap MACs, addresses and ports, set
- * lengths, IPv4 header checksum and the full UDP checksum. */
-INLINE int finish_headers(struct xdp_md *ctx, void *data, void *data_end, __u32 l3_off, int is_v6,
-			  __u32 l4_off, __u32 dns_len, __u64 sum, __u16 qtype)
+/* Turns the query's L2/L3/L4 headers (copied into scratch) into the reply's: MACs, addresses
+ * and ports swapped, a plain IPv4 header (options dropped) or IPv6 header with the new length and
+ * TTL/hop limit 64, the IPv4 header checksum, and the full UDP checksum from `sum`, the partial
+ * sum of the DNS payload. Offload is never trusted: packets from a namespace may carry partial
+ * checksums. */
+INLINE void build_headers(struct scratch *s, int is_v6, __u32 dns_len, __u64 sum)
 {
-	struct ethhdr *eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return count_drop(MDN_STAT_ERROR_STORE);
 	__u8 mac[ETH_ALEN];
-	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
-	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+	__builtin_memcpy(mac, s->l2, ETH_ALEN);
+	__builtin_memcpy(s->l2, s->l2 + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(s->l2 + ETH_ALEN, mac, ETH_ALEN);
 
-	if (l3_off > L2_MAX || l4_off > 128)
-		return count_drop(MDN_STAT_ERROR_STORE);
 	__u16 udp_len = sizeof(struct udphdr) + dns_len;
-	struct udphdr *udp;
 	if (is_v6) {
-		struct ipv6hdr *ip6 = data + l3_off;
-		if ((void *)(ip6 + 1) > data_end)
-			return count_drop(MDN_STAT_ERROR_STORE);
+		struct ipv6hdr *ip6 = (void *)s->ip;
 		struct in6_addr tmp = ip6->saddr;
 		ip6->saddr = ip6->daddr;
 		ip6->daddr = tmp;
@@ -121,16 +115,13 @@ INLINE int finish_headers(struct xdp_md *ctx, void *data, void *data_end, __u32 
 			__u32 a = ip6->saddr.in6_u.u6_addr32[w], b = ip6->daddr.in6_u.u6_addr32[w];
 			sum += (a & 0xffff) + (a >> 16) + (b & 0xffff) + (b >> 16);
 		}
-		udp = (void *)(ip6 + 1);
 	} else {
-		struct iphdr *ip = data + l3_off;
-		if ((void *)(ip + 1) > data_end)
-			return count_drop(MDN_STAT_ERROR_STORE);
+		struct iphdr *ip = (void *)s->ip;
 		__be32 tmp = ip->saddr;
 		ip->saddr = ip->daddr;
 		ip->daddr = tmp;
 		ip->ihl = 5;
-		ip->tot_len = bpf_htons(20 + udp_len);
+		ip->tot_len = bpf_htons(sizeof(struct iphdr) + udp_len);
 		ip->frag_off = 0;
 		ip->ttl = 64;
 		ip->check = 0;
@@ -141,10 +132,8 @@ INLINE int finish_headers(struct xdp_md *ctx, void *data, void *data_end, __u32 
 			ipsum += w16[w];
 		ip->check = ~fold(ipsum);
 		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16);
-		udp = (void *)(ip + 1); /* options were removed above */
 	}
-	if ((void *)(udp + 1) > data_end)
-		return count_drop(MDN_STAT_ERROR_STORE);
+	struct udphdr *udp = (void *)s->udp;
 	__be16 port = udp->source;
 	udp->source = udp->dest;
 	udp->dest = port;
@@ -154,20 +143,21 @@ INLINE int finish_headers(struct xdp_md *ctx, void *data, void *data_end, __u32 
 	sum += udp->source + udp->dest + udp->len;
 	__u16 csum = ~fold(sum);
 	udp->check = csum ? csum : 0xffff;
+}
 
-	count(MDN_STAT_ANSWERED);
+INLINE __u32 hit_stat(__u16 qtype)
+{
 	switch (qtype) {
-	case 1: count(MDN_STAT_HIT_A); break;
-	case 28: count(MDN_STAT_HIT_AAAA); break;
-	case 5: count(MDN_STAT_HIT_CNAME); break;
-	case 15: count(MDN_STAT_HIT_MX); break;
-	case 16: count(MDN_STAT_HIT_TXT); break;
-	case 2: count(MDN_STAT_HIT_NS); break;
-	case 6: count(MDN_STAT_HIT_SOA); break;
-	case 33: count(MDN_STAT_HIT_SRV); break;
-	default: count(MDN_STAT_HIT_OTHER); break;
+	case 1: return MDN_STAT_HIT_A;
+	case 28: return MDN_STAT_HIT_AAAA;
+	case 5: return MDN_STAT_HIT_CNAME;
+	case 15: return MDN_STAT_HIT_MX;
+	case 16: return MDN_STAT_HIT_TXT;
+	case 2: return MDN_STAT_HIT_NS;
+	case 6: return MDN_STAT_HIT_SOA;
+	case 33: return MDN_STAT_HIT_SRV;
+	default: return MDN_STAT_HIT_OTHER;
 	}
-	return XDP_TX;
 }
 
 #endif

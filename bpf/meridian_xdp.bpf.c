@@ -132,65 +132,60 @@ int meridian_xdp(struct xdp_md *ctx)
 	h[(qend + 2) & QMASK] = 0;
 	__u32 hq_len4 = (qend + 3) & ~3u;
 
-	__u32 reply_l4 = l4_off;
-	if (!is_v6 && ip_hdr_len > 20) {
-		/* Drop IPv4 options from the reply: move the link-layer header forward over them. */
-		__u32 l2_len = l3_off;
-		if (l2_len > L2_MAX || l2_len < sizeof(struct ethhdr))
-			return pass(MDN_STAT_PASS_MALFORMED);
-		if (bpf_xdp_load_bytes(ctx, 0, s->l2, l2_len) < 0)
-			return pass(MDN_STAT_PASS_MALFORMED);
-		__u32 shift = ip_hdr_len - 20;
-		/* keep the IPv4 header's first 20 bytes right before UDP */
-		if (bpf_xdp_load_bytes(ctx, l3_off, s->opt + OPT_BUF - 24, 20) < 0)
-			return pass(MDN_STAT_PASS_MALFORMED);
-		if (bpf_xdp_adjust_head(ctx, (int)shift))
-			return pass_error(MDN_STAT_ERROR_ADJUST);
-		if (bpf_xdp_store_bytes(ctx, 0, s->l2, l2_len) < 0 ||
-		    bpf_xdp_store_bytes(ctx, l2_len, s->opt + OPT_BUF - 24, 20) < 0)
-			return count_drop(MDN_STAT_ERROR_STORE);
-		reply_l4 = l4_off - shift;
-		ip_hdr_len = 20;
-	}
-
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	__u32 new_len = reply_l4 + sizeof(struct udphdr) + dns_reply_len;
-	int delta = (int)new_len - (int)(data_end - data);
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
-		return count_drop(MDN_STAT_ERROR_ADJUST);
-
-	__u32 dns_off = reply_l4 + sizeof(struct udphdr);
-	if (dns_off > 200)
-		return count_drop(MDN_STAT_ERROR_STORE);
-	if (bpf_xdp_store_bytes(ctx, dns_off, s->query, qend) < 0 ||
-	    bpf_xdp_store_bytes(ctx, dns_off + qend, ans->data, alen) < 0)
-		return count_drop(MDN_STAT_ERROR_STORE);
-	barrier_var(opt_len);
-	opt_len &= OPT_BUF - 1;
-	if (opt_len && bpf_xdp_store_bytes(ctx, dns_off + qend + alen, s->opt, opt_len) < 0)
-		return count_drop(MDN_STAT_ERROR_STORE);
-
-	/* UDP checksum over the DNS payload, in native 16-bit words: header + question, the
+	/* UDP checksum of the DNS payload, in native 16-bit words: header + question, the
 	 * precomputed answer sum, the OPT record; a block at an odd offset contributes byte-swapped. */
 	__u64 sum = 0;
 	__s64 part = bpf_csum_diff(NULL, 0, (__be32 *)s->query, hq_len4 & 0x1fc, 0);
 	if (part < 0)
-		return count_drop(MDN_STAT_ERROR_STORE);
+		return pass(MDN_STAT_PASS_MALFORMED);
 	sum += (__u32)part;
 	sum += place(ans->csum, qend & 1);
+	barrier_var(opt_len);
+	opt_len &= OPT_BUF - 1;
 	if (opt_len) {
 		__u32 opt4 = (opt_len + 3) & ~3u;
 		part = bpf_csum_diff(NULL, 0, (__be32 *)s->opt, opt4 & 0x7c, 0);
 		if (part < 0)
-			return count_drop(MDN_STAT_ERROR_STORE);
+			return pass(MDN_STAT_PASS_MALFORMED);
 		sum += place((__u32)part, (qend + alen) & 1);
 	}
 
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	return finish_headers(ctx, data, data_end, l3_off, is_v6, reply_l4, dns_reply_len, sum,
-			      qi.qtype);
+	/* The reply's link, network and transport headers, built in scratch from the query's. */
+	__u32 l2_len = l3_off;
+	__u32 ip_len = is_v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	if (l2_len > L2_MAX || l2_len < sizeof(struct ethhdr))
+		return pass(MDN_STAT_PASS_MALFORMED);
+	if (bpf_xdp_load_bytes(ctx, 0, s->l2, l2_len) < 0 ||
+	    bpf_xdp_load_bytes(ctx, l3_off, s->ip, ip_len) < 0 ||
+	    bpf_xdp_load_bytes(ctx, l4_off, s->udp, sizeof(s->udp)) < 0)
+		return pass(MDN_STAT_PASS_MALFORMED);
+	build_headers(s, is_v6, dns_reply_len, sum);
+
+	/* Resize the frame: the only step that can fail, and a failed attempt leaves the packet
+	 * untouched, so the query still goes up. Tailroom first; headroom (XDP always reserves
+	 * some) when the driver left too little tailroom, as veth does for small packets. IPv4
+	 * options are not part of the reply, so the frame may shrink. */
+	__u32 hdr_len = l2_len + ip_len + sizeof(struct udphdr);
+	int delta = (int)(hdr_len + dns_reply_len) - (int)(data_end - data);
+	if (delta > 0) {
+		if (bpf_xdp_adjust_tail(ctx, delta) && bpf_xdp_adjust_head(ctx, -delta))
+			return pass(MDN_STAT_ERROR_ADJUST);
+	} else if (delta < 0 && bpf_xdp_adjust_tail(ctx, delta)) {
+		return pass(MDN_STAT_ERROR_ADJUST);
+	}
+
+	if (bpf_xdp_store_bytes(ctx, 0, s->l2, l2_len) < 0 ||
+	    bpf_xdp_store_bytes(ctx, l2_len, s->ip, ip_len) < 0 ||
+	    bpf_xdp_store_bytes(ctx, l2_len + ip_len, s->udp, sizeof(s->udp)) < 0 ||
+	    bpf_xdp_store_bytes(ctx, hdr_len, s->query, qend) < 0 ||
+	    bpf_xdp_store_bytes(ctx, hdr_len + qend, ans->data, alen) < 0)
+		return count_drop(MDN_STAT_ERROR_STORE);
+	if (opt_len && bpf_xdp_store_bytes(ctx, hdr_len + qend + alen, s->opt, opt_len) < 0)
+		return count_drop(MDN_STAT_ERROR_STORE);
+
+	count(MDN_STAT_ANSWERED);
+	count(hit_stat(qi.qtype));
+	return XDP_TX;
 }
 
 char LICENSE[] SEC("license") = "GPL";

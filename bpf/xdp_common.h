@@ -86,7 +86,9 @@ struct scratch {
 	__u8 query[MDN_QUERY_MAX];
 	__u8 key[2 + MDN_NAME_CLASS3];
 	__u8 opt[OPT_BUF];
-	__u8 l2[L2_MAX + 2];
+	__u8 l2[L2_MAX + 2];  /* the reply's Ethernet header and VLAN tags */
+	__u8 ip[40];          /* the reply's IPv4 (20 bytes used) or IPv6 header */
+	__u8 udp[8];          /* the reply's UDP header */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,12 +114,6 @@ struct vlan_hdr {
 	__be16 tci;
 	__be16 proto;
 };
-
-INLINE int pass_error(__u32 stat)
-{
-	count(stat);
-	return XDP_PASS;
-}
 
 /* Once the packet has been changed it cannot go up as a query any more: count and drop. */
 INLINE int count_drop(__u32 stat)

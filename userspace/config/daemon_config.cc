@@ -184,6 +184,52 @@ Status read_tcp(const ConfigReader& r, const json& value, DaemonConfig& out) {
   return Ok{};
 }
 
+Status read_xdp(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/xdp", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/xdp",
+                                     {"interfaces", "mode", "pin_dir", "max_names", "on_exit"}))
+    return *e;
+  XdpSettings xdp;
+  if (!value.contains("interfaces") || !value["interfaces"].is_array() ||
+      value["interfaces"].empty())
+    return r.error_at("/xdp/interfaces", "must be a non-empty list of interface names");
+  for (size_t i = 0; i < value["interfaces"].size(); ++i) {
+    const std::string path = "/xdp/interfaces/" + std::to_string(i);
+    auto name = r.read_string(value["interfaces"][i], path);
+    if (!name) return name.error();
+    if (name->empty() || name->size() >= 16) return r.error_at(path, "must be an interface name");
+    xdp.interfaces.push_back(*name);
+  }
+  if (value.contains("mode")) {
+    auto v = r.read_string(value["mode"], "/xdp/mode");
+    if (!v) return v.error();
+    if (*v != "native" && *v != "generic" && *v != "auto")
+      return r.error_at("/xdp/mode", "must be \"native\", \"generic\" or \"auto\"");
+    xdp.mode = *v;
+  }
+  if (value.contains("pin_dir")) {
+    auto v = r.read_string(value["pin_dir"], "/xdp/pin_dir");
+    if (!v) return v.error();
+    if (v->rfind("/sys/fs/bpf/", 0) != 0)
+      return r.error_at("/xdp/pin_dir", "must be a directory under /sys/fs/bpf/");
+    xdp.pin_dir = *v;
+  }
+  if (value.contains("max_names")) {
+    auto v = r.read_uint(value["max_names"], "/xdp/max_names", 1, 100000000);
+    if (!v) return v.error();
+    xdp.max_names = *v;
+  }
+  if (value.contains("on_exit")) {
+    auto v = r.read_string(value["on_exit"], "/xdp/on_exit");
+    if (!v) return v.error();
+    if (*v != "detach" && *v != "keep")
+      return r.error_at("/xdp/on_exit", "must be \"detach\" or \"keep\"");
+    xdp.keep_on_exit = *v == "keep";
+  }
+  out.xdp = xdp;
+  return Ok{};
+}
+
 Status read_log(const ConfigReader& r, const json& value, DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/log", "must be an object");
   if (auto e = r.reject_unknown_keys(value, "/log", {"level"})) return *e;
@@ -350,8 +396,8 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   }
 
   if (!doc.is_object()) return r.error_at("", "the configuration must be a JSON object");
-  if (auto e =
-          r.reject_unknown_keys(doc, "", {"listen", "workers", "edns", "tcp", "log", "zones"})) {
+  if (auto e = r.reject_unknown_keys(doc, "",
+                                     {"listen", "workers", "edns", "tcp", "log", "zones", "xdp"})) {
     return *e;
   }
 
@@ -369,6 +415,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   }
   if (doc.contains("edns")) {
     if (auto s = read_edns(r, doc["edns"], out); !s) return s.error();
+  }
+  if (doc.contains("xdp")) {
+    if (auto s = read_xdp(r, doc["xdp"], out); !s) return s.error();
   }
   if (doc.contains("tcp")) {
     if (auto s = read_tcp(r, doc["tcp"], out); !s) return s.error();

@@ -51,6 +51,15 @@ struct EdnsSettings {
   std::optional<std::string> nsid;
 };
 
+// The XDP fast path ("xdp" key; absent: userspace only).
+struct XdpSettings {
+  std::vector<std::string> interfaces;  // attach to each
+  std::string mode = "auto";            // native | generic | auto (native, else generic + warning)
+  std::string pin_dir = "/sys/fs/bpf/meridian/default";  // maps pinned here, per instance
+  uint32_t max_names = 1u << 20;  // per name size class; beyond it: userspace
+  bool keep_on_exit = false;      // "on_exit": "keep" leaves the program answering
+};
+
 struct DaemonConfig {
   std::string source;  // the config file as named on the command line
   std::vector<ListenAddress> listen;
@@ -59,6 +68,7 @@ struct DaemonConfig {
   TcpSettings tcp;
   std::string log_level = "info";
   std::vector<ZoneSource> zones;
+  std::optional<XdpSettings> xdp;
 };
 
 // Reads and validates the file at `path`. Relative zone files are resolved against its directory.

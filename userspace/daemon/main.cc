@@ -18,6 +18,9 @@
 #include "config/zone_loading.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
+#ifdef MERIDIAN_WITH_XDP
+#include "fastpath/fast_path.h"
+#endif
 
 namespace {
 
@@ -26,7 +29,7 @@ using meridian::config::DaemonConfig;
 // All components log to stderr through one sink, each under its own logger name.
 void setup_logging() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name : {"daemon", "server", "config"}) {
+  for (const char* name : {"daemon", "server", "config", "fastpath"}) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     spdlog::register_logger(logger);
@@ -71,6 +74,58 @@ void warn_about_ignored_changes(const DaemonConfig& running, const DaemonConfig&
     log->warn("reload: \"edns\" changed; restart to apply");
   }
 }
+
+#ifdef MERIDIAN_WITH_XDP
+// Loads and attaches the XDP program when the configuration asks for it. Returns null (after
+// logging why) when it cannot: the userspace server keeps serving everything.
+std::unique_ptr<meridian::fastpath::FastPath> start_fast_path(const DaemonConfig& config) {
+  if (!config.xdp) return nullptr;
+  auto log = spdlog::get("fastpath");
+  meridian::fastpath::FastPathSettings settings;
+  settings.interfaces = config.xdp->interfaces;
+  settings.mode = *meridian::fastpath::attach_mode_from_text(config.xdp->mode);
+  settings.pin_dir = config.xdp->pin_dir;
+  settings.max_entries_per_class = config.xdp->max_names;
+  settings.keep_attached_on_exit = config.xdp->keep_on_exit;
+  settings.advertised_udp_payload = config.edns.udp_payload;
+  settings.dns_ports.clear();
+  for (const auto& a : config.listen) {
+    const uint16_t port = a.port();
+    bool seen = false;
+    for (uint16_t p : settings.dns_ports) seen = seen || p == port;
+    if (!seen && settings.dns_ports.size() < MDN_MAX_PORTS) settings.dns_ports.push_back(port);
+  }
+  std::vector<std::string> warnings;
+  auto fp = meridian::fastpath::FastPath::start(settings, &warnings);
+  for (const auto& w : warnings) log->warn("{}", w);
+  if (!fp) {
+    log->error("XDP fast path not started, userspace serves everything: {}",
+               fp.error().to_string());
+    return nullptr;
+  }
+  for (const auto& a : (*fp)->attachments())
+    log->info("XDP program attached to {} ({} mode)", a->interface(),
+              a->generic() ? "generic" : "native");
+  return std::move(fp).value();
+}
+
+void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::ZoneSet& zones,
+                       const meridian::answer::Responder& responder) {
+  if (!fp) return;
+  auto log = spdlog::get("fastpath");
+  auto report = fp->publish(zones, responder);
+  if (!report) {
+    log->error("publishing to the XDP maps failed, the previous data stays live: {}",
+               report.error().to_string());
+    return;
+  }
+  log->info(
+      "published {} answers to XDP (generation {}); left to userspace: {} oversize, {} "
+      "map full",
+      report->published.published, report->published.generation, report->compiled.oversize,
+      report->published.map_full);
+}
+#endif
 
 int check_config(const std::string& path) {
   auto config = meridian::config::load_daemon_config(path);
@@ -127,6 +182,10 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->error("cannot start: {}", started.error().to_string());
     return 1;
   }
+#ifdef MERIDIAN_WITH_XDP
+  auto fast_path = start_fast_path(config);
+  publish_fast_path(fast_path.get(), **zones, responder);
+#endif
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",
             join_addresses(server.bound_addresses()), server.worker_count());
 
@@ -151,6 +210,9 @@ int run(const std::string& path, const std::string& cli_log_level) {
         continue;
       }
       store.replace(*next_zones);
+#ifdef MERIDIAN_WITH_XDP
+      publish_fast_path(fast_path.get(), **next_zones, responder);
+#endif
       warn_about_ignored_changes(config, *next);
       if (cli_log_level.empty()) set_log_level(next->log_level);
       // Settings that need a restart stay as they are; compare the next reload with them.

@@ -1,0 +1,55 @@
+// FastPath: the daemon's handle on the XDP fast path — the loaded program, its attachments and
+// publication of the zones' answers — behind three calls: start, publish, and destruction.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "answer/responder.h"
+#include "common/result.h"
+#include "fastpath/answer_compiler.h"
+#include "fastpath/map_writer.h"
+#include "fastpath/xdp_attachment.h"
+#include "fastpath/xdp_program.h"
+#include "zone/zone_set.h"
+
+namespace meridian::fastpath {
+
+struct FastPathSettings {
+  std::vector<std::string> interfaces;
+  AttachMode mode = AttachMode::kAuto;
+  std::string pin_dir;  // bpffs directory for the maps; empty: not pinned
+  uint32_t max_entries_per_class = 1u << 20;
+  std::vector<uint16_t> dns_ports = {53};
+  uint16_t advertised_udp_payload = 1232;
+  bool keep_attached_on_exit = false;  // leave the program answering after meridiand exits
+};
+
+struct PublishReport {
+  CompileStats compiled;
+  PublishResult published;
+};
+
+class FastPath {
+ public:
+  // Loads the program and attaches it to every interface. `warnings` collects what to log.
+  static Result<std::unique_ptr<FastPath>> start(const FastPathSettings& settings,
+                                                 std::vector<std::string>* warnings);
+
+  // Compiles the answers of `zones` with `responder` and publishes them atomically.
+  Result<PublishReport> publish(const zone::ZoneSet& zones, const answer::Responder& responder);
+
+  Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
+  const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
+
+ private:
+  FastPath(std::unique_ptr<XdpProgram> program, uint32_t max_entries)
+      : program_(std::move(program)), writer_(program_->map_fds(), max_entries) {}
+  std::unique_ptr<XdpProgram> program_;
+  MapWriter writer_;
+  std::vector<std::unique_ptr<XdpAttachment>> attachments_;
+};
+
+}  // namespace meridian::fastpath
