@@ -51,6 +51,18 @@ struct {
 		__array(values, NAME_INNER(N));                        \
 	} mdn_names##N SEC(".maps")
 
+/* The inner maps are declared by size only, so these anchors put the full key and value types in
+ * the object's BTF, where tests/bpf/btf_layout_test.cc checks them against the C++ layout. */
+struct mdn_btf_anchor {
+	struct mdn_answer answer;
+	struct mdn_control control;
+	struct mdn_name_key0 key0;
+	struct mdn_name_key1 key1;
+	struct mdn_name_key2 key2;
+	struct mdn_name_key3 key3;
+};
+const struct mdn_btf_anchor *mdn_btf_anchor __attribute__((unused));
+
 NAME_OUTER(0);
 NAME_OUTER(1);
 NAME_OUTER(2);

@@ -1,0 +1,93 @@
+// Checks the map layouts in maps/meridian_maps.h as the BPF compiler laid them out (read from the
+// built object's BTF) against the C++ compiler's view of the same header: sizes and every field
+// offset must agree, or the kernel and meridiand would read each other's bytes differently.
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "meridian_maps.h"
+#include "meridian_xdp.skel.h"
+
+namespace {
+
+struct ObjectCloser {
+  void operator()(bpf_object* obj) const { bpf_object__close(obj); }
+};
+
+// Layout of one struct as BTF describes it: size and byte offset of each member by name.
+struct BtfLayout {
+  size_t size = 0;
+  std::map<std::string, size_t> offsets;
+};
+
+class BtfLayoutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    size_t size = 0;
+    const void* elf = meridian_xdp::elf_bytes(&size);
+    // Opening (not loading) the embedded object needs no privileges.
+    object_.reset(bpf_object__open_mem(elf, size, nullptr));
+    ASSERT_NE(object_, nullptr) << "cannot open the embedded XDP object";
+    btf_ = bpf_object__btf(object_.get());
+    ASSERT_NE(btf_, nullptr) << "the XDP object carries no BTF";
+  }
+
+  BtfLayout layout(const char* struct_name) const {
+    BtfLayout out;
+    const int id = btf__find_by_name_kind(btf_, struct_name, BTF_KIND_STRUCT);
+    if (id < 0) return out;
+    const btf_type* t = btf__type_by_id(btf_, id);
+    out.size = t->size;
+    const btf_member* m = btf_members(t);
+    for (unsigned i = 0; i < btf_vlen(t); ++i, ++m)
+      out.offsets[btf__name_by_offset(btf_, m->name_off)] = btf_member_bit_offset(t, i) / 8;
+    return out;
+  }
+
+  std::unique_ptr<bpf_object, ObjectCloser> object_;
+  const btf* btf_ = nullptr;
+};
+
+TEST_F(BtfLayoutTest, AnswerValue) {
+  const BtfLayout l = layout("mdn_answer");
+  ASSERT_EQ(l.size, sizeof(mdn_answer)) << "mdn_answer missing from BTF or of another size";
+  EXPECT_EQ(l.offsets.size(), 8u);
+  EXPECT_EQ(l.offsets.at("flags"), offsetof(mdn_answer, flags));
+  EXPECT_EQ(l.offsets.at("ancount"), offsetof(mdn_answer, ancount));
+  EXPECT_EQ(l.offsets.at("nscount"), offsetof(mdn_answer, nscount));
+  EXPECT_EQ(l.offsets.at("arcount"), offsetof(mdn_answer, arcount));
+  EXPECT_EQ(l.offsets.at("length"), offsetof(mdn_answer, length));
+  EXPECT_EQ(l.offsets.at("reserved"), offsetof(mdn_answer, reserved));
+  EXPECT_EQ(l.offsets.at("csum"), offsetof(mdn_answer, csum));
+  EXPECT_EQ(l.offsets.at("data"), offsetof(mdn_answer, data));
+}
+
+TEST_F(BtfLayoutTest, ControlValue) {
+  const BtfLayout l = layout("mdn_control");
+  ASSERT_EQ(l.size, sizeof(mdn_control));
+  EXPECT_EQ(l.offsets.size(), 2u);
+  EXPECT_EQ(l.offsets.at("generation"), offsetof(mdn_control, generation));
+  EXPECT_EQ(l.offsets.at("reserved"), offsetof(mdn_control, reserved));
+}
+
+template <typename Key>
+void expect_name_key(const BtfLayout& l, const char* name) {
+  ASSERT_EQ(l.size, sizeof(Key)) << name;
+  EXPECT_EQ(l.offsets.size(), 2u) << name;
+  EXPECT_EQ(l.offsets.at("qtype"), offsetof(Key, qtype)) << name;
+  EXPECT_EQ(l.offsets.at("name"), offsetof(Key, name)) << name;
+}
+
+TEST_F(BtfLayoutTest, NameKeys) {
+  expect_name_key<mdn_name_key0>(layout("mdn_name_key0"), "mdn_name_key0");
+  expect_name_key<mdn_name_key1>(layout("mdn_name_key1"), "mdn_name_key1");
+  expect_name_key<mdn_name_key2>(layout("mdn_name_key2"), "mdn_name_key2");
+  expect_name_key<mdn_name_key3>(layout("mdn_name_key3"), "mdn_name_key3");
+}
+
+}  // namespace
