@@ -261,6 +261,9 @@ class MasterFileParser {
     }
     if (i >= t.size()) return make_error("record has no type", loc);
     auto type = dns::type_from_text(t[i].text);
+    // A leading digit cannot start a type or class: it is a TTL that did not parse.
+    if (!type && std::isdigit(static_cast<unsigned char>(t[i].text[0])))
+      return make_error("bad TTL '" + t[i].text + "'", loc);
     if (!type) return make_error("unknown record type '" + t[i].text + "'", loc);
     ++i;
     const std::string rdata_text = i < t.size() ? e.text.substr(t[i].begin) : std::string();
@@ -297,6 +300,11 @@ class MasterFileParser {
       auto& rs = it->second.rs;
       for (const auto& existing : rs.rdatas)
         if (existing == *rdata) return Ok{};  // duplicate record: one copy, as RFC 2181 5 says
+      // Caught here, not by Zone::validate(), so the error names this record's line.
+      if (*type == dns::rrtype::SOA || *type == dns::rrtype::CNAME)
+        return make_error(
+            "only one " + dns::type_to_text(*type) + " record is allowed at " + owner.to_text(),
+            loc);
       // RFC 2181 5.2: one TTL per RRset; the first wins (as Knot does), later ones are aligned.
       rs.rdatas.push_back(std::move(*rdata));
     }

@@ -419,7 +419,11 @@ const RecordSet* find_exact(const Zone& zone, const RecordSet& rs) {
 }
 
 bool same_record_set(const RecordSet& a, const RecordSet& b) {
-  return record_set_to_json(a) == record_set_to_json(b);
+  // Owner names compare case-insensitively (RFC 4343); everything else must match exactly.
+  RecordSet la = a, lb = b;
+  la.name = a.name.lowercased();
+  lb.name = b.name.lowercased();
+  return record_set_to_json(la) == record_set_to_json(lb);
 }
 
 }  // namespace
@@ -461,7 +465,7 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     return Error{std::string("invalid JSON: ") + e.what(), source};
   }
   auto located = [&](Error e) {
