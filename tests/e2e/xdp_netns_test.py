@@ -1,0 +1,871 @@
+#!/usr/bin/python3
+"""End-to-end tests of the XDP fast path in network namespaces: meridiand with its "xdp" section
+attached to the server end of a veth pair, dig/kdig (and raw sockets) in a client namespace, and
+the program's counters read with `meridianctl stats --json` to prove who answered.
+
+Topology (per test class, names carry a unique suffix):
+  client ns: veth-cli 198.18.0.2/24, fd00:18::2/64, XDP_PASS program (native XDP_TX on a veth is
+             dropped unless the peer end has an XDP program)
+  server ns: veth-srv 198.18.0.1/24, fd00:18::1/64, meridiand's XDP program (native mode)
+
+meridiand is started with `nsenter --net` (network namespace only), so its maps are pinned in
+the host's bpffs where this test and meridianctl can read them, also after the daemon exits.
+
+Usage: xdp_netns_test.py --meridiand PATH --meridianctl PATH --xdp-pass-object PATH
+                         [unittest args, e.g. XdpServingTest]
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
+MERIDIAND = None
+MERIDIANCTL = None
+XDP_PASS_OBJECT = None
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+READY_TIMEOUT_S = 30  # sanitizer builds and the verifier are slow on a loaded machine
+COMMAND_TIMEOUT_S = 20
+REPLY_TIMEOUT_S = 3  # a reply later than this counts as lost (generous: CI machines are loaded)
+SERVER4, CLIENT4 = "198.18.0.1", "198.18.0.2"
+SERVER6, CLIENT6 = "fd00:18::1", "fd00:18::2"
+NSID = "xdp-e2e"
+ORIGIN = "xdp.example."
+
+_instance = 0
+
+
+def unique_suffix():
+    """Unique per process and call: namespaces, pin dirs and files never collide with another run
+    (or another helper's test) on the same host."""
+    global _instance
+    _instance += 1
+    return f"{os.getpid()}-{_instance}"
+
+
+def run(args, check=True, timeout=COMMAND_TIMEOUT_S):
+    proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout}"
+                             f"{proc.stderr}")
+    return proc
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, XDP, bpffs)"
+    return None
+
+
+def ensure_bpffs():
+    if run(["mountpoint", "-q", "/sys/fs/bpf"], check=False).returncode != 0:
+        run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"])
+
+
+# --- network namespaces --------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def socket_in_netns(netns, family, kind):
+    """A socket created inside `netns`. setns() moves only the calling thread, so a short-lived
+    thread enters the namespace and creates the socket; the socket stays in that namespace and
+    can then be used from any thread of this process."""
+    result = {}
+
+    def enter_and_create():
+        try:
+            with open(f"/run/netns/{netns}") as f:
+                if _libc.setns(f.fileno(), CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+            result["socket"] = socket.socket(family, kind)
+        except BaseException as e:  # handed to the caller's thread
+            result["error"] = e
+
+    t = threading.Thread(target=enter_and_create)
+    t.start()
+    t.join(COMMAND_TIMEOUT_S)
+    if "error" in result:
+        raise result["error"]
+    return result["socket"]
+
+
+class Topology:
+    """Two namespaces joined by a veth pair; the client end carries an XDP_PASS program unless
+    `peer_xdp` is False."""
+
+    def __init__(self, peer_xdp=True):
+        suffix = unique_suffix()
+        self.server = f"mdnx-srv-{suffix}"
+        self.client = f"mdnx-cli-{suffix}"
+        self.peer_xdp = peer_xdp
+        self.created = []
+
+    def create(self):
+        try:
+            for ns in (self.server, self.client):
+                run(["ip", "netns", "add", ns])
+                self.created.append(ns)
+            run(["ip", "link", "add", "veth-srv", "netns", self.server, "type", "veth", "peer",
+                 "name", "veth-cli", "netns", self.client])
+            for ns, dev, v4, v6 in ((self.server, "veth-srv", SERVER4, SERVER6),
+                                    (self.client, "veth-cli", CLIENT4, CLIENT6)):
+                run(["ip", "-n", ns, "addr", "add", v4 + "/24", "dev", dev])
+                run(["ip", "-n", ns, "addr", "add", v6 + "/64", "dev", dev, "nodad"])
+                run(["ip", "-n", ns, "link", "set", "lo", "up"])
+                run(["ip", "-n", ns, "link", "set", dev, "up"])
+            if self.peer_xdp:
+                run(["ip", "-n", self.client, "link", "set", "dev", "veth-cli", "xdp", "obj",
+                     XDP_PASS_OBJECT, "sec", "xdp"])
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def destroy(self):
+        # Deleting a namespace deletes its veth end, the pair, and any XDP program on them.
+        for ns in self.created:
+            run(["ip", "netns", "del", ns], check=False)
+        self.created = []
+
+    def client_tx_offload(self, on):
+        run(["ip", "netns", "exec", self.client, "ethtool", "-K", "veth-cli", "tx",
+             "on" if on else "off"])
+        features = run(["ip", "netns", "exec", self.client, "ethtool", "-k", "veth-cli"]).stdout
+        want = "tx-checksumming: " + ("on" if on else "off")
+        if want not in features:
+            raise AssertionError(f"ethtool did not switch: want {want!r}:\n{features}")
+
+    def server_xdp_attached(self):
+        """The XDP program id attached to veth-srv, or None."""
+        out = run(["ip", "-n", self.server, "-d", "-j", "link", "show", "dev", "veth-srv"]).stdout
+        link = json.loads(out)[0]
+        xdp = link.get("xdp")
+        if not xdp:
+            return None
+        prog = xdp.get("prog") or {}
+        return prog.get("id") or xdp.get("prog_id") or (
+            xdp.get("attached", [{}])[0].get("prog", {}).get("id"))
+
+
+# --- meridiand -----------------------------------------------------------------------------------
+
+class XdpDaemon:
+    """meridiand in the server namespace with an "xdp" section; stderr collected by a thread."""
+
+    def __init__(self, topology, zone_text=None, mode="native", on_exit=None):
+        self.topology = topology
+        suffix = unique_suffix()
+        self.dir = tempfile.mkdtemp(prefix=f"mdnx-{suffix}-")
+        self.pin_dir = f"/sys/fs/bpf/meridian-xdp-e2e-{suffix}"
+        if zone_text is None:
+            with open(os.path.join(DATA_DIR, "xdp.example.zone")) as f:
+                zone_text = f.read()
+        self.write_file("xdp.example.zone", zone_text)
+        xdp = {"interfaces": ["veth-srv"], "mode": mode, "pin_dir": self.pin_dir}
+        if on_exit:
+            xdp["on_exit"] = on_exit
+        self.config = {
+            "listen": [f"{SERVER4}:53", f"[{SERVER6}]:53"],
+            "workers": 2,
+            "edns": {"udp_payload": 1232, "nsid": NSID},
+            "log": {"level": "info"},
+            "zones": [{"origin": ORIGIN, "format": "rfc1035", "file": "xdp.example.zone"}],
+            "xdp": xdp,
+        }
+        self.write_file("meridian.json", json.dumps(self.config, indent=2))
+        self.proc = None
+        self.lines = []
+        self.cond = threading.Condition()
+
+    def write_file(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)  # atomic: a reload never reads half a file
+        return path
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.topology.server}", MERIDIAND, "--config",
+             os.path.join(self.dir, "meridian.json")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+        if self.wait_for_line("meridiand ready", READY_TIMEOUT_S) is None:
+            log = self.log()
+            self.stop()
+            raise AssertionError("meridiand did not become ready:\n" + log)
+        return self
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for_line(self, needle, timeout, start=0):
+        """The first log line at index >= start containing needle, or None after timeout."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines[start:]:
+                    if needle in line:
+                        return line
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.reader.is_alive():
+                    return None
+                self.cond.wait(min(remaining, 0.2))
+
+    def log(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def line_count(self):
+        with self.cond:
+            return len(self.lines)
+
+    def terminate(self, timeout=15):
+        """SIGTERM and wait; returns the exit status."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError("meridiand did not stop on SIGTERM:\n" + self.log())
+        self.reader.join(5)
+        return status
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc:
+            self.reader.join(5)
+            self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        remove_pin_dir(self.pin_dir)
+
+    def stats(self):
+        return read_stats(self.pin_dir)
+
+
+def remove_pin_dir(pin_dir):
+    if os.path.isdir(pin_dir):
+        for name in os.listdir(pin_dir):
+            os.unlink(os.path.join(pin_dir, name))
+        os.rmdir(pin_dir)
+
+
+def read_stats(pin_dir):
+    out = run([MERIDIANCTL, "stats", "--pin-dir", pin_dir, "--json"]).stdout
+    return json.loads(out)
+
+
+def delta(before, after):
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def nonzero(d, prefix):
+    return {k: v for k, v in d.items() if k.startswith(prefix) and v}
+
+
+# --- dig and kdig --------------------------------------------------------------------------------
+
+def parse_dig(text):
+    """The parts of dig's or kdig's output the tests compare: status, header flags and the three
+    record sections as sorted (owner, ttl, class, type, rdata) tuples."""
+    out = {"status": None, "flags": None, "answer": [], "authority": [], "additional": []}
+    section = None
+    for line in text.splitlines():
+        if "->>HEADER<<-" in line:
+            m = re.search(r"status: (\w+)", line)
+            out["status"] = m.group(1) if m else None
+            continue
+        m = re.match(r";; [Ff]lags: ([a-z ]*);", line)
+        if m:
+            out["flags"] = frozenset(m.group(1).split())
+            continue
+        m = re.match(r";; (ANSWER|AUTHORITY|ADDITIONAL) SECTION:", line)
+        if m:
+            section = m.group(1).lower()
+            continue
+        if not line.strip() or line.startswith(";"):
+            if not line.strip():
+                section = None
+            continue
+        if section:
+            owner, ttl, klass, rtype, *rdata = line.split()
+            out[section].append((owner.lower(), int(ttl), klass, rtype, " ".join(rdata)))
+    for key in ("answer", "authority", "additional"):
+        out[key] = sorted(out[key])
+    return out
+
+
+def records(parsed, section="answer"):
+    """A section as a set of (owner, type, rdata), TTL and class left out. Rdata is lowercased:
+    a compressed name may point into the question, which keeps the client's letter case."""
+    return {(r[0], r[3], r[4].lower()) for r in parsed[section]}
+
+
+# Positive answers the XDP program holds: (qname, qtype, hit counter, expected answer section).
+POSITIVE = [
+    ("www.xdp.example.", "A", "hit_a",
+     {("www.xdp.example.", "A", "198.18.10.80"), ("www.xdp.example.", "A", "198.18.10.81")}),
+    ("www.xdp.example.", "AAAA", "hit_aaaa", {("www.xdp.example.", "AAAA", "fd00:18::80")}),
+    ("xdp.example.", "MX", "hit_mx", {("xdp.example.", "MX", "10 mail.xdp.example.")}),
+    ("text.xdp.example.", "TXT", "hit_txt", {("text.xdp.example.", "TXT", '"hello from xdp"')}),
+    ("ALIAS.xdp.Example.", "A", "hit_a",
+     {("alias.xdp.example.", "CNAME", "www.xdp.example."),
+      ("www.xdp.example.", "A", "198.18.10.80"), ("www.xdp.example.", "A", "198.18.10.81")}),
+    ("alias.xdp.example.", "CNAME", "hit_cname",
+     {("alias.xdp.example.", "CNAME", "www.xdp.example.")}),
+    ("xdp.example.", "NS", "hit_ns", {("xdp.example.", "NS", "ns1.xdp.example.")}),
+    ("xdp.example.", "SOA", "hit_soa",
+     {("xdp.example.", "SOA",
+       "ns1.xdp.example. hostmaster.xdp.example. 2026112501 7200 3600 1209600 60")}),
+]
+
+SOA_RECORD = ("xdp.example.", "SOA",
+              "ns1.xdp.example. hostmaster.xdp.example. 2026112501 7200 3600 1209600 60")
+
+
+class NetnsTestCase(unittest.TestCase):
+    """Shared helpers: each test class has its own topology and daemon."""
+
+    topology = None
+    daemon = None
+
+    @classmethod
+    def make(cls, peer_xdp=True, **daemon_args):
+        reason = skip_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
+        ensure_bpffs()
+        cls.topology = Topology(peer_xdp=peer_xdp).create()
+        try:
+            cls.daemon = XdpDaemon(cls.topology, **daemon_args).start()
+        except BaseException:
+            cls.topology.destroy()
+            raise
+
+    @classmethod
+    def require_log_line(cls, needle):
+        """For setUpClass: unittest skips tearDownClass when setUpClass fails, so clean up here."""
+        if cls.daemon.wait_for_line(needle, 1) is None:
+            log = cls.daemon.log()
+            cls.tearDownClass()
+            raise AssertionError(f"no log line {needle!r}:\n{log}")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.daemon:
+            cls.daemon.stop()
+        if cls.topology:
+            cls.topology.destroy()
+
+    def dig(self, tool, server, name, rtype, *options):
+        if tool == "dig":
+            args = ["dig", f"@{server}", name, rtype, "+norec", "+time=2", "+tries=1"]
+        else:
+            args = ["kdig", f"@{server}", name, rtype, "+norec", "+time=2", "+retry=0"]
+        proc = run(["ip", "netns", "exec", self.topology.client] + args + list(options),
+                   check=False)
+        self.assertEqual(proc.returncode, 0, f"{' '.join(args)} failed:\n{proc.stdout}"
+                         f"{proc.stderr}")
+        parsed = parse_dig(proc.stdout)
+        self.assertIsNotNone(parsed["status"], f"no answer from {' '.join(args)}:\n{proc.stdout}")
+        parsed["text"] = proc.stdout
+        return parsed
+
+    def dig_counted(self, *args):
+        """dig/kdig and the change of every XDP counter it caused."""
+        before = self.daemon.stats()
+        parsed = self.dig(*args)
+        return parsed, delta(before, self.daemon.stats())
+
+
+class XdpServingTest(NetnsTestCase):
+    """dig and kdig answers served by native XDP over IPv4 and IPv6 with the client's TX checksum
+    offload on and off; each must be counted as exactly one XDP answer of its type, carry the
+    zone's data and equal what userspace answers over TCP."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make()
+        cls.require_log_line("XDP program attached to veth-srv (native mode)")
+
+    def check_served_by_xdp(self, server, tx_offload):
+        self.topology.client_tx_offload(tx_offload)
+        for tool in ("dig", "kdig"):
+            for name, rtype, hit, expected in POSITIVE:
+                with self.subTest(tool=tool, server=server, name=name, type=rtype,
+                                  tx=tx_offload):
+                    udp, d = self.dig_counted(tool, server, name, rtype)
+                    self.assertEqual(udp["status"], "NOERROR", udp["text"])
+                    self.assertIn("aa", udp["flags"])
+                    self.assertEqual(records(udp), expected, udp["text"])
+                    # Exactly one XDP answer, of this type, and nothing passed up as a DNS query.
+                    self.assertEqual(d["answered"], 1, d)
+                    self.assertEqual(nonzero(d, "hit_"), {hit: 1}, d)
+                    self.assertEqual(d["pass_name_miss"] + d["pass_too_big"] +
+                                     d["pass_unknown_option"] + d["pass_malformed"], 0, d)
+                    # Userspace (TCP) gives the same message, records in any order.
+                    tcp, d = self.dig_counted(tool, server, name, rtype, "+tcp")
+                    self.assertEqual(d["answered"], 0, d)
+                    self.assertGreaterEqual(d["pass_tcp"], 3, d)  # SYN, ACK, query at least
+                    for key in ("status", "flags", "answer", "authority", "additional"):
+                        self.assertEqual(udp[key], tcp[key],
+                                         f"{key}: XDP\n{udp['text']}\nuserspace\n{tcp['text']}")
+
+    def test_ipv4_tx_offload_on(self):
+        self.check_served_by_xdp(SERVER4, True)
+
+    def test_ipv4_tx_offload_off(self):
+        self.check_served_by_xdp(SERVER4, False)
+
+    def test_ipv6_tx_offload_on(self):
+        self.check_served_by_xdp(SERVER6, True)
+
+    def test_ipv6_tx_offload_off(self):
+        self.check_served_by_xdp(SERVER6, False)
+
+    def test_reply_bytes_equal_userspace(self):
+        """Raw sockets in the client namespace: the XDP reply over UDP is byte for byte the
+        userspace reply over TCP for the same query (same ID, same EDNS)."""
+        for server, family in ((SERVER4, socket.AF_INET), (SERVER6, socket.AF_INET6)):
+            udp = socket_in_netns(self.topology.client, family, socket.SOCK_DGRAM)
+            tcp = socket_in_netns(self.topology.client, family, socket.SOCK_STREAM)
+            with udp, tcp:
+                udp.settimeout(3)
+                tcp.settimeout(3)
+                tcp.connect((server, 53))
+                for i, (name, rtype, hit, expected) in enumerate(POSITIVE):
+                    for use_edns in (-1, 0):
+                        with self.subTest(server=server, name=name, type=rtype, edns=use_edns):
+                            q = dns.message.make_query(name, rtype, use_edns=use_edns,
+                                                       payload=1232)
+                            q.flags &= ~dns.flags.RD
+                            q.id = 4242 + i
+                            wire = q.to_wire()
+                            before = self.daemon.stats()
+                            udp.sendto(wire, (server, 53))
+                            from_xdp = udp.recv(65535)
+                            d = delta(before, self.daemon.stats())
+                            self.assertEqual(d["answered"], 1, d)
+                            tcp.sendall(struct.pack("!H", len(wire)) + wire)
+                            (length,) = struct.unpack("!H", recv_exact(tcp, 2))
+                            from_userspace = recv_exact(tcp, length)
+                            self.assertEqual(from_xdp.hex(), from_userspace.hex())
+                            reply = dns.message.from_wire(from_xdp)
+                            self.assertEqual(reply.id, q.id)
+                            self.assertTrue(reply.flags & dns.flags.AA)
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
+
+
+class XdpPassUpTest(NetnsTestCase):
+    """What the program passes up (name miss, wildcard, NODATA, other zones, TCP, NSID, EDNS
+    version) is answered by userspace in the same topology, and the pass counter says why."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make()
+
+    def assert_passed(self, d, reason, count=1):
+        self.assertEqual(d["answered"], 0, d)
+        self.assertEqual(nonzero(d, "hit_"), {}, d)
+        if count is None:
+            self.assertGreaterEqual(d[reason], 1, d)
+        else:
+            self.assertEqual(d[reason], count, d)
+
+    def test_passed_up_and_answered(self):
+        for server in (SERVER4, SERVER6):
+            for tool in ("dig", "kdig"):
+                with self.subTest(server=server, tool=tool, case="nxdomain"):
+                    r, d = self.dig_counted(tool, server, "nope.xdp.example.", "A")
+                    self.assert_passed(d, "pass_name_miss")
+                    self.assertEqual(r["status"], "NXDOMAIN")
+                    self.assertIn("aa", r["flags"])
+                    self.assertEqual(records(r, "authority"), {SOA_RECORD})
+                with self.subTest(server=server, tool=tool, case="wildcard"):
+                    r, d = self.dig_counted(tool, server, "x.wild.xdp.example.", "A")
+                    self.assert_passed(d, "pass_name_miss")
+                    self.assertEqual(r["status"], "NOERROR")
+                    self.assertEqual(records(r), {("x.wild.xdp.example.", "A", "198.18.10.99")})
+                with self.subTest(server=server, tool=tool, case="nodata"):
+                    r, d = self.dig_counted(tool, server, "www.xdp.example.", "TXT")
+                    self.assert_passed(d, "pass_name_miss")
+                    self.assertEqual(r["status"], "NOERROR")
+                    self.assertEqual(records(r), set())
+                    self.assertEqual(records(r, "authority"), {SOA_RECORD})
+                with self.subTest(server=server, tool=tool, case="refused"):
+                    r, d = self.dig_counted(tool, server, "www.example.org.", "A")
+                    self.assert_passed(d, "pass_name_miss")
+                    self.assertEqual(r["status"], "REFUSED")
+                with self.subTest(server=server, tool=tool, case="tcp"):
+                    r, d = self.dig_counted(tool, server, "www.xdp.example.", "A", "+tcp")
+                    self.assert_passed(d, "pass_tcp", count=None)
+                    self.assertEqual(records(r), POSITIVE[0][3])
+                with self.subTest(server=server, tool=tool, case="nsid"):
+                    r, d = self.dig_counted(tool, server, "www.xdp.example.", "A", "+nsid")
+                    self.assert_passed(d, "pass_unknown_option")
+                    self.assertEqual(records(r), POSITIVE[0][3])
+                    self.assertIn(f'"{NSID}"', r["text"])  # only userspace adds NSID
+            with self.subTest(server=server, case="edns version 1"):
+                r, d = self.dig_counted("dig", server, "www.xdp.example.", "A", "+edns=1",
+                                        "+noednsnegotiation")
+                self.assert_passed(d, "pass_edns_version")
+                self.assertEqual(r["status"], "BADVERS")
+
+
+# --- concurrent reloads --------------------------------------------------------------------------
+
+def versioned_zone(v):
+    """Version v (1 or 2) of a zone whose names all change together: a 4-record A RRset, a
+    3-record AAAA RRset, a TXT, a CNAME whose target (with its own addresses) moves, and an MX
+    whose exchange moves; the SOA serial follows."""
+    return f"""; xdp.example version {v}, written by xdp_netns_test.py's reload test.
+$ORIGIN xdp.example.
+$TTL 300
+@       IN  SOA   ns1 hostmaster {2026112500 + v} 7200 3600 1209600 60
+        IN  NS    ns1
+        IN  MX    10 mx{v}
+ns1     IN  A     198.18.10.53
+mx{v}     IN  A     198.18.{v}.25
+multi   IN  A     198.18.{v}.1
+        IN  A     198.18.{v}.2
+        IN  A     198.18.{v}.3
+        IN  A     198.18.{v}.4
+        IN  AAAA  fd00:18::{v}:1
+        IN  AAAA  fd00:18::{v}:2
+        IN  AAAA  fd00:18::{v}:3
+ver     IN  TXT   "v{v}" "serial {2026112500 + v}"
+chain   IN  CNAME target{v}
+target{v} IN  A     198.18.{v}.100
+        IN  A     198.18.{v}.101
+"""
+
+
+RELOAD_QUERIES = [("multi.xdp.example.", "A"), ("multi.xdp.example.", "AAAA"),
+                  ("ver.xdp.example.", "TXT"), ("chain.xdp.example.", "A"),
+                  ("xdp.example.", "MX")]
+
+
+def message_records(msg):
+    """Answer and additional sections of a dnspython message as a set of texts; OPT left out."""
+    out = set()
+    for section in (msg.answer, msg.additional):
+        for rrset in section:
+            for rd in rrset:
+                out.add(f"{rrset.name.to_text().lower()} {dns.rdatatype.to_text(rrset.rdtype)} "
+                        f"{rd.to_text()}")
+    return frozenset(out)
+
+
+class ReloadQueryLoop:
+    """Queries the RELOAD_QUERIES round robin from a socket in the client namespace until told to
+    stop or a bound is reached; tallies every reply by the version it matches (or a mix)."""
+
+    def __init__(self, netns, server, tcp, expected, max_queries, max_seconds):
+        family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        self.sock = socket_in_netns(netns, family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        self.sock.settimeout(REPLY_TIMEOUT_S)
+        if tcp:
+            self.sock.connect((server, 53))
+        self.server, self.tcp, self.expected = server, tcp, expected
+        self.max_queries, self.max_seconds = max_queries, max_seconds
+        self.sent = self.lost = 0
+        self.by_version = {1: 0, 2: 0}
+        self.bad = []  # (query, records) of replies that match neither version wholly
+        self.stop_event = threading.Event()
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _exchange(self, wire):
+        if self.tcp:
+            self.sock.sendall(struct.pack("!H", len(wire)) + wire)
+            (length,) = struct.unpack("!H", recv_exact(self.sock, 2))
+            return recv_exact(self.sock, length)
+        self.sock.sendto(wire, (self.server, 53))
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while time.monotonic() < deadline:  # skips a late reply to an earlier (lost) query
+            data = self.sock.recv(65535)
+            if data[:2] == wire[:2]:
+                return data
+        raise socket.timeout()
+
+    def _run(self):
+        try:
+            deadline = time.monotonic() + self.max_seconds
+            while (not self.stop_event.is_set() and self.sent < self.max_queries and
+                   time.monotonic() < deadline):
+                name, rtype = RELOAD_QUERIES[self.sent % len(RELOAD_QUERIES)]
+                q = dns.message.make_query(name, rtype, use_edns=0, payload=1232)
+                q.flags &= ~dns.flags.RD
+                q.id = self.sent & 0xFFFF
+                self.sent += 1
+                try:
+                    reply = dns.message.from_wire(self._exchange(q.to_wire()))
+                except socket.timeout:
+                    self.lost += 1
+                    continue
+                got = message_records(reply)
+                for v in (1, 2):
+                    if got == self.expected[v][(name, rtype)]:
+                        self.by_version[v] += 1
+                        break
+                else:
+                    if len(self.bad) < 20:
+                        self.bad.append(((name, rtype, dns.rcode.to_text(reply.rcode())),
+                                         sorted(got)))
+                    else:
+                        self.bad.append(None)
+        except BaseException as e:
+            self.error = e
+        finally:
+            self.sock.close()
+
+
+class XdpReloadConsistencyTest(NetnsTestCase):
+    """SIGHUP reloads flipping the zone between two versions while clients query without pause:
+    every reply is wholly one version, none is lost, and the UDP ones come from XDP."""
+
+    MAX_RELOADS = 30
+    MAX_SECONDS = 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make(zone_text=versioned_zone(1))
+
+    def expected_versions(self):
+        """The reply records for each query in each version, as userspace computes them (TCP,
+        no reload running)."""
+        expected = {1: {}, 2: {}}
+        for v in (2, 1):  # ends on version 1, the running one
+            start = self.daemon.line_count()
+            self.daemon.write_file("xdp.example.zone", versioned_zone(v))
+            self.daemon.proc.send_signal(signal.SIGHUP)
+            self.assertIsNotNone(self.daemon.wait_for_line("reloaded", 20, start),
+                                 self.daemon.log())
+            sock = socket_in_netns(self.topology.client, socket.AF_INET, socket.SOCK_STREAM)
+            with sock:
+                sock.settimeout(3)
+                sock.connect((SERVER4, 53))
+                for name, rtype in RELOAD_QUERIES:
+                    q = dns.message.make_query(name, rtype, use_edns=0, payload=1232)
+                    wire = q.to_wire()
+                    sock.sendall(struct.pack("!H", len(wire)) + wire)
+                    (length,) = struct.unpack("!H", recv_exact(sock, 2))
+                    got = message_records(dns.message.from_wire(recv_exact(sock, length)))
+                    self.assertTrue(any(f" 198.18.{v}." in r or f"::{v}:" in r or f'"v{v}"' in r
+                                        for r in got), (v, name, rtype, got))
+                    expected[v][(name, rtype)] = got
+        for key in expected[1]:
+            self.assertTrue(expected[1][key].isdisjoint(expected[2][key]), key)
+        return expected
+
+    def test_reloads_under_query_load(self):
+        expected = self.expected_versions()
+        loops = [ReloadQueryLoop(self.topology.client, SERVER4, False, expected, 200000, 40),
+                 ReloadQueryLoop(self.topology.client, SERVER6, False, expected, 200000, 40),
+                 ReloadQueryLoop(self.topology.client, SERVER4, True, expected, 50000, 40)]
+        before = self.daemon.stats()
+        for loop in loops:
+            loop.thread.start()
+        reloads = 0
+        version = 1
+        deadline = time.monotonic() + self.MAX_SECONDS
+        try:
+            while reloads < self.MAX_RELOADS and time.monotonic() < deadline:
+                version = 3 - version
+                start = self.daemon.line_count()
+                self.daemon.write_file("xdp.example.zone", versioned_zone(version))
+                self.daemon.proc.send_signal(signal.SIGHUP)
+                line = self.daemon.wait_for_line("reloaded", 20, start)
+                self.assertIsNotNone(line, self.daemon.log())
+                self.assertIsNone(self.daemon.wait_for_line("reload failed", 0, start))
+                reloads += 1
+                time.sleep(0.05)  # let both versions be queried between flips
+        finally:
+            for loop in loops:
+                loop.stop_event.set()
+            for loop in loops:
+                loop.thread.join(10)
+        after = self.daemon.stats()
+        d = delta(before, after)
+        udp_sent = sum(loop.sent for loop in loops if not loop.tcp)
+        summary = (f"reloads={reloads} " + "; ".join(
+            f"{'tcp' if l.tcp else 'udp'} {l.server}: sent={l.sent} lost={l.lost} "
+            f"v1={l.by_version[1]} v2={l.by_version[2]} mixed={len(l.bad)}" for l in loops) +
+            f"; xdp answered={d['answered']} pass_name_miss={d['pass_name_miss']}")
+        print(summary, file=sys.stderr)
+        self.assertGreaterEqual(reloads, 10, summary)
+        for loop in loops:
+            self.assertIsNone(loop.error, summary)
+            self.assertEqual(loop.bad, [], summary)
+            self.assertEqual(loop.lost, 0, summary)
+            self.assertGreater(loop.by_version[1], 0, summary)
+            self.assertGreater(loop.by_version[2], 0, summary)
+        # Every UDP query is in the maps of both versions: XDP answers all of them.
+        self.assertGreater(udp_sent, 500, summary)
+        self.assertEqual(d["answered"], udp_sent, summary)
+        self.assertEqual(d["pass_name_miss"], 0, summary)
+        self.assertEqual(d["pass_no_data"], 0, summary)
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+
+class XdpLifecycleTest(unittest.TestCase):
+    """SIGTERM: with "on_exit": "detach" (default) the program is detached; with "keep" it stays
+    attached and keeps answering the last published data. In both cases the maps stay pinned in
+    pin_dir (counters readable after the stop). Userspace sees only what XDP passed up."""
+
+    def setUp(self):
+        reason = skip_reason()
+        if reason:
+            self.skipTest(reason)
+        ensure_bpffs()
+        self.topology = Topology().create()
+        self.addCleanup(self.topology.destroy)
+
+    def start(self, **args):
+        daemon = XdpDaemon(self.topology, **args)
+        self.addCleanup(daemon.stop)
+        return daemon.start()
+
+    def query(self, server, name, rtype):
+        proc = run(["ip", "netns", "exec", self.topology.client, "dig", f"@{server}", name, rtype,
+                    "+norec", "+time=2", "+tries=1"], check=False)
+        return parse_dig(proc.stdout) if proc.returncode == 0 else None
+
+    def test_detach_on_sigterm(self):
+        daemon = self.start()
+        self.assertIsNotNone(self.topology.server_xdp_attached())
+        for server in (SERVER4, SERVER6):
+            for _ in range(5):
+                self.assertEqual(records(self.query(server, "www.xdp.example.", "A")),
+                                 POSITIVE[0][3])
+            self.assertEqual(self.query(server, "nope.xdp.example.", "A")["status"], "NXDOMAIN")
+        stats = daemon.stats()
+        self.assertEqual(stats["answered"], 10, stats)
+        self.assertEqual(stats["pass_name_miss"], 2, stats)
+        self.assertEqual(daemon.terminate(), 0)
+        # Userspace received exactly the two queries XDP passed up.
+        self.assertIsNotNone(daemon.wait_for_line("stopped: udp 2 received, 2 replied", 0),
+                             daemon.log())
+        self.assertIsNone(self.topology.server_xdp_attached(), "program still attached")
+        # Documented: the maps stay pinned, the counters can be read after the stop.
+        self.assertEqual(sorted(os.listdir(daemon.pin_dir)),
+                         ["mdn_control", "mdn_names0", "mdn_names1", "mdn_names2", "mdn_names3",
+                          "mdn_stats"])
+        self.assertEqual(read_stats(daemon.pin_dir)["answered"], 10)
+        # Nothing answers any more: no program, no daemon.
+        self.assertIsNone(self.query(SERVER4, "www.xdp.example.", "A"))
+
+    def test_keep_on_exit(self):
+        daemon = self.start(on_exit="keep")
+        prog = self.topology.server_xdp_attached()
+        self.assertIsNotNone(prog)
+        self.assertEqual(records(self.query(SERVER4, "www.xdp.example.", "A")), POSITIVE[0][3])
+        self.assertEqual(daemon.terminate(), 0)
+        self.assertEqual(self.topology.server_xdp_attached(), prog)
+        # The program keeps answering from the pinned maps with meridiand gone.
+        for server in (SERVER4, SERVER6):
+            self.assertEqual(records(self.query(server, "www.xdp.example.", "A")),
+                             POSITIVE[0][3])
+        self.assertEqual(read_stats(daemon.pin_dir)["answered"], 3)
+        # What it passes up finds no server now.
+        self.assertIsNone(self.query(SERVER4, "nope.xdp.example.", "A"))
+
+    def test_attach_failure_leaves_userspace_serving(self):
+        """One interface that does not exist: the fast path is not started at all (the interface
+        attached first is detached again), the failure is logged, userspace answers everything."""
+        daemon = XdpDaemon(self.topology)
+        daemon.config["xdp"]["interfaces"] = ["veth-srv", "mdnx-none0"]
+        daemon.write_file("meridian.json", json.dumps(daemon.config))
+        self.addCleanup(daemon.stop)
+        daemon.start()
+        line = daemon.wait_for_line("XDP fast path not started", 0)
+        self.assertIsNotNone(line, daemon.log())
+        self.assertIn("mdnx-none0", line)
+        self.assertIsNone(self.topology.server_xdp_attached())
+        for server in (SERVER4, SERVER6):
+            self.assertEqual(records(self.query(server, "www.xdp.example.", "A")),
+                             POSITIVE[0][3])
+        self.assertEqual(daemon.terminate(), 0)
+        self.assertIsNotNone(daemon.wait_for_line("stopped: udp 2 received, 2 replied", 0),
+                             daemon.log())
+
+
+class XdpGenericModeTest(NetnsTestCase):
+    """"mode": "generic" works without a program on the peer (generic XDP_TX goes through the
+    stack's transmit path)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make(peer_xdp=False, mode="generic")
+        cls.require_log_line("XDP program attached to veth-srv (generic mode)")
+
+    def test_answered_in_generic_mode(self):
+        for server in (SERVER4, SERVER6):
+            for tool in ("dig", "kdig"):
+                for name, rtype, hit, expected in POSITIVE[:4]:
+                    with self.subTest(server=server, tool=tool, name=name, type=rtype):
+                        r, d = self.dig_counted(tool, server, name, rtype)
+                        self.assertEqual(records(r), expected, r["text"])
+                        self.assertEqual(d["answered"], 1, d)
+                        self.assertEqual(nonzero(d, "hit_"), {hit: 1}, d)
+
+
+def main():
+    global MERIDIAND, MERIDIANCTL, XDP_PASS_OBJECT
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meridiand", required=True)
+    parser.add_argument("--meridianctl", required=True)
+    parser.add_argument("--xdp-pass-object", required=True)
+    args, rest = parser.parse_known_args()
+    MERIDIAND = os.path.abspath(args.meridiand)
+    MERIDIANCTL = os.path.abspath(args.meridianctl)
+    XDP_PASS_OBJECT = os.path.abspath(args.xdp_pass_object)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
