@@ -114,7 +114,7 @@ int meridian_xdp(struct xdp_md *ctx)
 
 	/* DNS header of the reply, written over the query copy so header + question are contiguous. */
 	__u8 *h = s->query;
-	__u16 flags = 0x8000 | (qi.flags & (0x7800 | 0x0100 | 0x0010)) | ans->flags;
+	__u16 flags = 0x8000 | (qi.flags & (0x7800 | 0x0100)) | ans->flags;
 	__u16 arcount = ans->arcount + (qi.has_edns ? 1 : 0);
 	h[2] = flags >> 8;
 	h[3] = flags & 0xff;

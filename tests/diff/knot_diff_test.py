@@ -234,6 +234,12 @@ def corpus():
         for rdtype in ["A", "TXT", "NS"]:
             q = dns.message.make_query(name + ORIGIN, rdtype, use_edns=0)
             out.append((f"{name}{ORIGIN}/{rdtype}/tcp", q.to_wire(), True))
+    # CD and AD set in the query: neither is copied into the reply (Knot clears both).
+    for name, bits in (("www.", dns.flags.CD), ("nothing.", dns.flags.CD), ("www.", dns.flags.AD),
+                       ("x.wild.", dns.flags.CD | dns.flags.AD)):
+        q = dns.message.make_query(name + ORIGIN, "A", use_edns=0)
+        q.flags |= bits
+        out.append((f"{name}{ORIGIN}/A/flags={dns.flags.to_text(bits)}", q.to_wire(), False))
     # Outside our zones, other classes, other opcodes, EDNS versions and options.
     out.append(("outside-zone", dns.message.make_query("www.example.org.", "A").to_wire(), False))
     out.append(("root", dns.message.make_query(".", "NS").to_wire(), False))

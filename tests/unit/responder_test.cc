@@ -488,11 +488,13 @@ TEST(ResponderHeaderAndQuestion, AdAlwaysZero) {
   EXPECT_FALSE(r2.has(flag::AD));
 }
 
-TEST(ResponderHeaderAndQuestion, CdCopiedAsDocumented) {
-  // The spec lists no rule for CD. The responder copies it (RFC 4035 3.1.6; docs/conformance.md,
-  // and the XDP program copies it too). Note: Knot 3.2.6 and NSD 4.6.1 both clear it.
-  EXPECT_TRUE(ask(Query("www.example.com.", rrtype::A).with_flags(flag::CD)).has(flag::CD));
+TEST(ResponderHeaderAndQuestion, CdNotCopied) {
+  // The spec copies only ID, opcode and RD; CD is cleared like Knot and NSD do
+  // (docs/conformance.md).
+  EXPECT_FALSE(ask(Query("www.example.com.", rrtype::A).with_flags(flag::CD)).has(flag::CD));
   EXPECT_FALSE(ask(Query("www.example.com.", rrtype::A)).has(flag::CD));
+  EXPECT_TRUE(
+      ask(Query("www.example.com.", rrtype::A).with_flags(flag::CD | flag::RD)).has(flag::RD));
 }
 
 TEST(ResponderHeaderAndQuestion, QueryAaAndTcNotReflected) {

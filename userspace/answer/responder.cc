@@ -22,7 +22,8 @@ using zone::RecordSet;
 constexpr int kMaxCnameSteps = 8;
 constexpr size_t kMaxTcpMessage = 65535;
 // Header bits copied from the query into every reply.
-constexpr uint16_t kCopiedFlags = dns::flag::OPCODE_MASK | dns::flag::RD | dns::flag::CD;
+constexpr uint16_t kCopiedFlags =
+    dns::flag::OPCODE_MASK | dns::flag::RD;  // CD cleared, as Knot and NSD do
 
 // One RRset to write: its owner as it appears in the reply and the record set.
 struct RRsetRef {
@@ -324,6 +325,9 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
           limit, std::max<size_t>(config_.advertised_udp_payload, dns::kMinUdpPayload));
     }
   }
+  // NSID is optional (RFC 5001) and may be up to 512 bytes: it is left out when the OPT would not
+  // leave room for the header and question, so the OPT reserved below never exceeds the limit.
+  if (edns && edns->nsid && dns::opt_size(*edns) + m.question_end > limit) edns->nsid.reset();
 
   const bool question_parsed =
       m.header.qdcount == 1 && m.questions.size() == 1 && m.question_end > dns::kHeaderSize;

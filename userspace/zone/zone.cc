@@ -120,6 +120,22 @@ Status Zone::validate() const {
     return make_error("zone " + origin_.to_text() + " must have exactly one SOA record");
   if (!dns::parse_soa(soa->rdatas[0]))
     return make_error("zone " + origin_.to_text() + " has a malformed SOA record");
+  // Only glue below a delegation, checked again on the whole zone: add() sees only the cuts that
+  // exist already, so data added before the NS above it would otherwise depend on record order.
+  for (const auto& [key, node] : nodes_) {
+    if (node.owner.label_count() <= origin_.label_count()) continue;  // the apex
+    for (const auto& rs : node.record_sets) {
+      if (rs.type == dns::rrtype::A || rs.type == dns::rrtype::AAAA) continue;
+      for (dns::Name up = node.owner.strip_left(); up.label_count() > origin_.label_count();
+           up = up.strip_left()) {
+        const Node* cut = find(up);
+        if (cut && !cut->group(dns::rrtype::NS).empty())
+          return make_error(node.owner.to_text() + " " + dns::type_to_text(rs.type) +
+                            " is below the delegation at " + up.to_text() +
+                            " (only glue is allowed)");
+      }
+    }
+  }
   return Ok{};
 }
 

@@ -42,7 +42,7 @@ class Zone {
   bool remove(const dns::Name& name, uint16_t type, const std::string& set_identifier);
 
   // Checks the zone as a whole once loading is finished: SOA present at the apex, at most
-  // one SOA. Call after the last add().
+  // one SOA, only glue (A/AAAA) below a delegation. Call after the last add().
   Status validate() const;
 
   // Exact node (case-insensitive), including empty non-terminals; null if the name does not exist.
