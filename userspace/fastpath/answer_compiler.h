@@ -28,8 +28,7 @@ struct CompileStats {
 
 // The header bits the XDP program copies from the query; the compiler checks the responder
 // does exactly this before trusting an entry.
-inline constexpr uint16_t kCopiedQueryFlags =
-    0x7800 /* opcode */ | 0x0100 /* RD */;
+inline constexpr uint16_t kCopiedQueryFlags = 0x7800 /* opcode */ | 0x0100 /* RD */;
 
 // The query types the compiler tries at every name. ANY, AXFR and IXFR are never compiled: their
 // answers depend on the transport.
