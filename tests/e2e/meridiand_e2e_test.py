@@ -337,6 +337,8 @@ class ServingTest(unittest.TestCase):
             # Room for every reply, so a loss here would be the server's.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             queries = [dns.message.make_query(f"b{i}.wild.example.com.", "A") for i in range(200)]
+            for i, q in enumerate(queries):
+                q.id = i + 1  # distinct: random IDs collide (birthday) in one test out of four
             for q in queries:
                 s.sendto(q.to_wire(), self.daemon.udp4)
             seen = set()
@@ -361,9 +363,45 @@ class TcpLimitsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.daemon.stop()
 
+    def served_connection(self, where):
+        """A connection the server has accepted and answered on. Connections closed by an earlier
+        test give their per-source slots back asynchronously, so a new one may be over the cap for
+        a moment: retry for up to 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            s = tcp_connect(where)
+            q = dns.message.make_query("host.example.com.", "A")
+            try:
+                s.sendall(frame(q))
+                self.assertEqual(recv_message(s).id, q.id)
+                return s
+            except (ConnectionError, socket.timeout):
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def full_quota(self, where):
+        """PER_SOURCE connections, all answered: the server then counts exactly these."""
+        deadline = time.monotonic() + 5
+        while True:
+            conns = [tcp_connect(where) for _ in range(self.PER_SOURCE)]
+            try:
+                for s in conns:
+                    q = dns.message.make_query("host.example.com.", "A")
+                    s.sendall(frame(q))
+                    self.assertEqual(recv_message(s).id, q.id)
+                return conns
+            except (ConnectionError, socket.timeout):
+                for s in conns:
+                    s.close()
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
     def test_idle_connection_is_closed(self):
-        with tcp_connect(self.daemon.udp4) as s:
-            started = time.monotonic()
+        with self.served_connection(self.daemon.udp4) as s:
+            started = time.monotonic()  # idle from the reply on
             self.assertTrue(closed_by_peer(s, 5), "idle connection must be closed")
             elapsed = time.monotonic() - started
         self.assertGreaterEqual(elapsed, self.IDLE_MS / 1000 * 0.8)
@@ -380,8 +418,7 @@ class TcpLimitsTest(unittest.TestCase):
             self.assertTrue(closed_by_peer(s, 5), "closed once idle again")
 
     def test_per_source_cap(self):
-        time.sleep(0.3)  # let the server notice connections closed by earlier tests
-        conns = [tcp_connect(self.daemon.udp4) for _ in range(self.PER_SOURCE)]
+        conns = self.full_quota(self.daemon.udp4)
         try:
             extra = tcp_connect(self.daemon.udp4)
             with extra:
@@ -393,24 +430,11 @@ class TcpLimitsTest(unittest.TestCase):
         finally:
             for s in conns:
                 s.close()
-        # Closed connections give their slots back (released asynchronously by the server).
-        deadline = time.monotonic() + 5
-        while True:
-            with tcp_connect(self.daemon.udp4) as s:
-                q = dns.message.make_query("host.example.com.", "A")
-                try:
-                    s.sendall(frame(q))
-                    self.assertEqual(recv_message(s).id, q.id)
-                    break
-                except (ConnectionError, socket.timeout):
-                    if time.monotonic() > deadline:
-                        raise
-            time.sleep(0.1)
+        self.served_connection(self.daemon.udp4).close()  # closed connections give slots back
 
     def test_cap_is_per_address(self):
         # Holding the whole IPv4 quota does not block ::1.
-        time.sleep(0.3)
-        conns = [tcp_connect(self.daemon.udp4) for _ in range(self.PER_SOURCE)]
+        conns = self.full_quota(self.daemon.udp4)
         try:
             r = query("host.example.com.", "A", self.daemon.udp6, tcp=True)
             self.assertEqual(answer_texts(r, dns.rdatatype.A), {"192.0.2.10"})

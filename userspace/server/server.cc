@@ -62,11 +62,14 @@ Result<int> open_bound_socket(const config::ListenAddress& a, int type) {
     return fail("setsockopt(IPV6_V6ONLY)");
   }
   if (type == SOCK_DGRAM) {
-    // Bigger buffers absorb bursts between two recvmmsg batches; the kernel caps them at
-    // net.core.rmem_max/wmem_max, which is fine.
+    // Bigger buffers absorb bursts between two recvmmsg batches. The FORCE variants (CAP_NET_ADMIN,
+    // which meridiand has for XDP) go past net.core.rmem_max/wmem_max, whose default (208 KiB)
+    // holds only a few hundred datagrams; without the capability the kernel's cap applies.
     int size = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+      setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     if (is_wildcard(a)) {
       bool ok = a.family() == AF_INET
                     ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) == 0
