@@ -10,6 +10,7 @@ PACKAGES=(
   libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev gcc-multilib
   # libraries
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
+  libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl
   # reference servers and DNS tools
   knot knot-dnsutils nsd dnsperf bind9-dnsutils python3-dnspython

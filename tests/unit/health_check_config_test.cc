@@ -1,0 +1,158 @@
+// Tests of health check parsing: Route 53 field names, defaults, every field's bounds, and that
+// each error names the JSON path.
+#include "health/health_check_config.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace meridian::health {
+namespace {
+
+Result<std::vector<HealthCheckConfig>> parse(const std::string& text) {
+  return parse_health_checks(nlohmann::json::parse(text), "/HealthChecks");
+}
+
+TEST(HealthCheckConfigTest, DefaultsFollowRoute53) {
+  auto checks = parse(R"([{"Id": "web", "Type": "HTTP", "IPAddress": "192.0.2.1"}])");
+  ASSERT_TRUE(checks.ok()) << checks.error().to_string();
+  const HealthCheckConfig& c = checks->at(0);
+  EXPECT_EQ(c.effective_port(), 80);
+  EXPECT_EQ(c.resource_path, "/");
+  EXPECT_EQ(c.request_interval_s, 30u);
+  EXPECT_EQ(c.failure_threshold, 3u);
+  EXPECT_FALSE(c.inverted);
+  EXPECT_FALSE(c.disabled);
+  EXPECT_FALSE(c.enable_sni);
+  EXPECT_FALSE(c.verify_certificate);
+  EXPECT_EQ(c.initial_state, HealthStatus::kHealthy);
+  EXPECT_EQ(c.connect_timeout_ms, 4000u);
+  EXPECT_EQ(c.response_timeout_ms, 2000u);
+  EXPECT_TRUE(c.accepts_status(200));
+  EXPECT_TRUE(c.accepts_status(399));
+  EXPECT_FALSE(c.accepts_status(199));
+  EXPECT_FALSE(c.accepts_status(400));
+}
+
+TEST(HealthCheckConfigTest, FullCheckAndRoute53Envelope) {
+  auto checks = parse(R"([
+    {"Id": "api", "HealthCheckConfig": {"Type": "HTTPS_STR_MATCH", "IPAddress": "2001:db8::1",
+      "Port": 8443, "ResourcePath": "/status?x=1", "FullyQualifiedDomainName": "api.example.com.",
+      "SearchString": "OK", "RequestInterval": 1, "FailureThreshold": 10, "Inverted": true,
+      "Disabled": false, "EnableSNI": true, "AcceptedStatuses": [200, "204-206"],
+      "VerifyCertificate": true, "InitialState": "unhealthy", "ConnectTimeoutMs": 500,
+      "ResponseTimeoutMs": 700}},
+    {"Id": "tcp", "Type": "TCP", "FullyQualifiedDomainName": "db.example.com", "Port": 5432},
+    {"Id": "calc", "Type": "CALCULATED", "ChildHealthChecks": ["api", "tcp"],
+     "HealthThreshold": 1}
+  ])");
+  ASSERT_TRUE(checks.ok()) << checks.error().to_string();
+  const HealthCheckConfig& api = checks->at(0);
+  EXPECT_EQ(api.type, CheckType::kHttpsStrMatch);
+  EXPECT_EQ(api.ip_address, "2001:db8::1");
+  EXPECT_EQ(api.port, 8443);
+  EXPECT_EQ(api.fqdn, "api.example.com");  // trailing dot dropped
+  EXPECT_EQ(api.search_string, "OK");
+  EXPECT_EQ(api.request_interval_s, 1u);
+  EXPECT_EQ(api.failure_threshold, 10u);
+  EXPECT_TRUE(api.inverted);
+  EXPECT_TRUE(api.enable_sni);
+  EXPECT_TRUE(api.verify_certificate);
+  EXPECT_EQ(api.initial_state, HealthStatus::kUnhealthy);
+  EXPECT_TRUE(api.accepts_status(205));
+  EXPECT_FALSE(api.accepts_status(201));
+  EXPECT_EQ(checks->at(1).connect_timeout_ms, 10000u);
+  EXPECT_EQ(checks->at(2).child_health_checks, (std::vector<std::string>{"api", "tcp"}));
+}
+
+struct ErrorRow {
+  std::string json;
+  std::string error;
+};
+
+TEST(HealthCheckConfigTest, ErrorsNameTheJsonPath) {
+  const std::string ok = R"({"Id": "ok", "Type": "HTTP", "IPAddress": "127.0.0.1"})";
+  const std::vector<ErrorRow> rows = {
+      {"[" + ok + "," + ok + "," +
+           R"({"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "FailureThreshold": 11}])",
+       "/HealthChecks/2/FailureThreshold: must be 1..10"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "FailureThreshold": 0}])",
+       "/HealthChecks/0/FailureThreshold: must be 1..10"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "RequestInterval": 0}])",
+       "/HealthChecks/0/RequestInterval: must be 1..86400"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "RequestInterval": 1.5}])",
+       "/HealthChecks/0/RequestInterval: must be 1..86400"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Port": 0}])",
+       "/HealthChecks/0/Port: must be 1..65535"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "not-an-ip"}])",
+       "/HealthChecks/0/IPAddress: must be an IPv4 or IPv6 address"},
+      {R"([{"Id": "x", "Type": "HTTP"}])",
+       "/HealthChecks/0: needs \"IPAddress\" or \"FullyQualifiedDomainName\""},
+      {R"([{"Id": "x", "Type": "PING", "IPAddress": "127.0.0.1"}])",
+       "/HealthChecks/0/Type: must be one of HTTP, HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP, "
+       "CALCULATED"},
+      {R"([{"Type": "HTTP", "IPAddress": "127.0.0.1"}])", "/HealthChecks/0: missing \"Id\""},
+      {R"([{"Id": "x", "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1"}])",
+       "/HealthChecks/0: missing \"SearchString\" (required for HTTP_STR_MATCH)"},
+      {R"([{"Id": "x", "Type": "HTTP_STR_MATCH", "IPAddress": "127.0.0.1", "SearchString": ")" +
+           std::string(256, 'a') + R"("}])",
+       "/HealthChecks/0/SearchString: must be at most 255 bytes"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "SearchString": "a"}])",
+       "/HealthChecks/0/SearchString: not allowed for Type HTTP"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "EnableSNI": true}])",
+       "/HealthChecks/0/EnableSNI: not allowed for Type HTTP"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "ResourcePath": "health"}])",
+       "/HealthChecks/0/ResourcePath: must begin with \"/\""},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Inverted": "yes"}])",
+       "/HealthChecks/0/Inverted: must be true or false"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "AcceptedStatuses": ["300-200"]}])",
+       "/HealthChecks/0/AcceptedStatuses/0: must be a status code 100..599 or a range "
+       "\"first-last\""},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "InitialState": "up"}])",
+       "/HealthChecks/0/InitialState: must be \"healthy\" or \"unhealthy\""},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Regions": ["us-east-1"]}])",
+       "/HealthChecks/0/Regions: unknown field"},
+      {R"([{"Id": "x", "Type": "TCP", "IPAddress": "127.0.0.1"}])",
+       "/HealthChecks/0: missing \"Port\" (required for TCP)"},
+      {R"([{"Id": "x", "Type": "TCP", "IPAddress": "127.0.0.1", "Port": 1, "ResourcePath": "/"}])",
+       "/HealthChecks/0/ResourcePath: not allowed for Type TCP"},
+      {R"([{"Id": "c", "Type": "CALCULATED", "IPAddress": "127.0.0.1"}])",
+       "/HealthChecks/0/IPAddress: not allowed for Type CALCULATED"},
+      {R"([{"Id": "c", "Type": "CALCULATED", "HealthThreshold": 257}])",
+       "/HealthChecks/0/HealthThreshold: must be 0..256"},
+      {"[" + ok + "," + ok + "]", "/HealthChecks/1/Id: duplicate health check id \"ok\""},
+      {"[" + ok + R"(, {"Id": "c", "Type": "CALCULATED", "ChildHealthChecks": ["ok", "nope"]}])",
+       "/HealthChecks/1/ChildHealthChecks/1: no health check \"nope\""},
+      {"[" + ok +
+           R"(, {"Id": "c1", "Type": "CALCULATED", "ChildHealthChecks": ["ok"]},
+               {"Id": "c2", "Type": "CALCULATED", "ChildHealthChecks": ["c1"]}])",
+       "/HealthChecks/2/ChildHealthChecks/0: child \"c1\" is CALCULATED (children must not be)"},
+      {"[" + ok + R"(, {"Id": "c", "Type": "CALCULATED", "ChildHealthChecks": ["ok", "ok"]}])",
+       "/HealthChecks/1/ChildHealthChecks/1: child \"ok\" repeated"},
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE(rows[i].json);
+    auto result = parse(rows[i].json);
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.error().to_string(), rows[i].error);
+  }
+  auto not_array = parse_health_checks(nlohmann::json::parse(R"({"a": 1})"), "/HealthChecks");
+  ASSERT_FALSE(not_array.ok());
+  EXPECT_EQ(not_array.error().to_string(), "/HealthChecks: must be an array");
+}
+
+TEST(HealthCheckConfigTest, IntervalIsAnyWholeSecondAndThresholdOneToTen) {
+  for (uint32_t interval : {1u, 7u, 10u, 30u, 3600u}) {
+    for (uint32_t threshold : {1u, 5u, 10u}) {
+      auto checks = parse(R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1",
+          "RequestInterval": )" +
+                          std::to_string(interval) + R"(, "FailureThreshold": )" +
+                          std::to_string(threshold) + "}]");
+      ASSERT_TRUE(checks.ok()) << checks.error().to_string();
+      EXPECT_EQ(checks->at(0).request_interval_s, interval);
+      EXPECT_EQ(checks->at(0).failure_threshold, threshold);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace meridian::health
