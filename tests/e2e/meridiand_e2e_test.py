@@ -26,6 +26,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+import rfc8906_cases
+
 MERIDIAND = None
 SOURCE_DIR = None
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -441,6 +443,29 @@ class TcpLimitsTest(unittest.TestCase):
         finally:
             for s in conns:
                 s.close()
+
+
+class Rfc8906Test(unittest.TestCase):
+    """RFC 8906 section 8's test cases and genreport's checks, with dig as written there."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(edns={"udp_payload": 1232, "nsid": "e2e-8906"}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def run_cases(self, where):
+        failures, outputs = rfc8906_cases.check_all(
+            ["dig", f"@{where[0]}", "-p", str(where[1])], "example.com.")
+        self.assertEqual(failures, {}, "\n".join(outputs[name] for name in failures))
+
+    def test_ipv4(self):
+        self.run_cases(self.daemon.udp4)
+
+    def test_ipv6(self):
+        self.run_cases(self.daemon.udp6)
 
 
 ZONE_V1 = """$ORIGIN example.com.

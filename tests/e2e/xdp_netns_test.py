@@ -36,6 +36,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+import rfc8906_cases
+
 MERIDIAND = None
 MERIDIANCTL = None
 XDP_PASS_OBJECT = None
@@ -497,6 +499,33 @@ def recv_exact(sock, n):
             raise ConnectionError(f"connection closed after {len(data)} of {n} bytes")
         data += chunk
     return data
+
+
+class XdpRfc8906Test(NetnsTestCase):
+    """RFC 8906 section 8 and genreport's checks through the XDP topology: every case must hold
+    whichever path answers it, and the fast path must answer the plain, EDNS, DO and unknown-flag
+    SOA queries itself."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.make()
+        cls.require_log_line("XDP program attached to veth-srv (native mode)")
+
+    def run_cases(self, server):
+        before = self.daemon.stats()
+        failures, outputs = rfc8906_cases.check_all(
+            ["ip", "netns", "exec", self.topology.client, "dig", f"@{server}"], ORIGIN)
+        d = delta(before, self.daemon.stats())
+        self.assertEqual(failures, {}, "\n".join(outputs[name] for name in failures))
+        # 8.1.1, 8.2.1, 8.2.4, 8.2.8, zflag, edns@512 and ednsflags=0x80 are UDP SOA queries the
+        # fast path serves; the rest (TCP, BADVERS, NODATA, NSID/unknown options) go up.
+        self.assertEqual(d["hit_soa"], 7, d)
+
+    def test_ipv4(self):
+        self.run_cases(SERVER4)
+
+    def test_ipv6(self):
+        self.run_cases(SERVER6)
 
 
 class XdpPassUpTest(NetnsTestCase):
