@@ -16,7 +16,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -27,6 +26,7 @@ import dns.rcode
 import dns.rdatatype
 
 import rfc8906_cases
+from daemon_process import DaemonProcess
 
 MERIDIAND = None
 SOURCE_DIR = None
@@ -36,13 +36,12 @@ READY_TIMEOUT_S = 20  # generous: sanitizer builds start slowly on a loaded mach
 QUERY_TIMEOUT_S = 3
 
 
-class Daemon:
-    """A meridiand process with a generated config in its own temp dir; stderr is collected by a
-    reader thread so tests can wait for log lines."""
+class Daemon(DaemonProcess):
+    """meridiand on loopback with a generated config in its own temp dir."""
 
     def __init__(self, zones=None, listen=("127.0.0.1:0", "[::1]:0"), workers=2, tcp=None,
                  edns=None, extra_files=None):
-        self.dir = tempfile.mkdtemp(prefix="meridiand-e2e-")
+        super().__init__("meridiand-e2e-")
         self.zones = zones if zones is not None else [
             {"origin": "example.com.", "format": "rfc1035", "file": "example.com.zone"},
             {"origin": "example.net.", "format": "route53-json", "file": "example.net.json"},
@@ -59,31 +58,13 @@ class Daemon:
             self.config["edns"] = edns
         self.config_path = os.path.join(self.dir, "meridian.json")
         self.write_config(self.config)
-        self.proc = None
-        self.lines = []
-        self.cond = threading.Condition()
         self.udp4 = self.udp6 = None
-
-    def write_file(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)  # atomic: a reload never sees half a file
-        return path
 
     def write_config(self, config):
         self.write_file("meridian.json", json.dumps(config, indent=2))
 
     def start(self):
-        self.proc = subprocess.Popen([MERIDIAND, "--config", self.config_path],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self.reader.start()
-        line = self.wait_for_line("ready", READY_TIMEOUT_S)
-        if line is None:
-            self.stop()
-            raise AssertionError("meridiand did not become ready:\n" + self.log())
+        line = self.spawn([MERIDIAND, "--config", self.config_path], "ready", READY_TIMEOUT_S)
         addresses = re.findall(r"(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]):(\d+)", line)
         for host, port in addresses:
             if host.startswith("["):
@@ -91,51 +72,6 @@ class Daemon:
             else:
                 self.udp4 = (host, int(port))
         return self
-
-    def _read_stderr(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_for_line(self, needle, timeout, start=0):
-        """The first log line at index >= start containing needle, or None after timeout."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines[start:]:
-                    if needle in line:
-                        return line
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.reader.is_alive():
-                    return None  # timed out, or the daemon exited and its log is complete
-                self.cond.wait(min(remaining, 0.2))
-
-    def log(self):
-        with self.cond:
-            return "\n".join(self.lines)
-
-    def line_count(self):
-        with self.cond:
-            return len(self.lines)
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc:
-            self.reader.join(5)
-            self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def query(name, rdtype, where, tcp=False, want_dnssec=False, use_edns=0):

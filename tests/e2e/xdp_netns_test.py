@@ -20,13 +20,11 @@ import ctypes
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -37,6 +35,7 @@ import dns.rcode
 import dns.rdatatype
 
 import rfc8906_cases
+from daemon_process import DaemonProcess
 
 MERIDIAND = None
 MERIDIANCTL = None
@@ -172,13 +171,13 @@ class Topology:
 
 # --- meridiand -----------------------------------------------------------------------------------
 
-class XdpDaemon:
-    """meridiand in the server namespace with an "xdp" section; stderr collected by a thread."""
+class XdpDaemon(DaemonProcess):
+    """meridiand in the server namespace with an "xdp" section."""
 
     def __init__(self, topology, zone_text=None, mode="native", on_exit=None):
-        self.topology = topology
         suffix = unique_suffix()
-        self.dir = tempfile.mkdtemp(prefix=f"mdnx-{suffix}-")
+        super().__init__(f"mdnx-{suffix}-")
+        self.topology = topology
         self.pin_dir = f"/sys/fs/bpf/meridian-xdp-e2e-{suffix}"
         if zone_text is None:
             with open(os.path.join(DATA_DIR, "xdp.example.zone")) as f:
@@ -196,83 +195,14 @@ class XdpDaemon:
             "xdp": xdp,
         }
         self.write_file("meridian.json", json.dumps(self.config, indent=2))
-        self.proc = None
-        self.lines = []
-        self.cond = threading.Condition()
-
-    def write_file(self, name, text):
-        path = os.path.join(self.dir, name)
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)  # atomic: a reload never reads half a file
-        return path
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{self.topology.server}", MERIDIAND, "--config",
-             os.path.join(self.dir, "meridian.json")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self.reader.start()
-        if self.wait_for_line("meridiand ready", READY_TIMEOUT_S) is None:
-            log = self.log()
-            self.stop()
-            raise AssertionError("meridiand did not become ready:\n" + log)
+        self.spawn(["nsenter", f"--net=/run/netns/{self.topology.server}", MERIDIAND, "--config",
+                    os.path.join(self.dir, "meridian.json")], "meridiand ready", READY_TIMEOUT_S)
         return self
 
-    def _read_stderr(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
-
-    def wait_for_line(self, needle, timeout, start=0):
-        """The first log line at index >= start containing needle, or None after timeout."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for line in self.lines[start:]:
-                    if needle in line:
-                        return line
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.reader.is_alive():
-                    return None
-                self.cond.wait(min(remaining, 0.2))
-
-    def log(self):
-        with self.cond:
-            return "\n".join(self.lines)
-
-    def line_count(self):
-        with self.cond:
-            return len(self.lines)
-
-    def terminate(self, timeout=15):
-        """SIGTERM and wait; returns the exit status."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            status = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise AssertionError("meridiand did not stop on SIGTERM:\n" + self.log())
-        self.reader.join(5)
-        return status
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc:
-            self.reader.join(5)
-            self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def stop(self, timeout=15):
+        super().stop(timeout)
         remove_pin_dir(self.pin_dir)
 
     def stats(self):
