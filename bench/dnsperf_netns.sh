@@ -6,6 +6,8 @@
 # the others: process CPU time), then the XDP/Knot ratios. Bounded: SECONDS_PER_RUN per server.
 #   SECONDS_PER_RUN=15 CLIENTS=8 THREADS=2 OUTSTANDING=500 bash bench/dnsperf_netns.sh
 set -euo pipefail
+# shellcheck source=bench/knot_conf.sh
+source "$(dirname "$0")/knot_conf.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 seconds="${SECONDS_PER_RUN:-15}"
@@ -90,25 +92,7 @@ ip -n "$client_ns" link set dev "$client_if" xdpdrv obj "$xdp_pass" sec xdp
   done
 } > "$work/queries.txt"
 
-cat > "$work/knot.conf" <<CONF
-server:
-    listen: $server_ip@53
-    rundir: $work
-    udp-max-payload: 1232
-database:
-    storage: $work/db
-log:
-  - target: stderr
-    any: error
-template:
-  - id: default
-    storage: $work
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: diff.test.
-    file: $zone
-CONF
+write_knot_conf "$work/knot.conf" "$server_ip@53" "$work" diff.test. "$zone"
 cat > "$work/meridian-userspace.json" <<CONF
 {
   "listen": ["$server_ip:53"],

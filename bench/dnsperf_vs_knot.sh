@@ -4,6 +4,8 @@
 # figures and their ratio. Bounded: each dnsperf run lasts SECONDS (default 15).
 #   SECONDS_PER_RUN=15 CLIENTS=8 bash bench/dnsperf_vs_knot.sh
 set -euo pipefail
+# shellcheck source=bench/knot_conf.sh
+source "$(dirname "$0")/knot_conf.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 seconds="${SECONDS_PER_RUN:-15}"
@@ -38,25 +40,7 @@ meridian_port=25354
   for i in $(seq 1 5); do echo "web.diff.test MX"; done
 } > "$work/queries.txt"
 
-cat > "$work/knot.conf" <<CONF
-server:
-    listen: 127.0.0.1@$knot_port
-    rundir: $work
-    udp-max-payload: 1232
-database:
-    storage: $work/db
-log:
-  - target: stderr
-    any: error
-template:
-  - id: default
-    storage: $work
-    zonefile-sync: -1
-    journal-content: none
-zone:
-  - domain: diff.test.
-    file: $zone
-CONF
+write_knot_conf "$work/knot.conf" "127.0.0.1@$knot_port" "$work" diff.test. "$zone"
 cat > "$work/meridian.json" <<CONF
 {
   "listen": ["127.0.0.1:$meridian_port"],

@@ -12,6 +12,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl
+  # country ranges for the default geolocation database (scripts/build-geoip-db.sh)
+  tor-geoipdb
   # reference servers and DNS tools
   knot knot-dnsutils nsd dnsperf bind9-dnsutils python3-dnspython
   # networking for namespace tests and the demo
@@ -43,11 +45,27 @@ for svc in knot nsd; do
     systemctl disable "$svc" >/dev/null 2>&1 || true
   fi
 done
-pkill -x knotd 2>/dev/null || true
-pkill -x nsd 2>/dev/null || true
+# Without systemd, the packages' init scripts may have started them: stop those the same way
+# (never a blanket pkill: a knotd started by a running test or benchmark must be left alone).
+for svc in knot nsd; do
+  if [ -x "/etc/init.d/$svc" ] && ! command -v systemctl >/dev/null 2>&1; then
+    "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+  fi
+done
 
 # bpffs for pinned maps
 if ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf
 fi
+# The default country database (docs/geolocation.md): rebuilt when missing or older than its
+# sources (a tor-geoipdb update, the centroid table, the writer).
+geoip_db=/var/lib/meridian/geoip/country.mmdb
+root=$(cd "$(dirname "$0")/.." && pwd)
+for src in /usr/share/tor/geoip /usr/share/tor/geoip6 "$root/userspace/geo/data/country_centroids.csv" \
+           "$root/scripts/mmdb_writer.pl"; do
+  if [ ! -e "$geoip_db" ] || [ "$src" -nt "$geoip_db" ]; then
+    bash "$root/scripts/build-geoip-db.sh" "$geoip_db"
+    break
+  fi
+done
 echo "setup.sh: ready"
