@@ -521,5 +521,75 @@ TEST_F(XdpFastPath, EquivalenceCorpus) {
   EXPECT_GE(answered, 150u) << "the fast path should answer most positive queries";
 }
 
+// What does not fit the fast path stays with userspace, counted: an answer longer than
+// MDN_ANSWER_MAX (compiler's oversize count), and entries beyond a name map's capacity (the
+// writer's map_full count). Their queries are passed up as name misses; the others are answered.
+TEST(XdpFastPathCapacity, OversizeAndMapFullStayInUserspace) {
+  if (!have_bpf_privileges()) GTEST_SKIP() << "needs CAP_BPF or CAP_SYS_ADMIN";
+  std::string huge_txt;
+  for (int i = 0; i < 6; ++i)
+    huge_txt += " \"" + std::string(200, static_cast<char>('a' + i)) + "\"";
+  auto zone = zone::parse_master_file(
+      "$ORIGIN c.\n$TTL 300\n"
+      "@ SOA ns1.c. hostmaster.c. 1 7200 900 1209600 60\n"
+      "@ NS ns1.c.\n"
+      "ns1 A 198.18.0.53\n"
+      "a A 198.18.1.1\nb A 198.18.1.2\nc A 198.18.1.3\n"
+      "d A 198.18.1.4\ne A 198.18.1.5\n"
+      "huge TXT" +
+          huge_txt + "\n",
+      *dns::Name::from_text("c."), "c.zone");
+  ASSERT_TRUE(zone.ok()) << zone.error().to_string();
+  const zone::ZoneSet zones({std::make_shared<const zone::Zone>(std::move(zone.value()))});
+  const answer::Responder responder(answer::ResponderConfig{});
+  auto program = fastpath::XdpProgram::load(fastpath::XdpSettings{});
+  ASSERT_TRUE(program.ok()) << program.error().to_string();
+
+  fastpath::CompileStats stats;
+  const auto entries = fastpath::AnswerCompiler(responder).compile(zones, &stats);
+  EXPECT_EQ(stats.oversize, 1u) << "the 1,200-byte TXT answer does not fit MDN_ANSWER_MAX";
+  constexpr uint32_t kCapacity = 3;
+  fastpath::MapWriter writer((*program)->map_fds(), kCapacity);
+  auto published = writer.publish(entries);
+  ASSERT_TRUE(published.ok()) << published.error().to_string();
+  // Every name here is in size class 0: three entries fit, the rest are map_full.
+  EXPECT_EQ(published->published, kCapacity);
+  EXPECT_EQ(published->map_full, entries.size() - kCapacity);
+
+  auto run = [&](const std::string& name, uint16_t qtype) {
+    QuerySpec q;
+    q.name = name;
+    q.qtype = qtype;
+    q.edns = true;
+    q.payload = 4096;
+    FrameSpec f;
+    f.dns = make_query(q);
+    std::vector<uint8_t> out(4096);
+    const auto in = testing::build_frame(f);
+    LIBBPF_OPTS(bpf_test_run_opts, opts);
+    opts.data_in = in.data();
+    opts.data_out = out.data();
+    opts.data_size_in = static_cast<uint32_t>(in.size());
+    opts.data_size_out = static_cast<uint32_t>(out.size());
+    opts.repeat = 1;
+    EXPECT_EQ(bpf_prog_test_run_opts((*program)->program_fd(), &opts), 0);
+    return opts.retval;
+  };
+  EXPECT_EQ(run("huge.c.", 16), static_cast<uint32_t>(XDP_PASS));
+  size_t answered = 0, passed = 0;
+  for (const char* name : {"c.", "ns1.c.", "a.c.", "b.c.", "c.c.", "d.c.", "e.c."}) {
+    for (uint16_t qtype : {1, 2, 6}) {
+      const uint32_t action = run(name, qtype);
+      answered += action == XDP_TX;
+      passed += action == XDP_PASS;
+    }
+  }
+  EXPECT_EQ(answered, kCapacity) << "exactly the published entries are answered";
+  EXPECT_EQ(answered + passed, 21u);
+  auto counters = writer.read_stats();
+  ASSERT_TRUE(counters.ok());
+  EXPECT_EQ((*counters)[MDN_STAT_PASS_NAME_MISS], 1 + passed);
+}
+
 }  // namespace
 }  // namespace meridian
