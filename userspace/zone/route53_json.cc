@@ -34,6 +34,31 @@ std::string route53_name_to_text(const std::string& in) {
       std::snprintf(buf, sizeof buf, "\\%03d", v);
       out += buf;
       i += 3;
+    } else if (in[i] == '\\' && i + 1 < in.size()) {
+      out +=
+          in.substr(i, 2);  // an escaped character: an escaped backslash then digits is not octal
+      ++i;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+// The reverse, for writing names: presentation format with its decimal \DDD escapes as octal.
+std::string name_to_route53_text(const dns::Name& name) {
+  const std::string in = name.to_text();
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\\' && i + 3 < in.size() && std::isdigit(static_cast<unsigned char>(in[i + 1]))) {
+      const int v = (in[i + 1] - '0') * 100 + (in[i + 2] - '0') * 10 + (in[i + 3] - '0');
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\%03o", v);
+      out += buf;
+      i += 3;
+    } else if (in[i] == '\\' && i + 1 < in.size()) {
+      out += in.substr(i, 2);
+      ++i;
     } else {
       out.push_back(in[i]);
     }
@@ -298,6 +323,7 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   const json& records = j["ResourceRecords"];
   if (!records.is_array() || records.empty())
     return at(path + "/ResourceRecords", "must be a non-empty list");
+  std::set<std::vector<uint8_t>> values;  // a set, not a scan: no quadratic time on large sets
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string p = path + "/ResourceRecords/" + std::to_string(i);
     const json& r = records[i];
@@ -307,8 +333,7 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
     if (!value) return value.error();
     auto rdata = dns::rdata_from_text(rs.type, *value, origin);
     if (!rdata) return at(p + "/Value", rdata.error().what);
-    for (const auto& existing : rs.rdatas)
-      if (existing == *rdata) return at(p + "/Value", "duplicate value");
+    if (!values.insert(*rdata).second) return at(p + "/Value", "duplicate value");
     rs.rdatas.push_back(std::move(*rdata));
   }
   if (rs.policy == RoutingPolicy::kMultivalue) {
@@ -324,7 +349,7 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
 
 json record_set_to_json(const RecordSet& rs) {
   json j;
-  j["Name"] = rs.name.to_text();
+  j["Name"] = name_to_route53_text(rs.name);
   j["Type"] = dns::type_to_text(rs.type);
   if (!rs.set_identifier.empty()) j["SetIdentifier"] = rs.set_identifier;
   if (rs.weight) j["Weight"] = *rs.weight;
@@ -355,7 +380,7 @@ json record_set_to_json(const RecordSet& rs) {
   if (!rs.health_check_id.empty()) j["HealthCheckId"] = rs.health_check_id;
   if (rs.alias) {
     j["AliasTarget"] = {{"HostedZoneId", rs.alias->hosted_zone_id},
-                        {"DNSName", rs.alias->dns_name.to_text()},
+                        {"DNSName", name_to_route53_text(rs.alias->dns_name)},
                         {"EvaluateTargetHealth", rs.alias->evaluate_target_health}};
   } else {
     j["TTL"] = rs.ttl;
