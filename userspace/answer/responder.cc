@@ -11,6 +11,7 @@
 #include "dns/types.h"
 #include "dns/wire_reader.h"
 #include "dns/wire_writer.h"
+#include "policy/gslb_engine.h"
 
 namespace meridian::answer {
 
@@ -39,7 +40,34 @@ struct Answer {
   std::vector<RRsetRef> authority;
   std::vector<RRsetRef> additional;
   bool additional_required = false;  // referral glue: must fit, or the reply is truncated
+  bool policy = false;               // a routing-policy group was decided
+  uint8_t ecs_scope = 0;             // the longest scope of those decisions
 };
+
+// The GSLB engine of the snapshot and the client it decides for.
+struct Routing {
+  const policy::GslbEngine* engine = nullptr;
+  policy::ClientAddress client;
+};
+
+// Decides a routing-policy group. Returns the chosen record sets (empty for NODATA) or sets
+// SERVFAIL; records the ECS scope either way.
+bool decide(const Routing& routing, const policy::GroupEntry& group, Answer& a,
+            std::vector<const RecordSet*>& chosen) {
+  const policy::GslbAnswer g = routing.engine->answer(group, routing.client);
+  a.policy = true;
+  a.ecs_scope = std::max(a.ecs_scope, g.scope);
+  if (g.outcome == policy::Outcome::kServFail) {
+    a.rcode = dns::rcode::SERVFAIL;
+    a.authoritative = false;
+    a.answer.clear();
+    a.authority.clear();
+    a.additional.clear();
+    return false;
+  }
+  chosen = g.record_sets;
+  return true;
+}
 
 void add_negative_soa(const zone::Zone& z, Answer& a) {
   const RecordSet* soa = z.soa();
@@ -100,7 +128,8 @@ std::vector<const RecordSet*> any_rrsets(const zone::Node& node) {
   return out;
 }
 
-void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Answer& a) {
+void resolve(const zone::ZoneSet& zones, const Routing& routing, const Name& qname, uint16_t qtype,
+             Answer& a) {
   Name cur = qname;
   for (int step = 0; step <= kMaxCnameSteps; ++step) {
     const zone::Zone* z = zones.find_zone(cur);
@@ -144,6 +173,19 @@ void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Answ
     }
 
     const RecordSet* cname = node->find(dns::rrtype::CNAME);
+    const policy::GroupEntry* cname_group =
+        routing.engine && qtype != dns::rrtype::CNAME && qtype != dns::rrtype::ANY
+            ? routing.engine->group(node->owner, dns::rrtype::CNAME)
+            : nullptr;
+    if (cname_group) {  // a CNAME with a routing policy: follow the chosen one
+      std::vector<const RecordSet*> chosen;
+      if (!decide(routing, *cname_group, a, chosen)) return;
+      cname = chosen.empty() ? nullptr : chosen.front();
+      if (!cname) {
+        add_negative_soa(*z, a);
+        return;
+      }
+    }
     if (cname && qtype != dns::rrtype::CNAME && qtype != dns::rrtype::ANY) {
       for (const auto& ref : a.answer)
         if (ref.rs == cname && ref.owner.equals(owner)) return;  // loop: stop here
@@ -163,6 +205,20 @@ void resolve(const zone::ZoneSet& zones, const Name& qname, uint16_t qtype, Answ
       return;
     }
 
+    if (const policy::GroupEntry* group =
+            routing.engine ? routing.engine->group(node->owner, qtype) : nullptr) {
+      std::vector<const RecordSet*> chosen;
+      if (!decide(routing, *group, a, chosen)) return;
+      if (chosen.empty()) {
+        add_negative_soa(*z, a);  // NODATA: no location matched, or all down with nodata
+        return;
+      }
+      // One RRset: every chosen record set under the query name with one TTL (RFC 2181 5.2).
+      uint32_t ttl = chosen.front()->ttl;
+      for (const RecordSet* rs : chosen) ttl = std::min(ttl, rs->ttl);
+      for (const RecordSet* rs : chosen) a.answer.push_back({owner, rs, ttl});
+      return;
+    }
     if (const RecordSet* rs = node->find(qtype)) {
       a.answer.push_back({owner, rs, rs->ttl});
       add_additional_for(zones, a.answer.back(), a);
@@ -359,14 +415,24 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
                         true);
   if (!zones.find_zone(q.qname)) return simple_reply(dns::rcode::REFUSED, true);
 
+  Routing routing;
+  routing.engine = policy::gslb_engine(zones);
+  // Spec: the ECS address when the query has a usable ECS option, else the resolver's.
+  std::optional<policy::ClientAddress> ecs;
+  if (routing.engine) {
+    if (m.edns && m.edns->ecs) ecs = policy::ClientAddress::from_ecs(*m.edns->ecs);
+    routing.client = ecs ? *ecs : policy::ClientAddress::from_sockaddr(ctx.client);
+  }
   Answer a;
-  resolve(zones, q.qname, q.qtype, a);
+  resolve(zones, routing, q.qname, q.qtype, a);
+  // RFC 7871 7.2.1: scope 0 answers a source prefix of 0 (the resolver's address decided).
+  if (edns && edns->ecs) edns->ecs->scope_prefix = ecs ? a.ecs_scope : 0;
 
   ReplyBuilder b(reply, query, qflags, limit, edns);
   b.begin(m.question_end);
   const bool fits = b.sections(a);
   b.finish(a.rcode, a.authoritative, !fits);
-  if (info) *info = AnswerInfo{a.rcode, q.qtype, !fits, a.authoritative};
+  if (info) *info = AnswerInfo{a.rcode, q.qtype, !fits, a.authoritative, a.policy};
   return Disposition::kReply;
 }
 

@@ -1,5 +1,7 @@
 // Responder: the authoritative answer logic. Turns one query message into one reply message (or a
 // decision to drop it) from a ZoneSet snapshot, exactly as docs/conformance.md describes.
+// Routing-policy groups are answered through the GslbEngine attached to the snapshot
+// (userspace/policy, docs/gslb.md); without one they answer as if they had no data.
 // No exceptions, no locks; safe to call concurrently from many workers.
 #pragma once
 
@@ -34,6 +36,9 @@ struct AnswerInfo {
   uint16_t qtype = 0;
   bool truncated = false;
   bool authoritative = false;
+  // A routing policy took part (directly or through a CNAME/alias): the answer may differ per
+  // client, so it must never be cached or compiled as one answer for everyone.
+  bool policy = false;
 };
 
 class Responder {

@@ -62,8 +62,12 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
   answer::QueryContext ctx;
   ctx.transport = answer::Transport::kTcp;
   std::vector<uint8_t> reply;
-  if (responder_.respond(zones, query, ctx, reply) != answer::Disposition::kReply)
+  answer::AnswerInfo info;
+  if (responder_.respond(zones, query, ctx, reply, &info) != answer::Disposition::kReply)
     return count_unanswerable();
+  // Routing-policy answers differ per client (and per query for weighted/multivalue): they stay
+  // in userspace until the XDP program evaluates policies itself.
+  if (info.policy) return count_unanswerable();
   if (reply.size() < question_end ||
       std::memcmp(reply.data() + 12, query.data() + 12, question_end - 12) != 0)
     return count_unanswerable();

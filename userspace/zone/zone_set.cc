@@ -3,7 +3,9 @@
 
 namespace meridian::zone {
 
-ZoneSet::ZoneSet(std::vector<std::shared_ptr<const Zone>> zones) : zones_(std::move(zones)) {}
+ZoneSet::ZoneSet(std::vector<std::shared_ptr<const Zone>> zones,
+                 std::shared_ptr<const ZoneSetAttachment> attachment)
+    : zones_(std::move(zones)), attachment_(std::move(attachment)) {}
 
 const Zone* ZoneSet::find_zone(const dns::Name& name) const {
   const Zone* best = nullptr;

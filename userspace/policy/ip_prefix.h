@@ -1,0 +1,84 @@
+// Client addresses (resolver source or ECS) and the longest-prefix-match trie used for CIDR
+// collections and the operator latency table, with the ECS scope each match is valid for.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include "common/result.h"
+#include "dns/message.h"
+
+namespace meridian::policy {
+
+// The address a decision is made for. IPv4 uses the first 4 bytes; bytes past the source prefix
+// are zero.
+struct ClientAddress {
+  bool ipv6 = false;
+  std::array<uint8_t, 16> address{};
+  // ECS source prefix length, or the full address length (32/128) for a resolver address.
+  uint8_t source_prefix = 32;
+
+  int max_len() const { return ipv6 ? 128 : 32; }
+
+  // The resolver's address; IPv4-mapped IPv6 addresses become IPv4.
+  static ClientAddress from_sockaddr(const sockaddr_storage& sa);
+  // The ECS option's address when it is usable for decisions (spec: source prefix > 0).
+  static std::optional<ClientAddress> from_ecs(const dns::EcsOption& ecs);
+  // "192.0.2.1" or "2001:db8::1" (full length), for tests and tools.
+  static std::optional<ClientAddress> from_text(std::string_view text, int source_prefix = -1);
+};
+
+struct IpPrefix {
+  bool ipv6 = false;
+  std::array<uint8_t, 16> address{};
+  uint8_t length = 0;
+};
+
+// "192.0.2.0/24" or "2001:db8::/48". Host bits past the length must be zero.
+Result<IpPrefix> parse_prefix(std::string_view text);
+std::string to_string(const IpPrefix& p);
+
+// A binary trie of prefixes (one per family) to 32-bit values. Memory: one node per distinct
+// prefix bit position on the way to each prefix, shared between prefixes with common leading bits
+// (at most prefix count x prefix length nodes of 12 bytes, far fewer for clustered prefixes).
+class PrefixTrie {
+ public:
+  static constexpr uint32_t kNone = 0xffffffffu;
+
+  struct Match {
+    uint32_t value = kNone;  // value of the longest matching prefix, or kNone
+    uint8_t length = 0;      // that prefix's length
+    // Length of the prefix of the client address over which this exact result holds: the
+    // longest prefix such that every address in it walks the same path (the ECS scope).
+    uint8_t scope = 0;
+  };
+
+  // False when the same prefix is already present.
+  bool insert(const IpPrefix& prefix, uint32_t value);
+  // Longest match of the address's first `source_prefix` bits: a stored prefix longer than the
+  // client's source prefix never matches (spec rule 7).
+  Match lookup(const ClientAddress& client) const;
+
+  size_t node_count() const { return v4_.size() + v6_.size(); }
+  size_t prefix_count() const { return prefixes_; }
+
+ private:
+  struct Node {
+    uint32_t child[2] = {0, 0};  // 0: none (the root is never a child)
+    uint32_t value = kNone;
+  };
+  std::vector<Node>& nodes(bool ipv6) { return ipv6 ? v6_ : v4_; }
+  const std::vector<Node>& nodes(bool ipv6) const { return ipv6 ? v6_ : v4_; }
+
+  std::vector<Node> v4_{Node{}};
+  std::vector<Node> v6_{Node{}};
+  size_t prefixes_ = 0;
+};
+
+}  // namespace meridian::policy
