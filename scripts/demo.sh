@@ -4,7 +4,8 @@
 # veth pair (198.18.0.0/15 and fd00:18::/64 only). meridiand attaches its XDP program to the
 # server's veth (the "xdp" config section); queries from the client are answered by XDP where it
 # can, by the userspace server otherwise, and the program's counters (meridianctl stats) show
-# which. A short dnsperf run shows the rate. Everything it starts is stopped and removed at the end.
+# which. A short dnsperf run shows the rate. Then scripts/demo-gslb.sh shows GSLB answers moving
+# when a backend stops. Everything it starts is stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -158,4 +159,10 @@ kill "$daemon_pid"
 wait "$daemon_pid" || true
 daemon_pid=""
 grep -E "stopping|stopped" "$work/meridiand.log" || true
+
+# GSLB: weighted, failover, geolocation and latency answers from real HTTP health checks, and
+# how they change when one region's backend stops (its own namespaces, cleaned up by itself).
+echo
+echo "== GSLB (scripts/demo-gslb.sh)"
+bash scripts/demo-gslb.sh "$meridiand"
 echo "== done; cleaning up"

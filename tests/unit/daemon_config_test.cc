@@ -5,6 +5,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -186,6 +190,262 @@ TEST(DaemonConfigTest, MissingFileIsAnError) {
   auto config = load_daemon_config("/nonexistent/meridian.json");
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.error().where, "/nonexistent/meridian.json");
+}
+
+// A file in a fresh temp dir, removed with the dir at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/meridian-config-test-XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  ~TempDir() {
+    for (const auto& f : files_) std::remove(f.c_str());
+    rmdir(dir_.c_str());
+  }
+  std::string write(const std::string& name, const std::string& text) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+  const std::string& path() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+TEST(DaemonConfigGslbTest, DefaultsWhenAbsent) {
+  auto config = parse("{}");
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  EXPECT_FALSE(config->geoip.configured);
+  EXPECT_TRUE(config->health_checks.empty());
+  EXPECT_TRUE(config->health_checks_file.empty());
+  EXPECT_EQ(config->health.state_db, kDefaultHealthStateDb);
+  EXPECT_TRUE(config->health.webhooks.empty());
+  EXPECT_TRUE(config->latency_table_file.empty());
+  EXPECT_TRUE(config->regions.empty());
+  EXPECT_TRUE(config->cidr_collections.empty());
+  // Unconfigured: the setup-built database exactly when that file exists.
+  EXPECT_EQ(effective_geoip_database(*config),
+            access(kDefaultGeoIpDatabase, R_OK) == 0 ? kDefaultGeoIpDatabase : "");
+}
+
+TEST(DaemonConfigGslbTest, SectionsAreRead) {
+  auto config = parse(R"({
+    "geoip": {"database": "geo/city.mmdb"},
+    "health_checks": [
+      {"Id": "web-1", "Type": "HTTP", "IPAddress": "198.18.1.10", "Port": 8080,
+       "RequestInterval": 1, "FailureThreshold": 2},
+      {"Id": "all", "Type": "CALCULATED", "ChildHealthChecks": ["web-1"], "HealthThreshold": 1}
+    ],
+    "health": {"state_db": "state/health.db", "webhooks": ["http://127.0.0.1:9/hook"]},
+    "latency_table": {"file": "latency.csv"},
+    "regions": {"lab-east": {"latitude": 40.7, "longitude": -74.0}},
+    "cidr_collections": {"office": {"berlin": ["198.18.4.0/24", "fd00:18::/48"],
+                                    "paris": ["198.18.5.0/24"]}},
+    "all_down": [{"name": "www.example.com", "type": "A", "mode": "nodata"},
+                 {"name": "www.example.com.", "type": "aaaa", "mode": "servfail"}]
+  })");
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  EXPECT_TRUE(config->geoip.configured);
+  EXPECT_EQ(config->geoip.database, "/etc/meridian/geo/city.mmdb");
+  EXPECT_EQ(effective_geoip_database(*config), "/etc/meridian/geo/city.mmdb");
+  ASSERT_EQ(config->health_checks.size(), 2u);
+  EXPECT_EQ(config->health_checks[0].id, "web-1");
+  EXPECT_EQ(config->health_checks[0].port, 8080);
+  EXPECT_EQ(config->health_checks[0].request_interval_s, 1u);
+  EXPECT_EQ(config->health_checks[1].type, health::CheckType::kCalculated);
+  EXPECT_EQ(config->health.state_db, "/etc/meridian/state/health.db");
+  EXPECT_EQ(config->health.webhooks, std::vector<std::string>{"http://127.0.0.1:9/hook"});
+  EXPECT_EQ(config->latency_table_file, "/etc/meridian/latency.csv");
+  ASSERT_EQ(config->regions.size(), 1u);
+  EXPECT_EQ(config->regions[0].name, "lab-east");
+  EXPECT_DOUBLE_EQ(config->regions[0].latitude, 40.7);
+  ASSERT_EQ(config->cidr_collections.count("office"), 1u);
+  const auto& blocks = config->cidr_collections.at("office");
+  ASSERT_EQ(blocks.size(), 3u);
+  EXPECT_EQ(blocks[0].prefix, "198.18.4.0/24");
+  EXPECT_EQ(blocks[0].location, "berlin");
+  EXPECT_EQ(blocks[1].prefix, "fd00:18::/48");
+  EXPECT_EQ(blocks[2].location, "paris");
+  ASSERT_EQ(config->all_down.size(), 2u);
+  EXPECT_EQ(config->all_down[0].name.to_text(), "www.example.com.");
+  EXPECT_EQ(config->all_down[0].type, 1);
+  EXPECT_EQ(config->all_down[0].mode, AllDownMode::kNoData);
+  EXPECT_EQ(config->all_down[1].type, 28);
+  EXPECT_EQ(config->all_down[1].mode, AllDownMode::kServFail);
+}
+
+TEST(DaemonConfigGslbTest, NullsTurnFeaturesOff) {
+  auto config = parse(R"({"geoip": {"database": null}, "health": {"state_db": null}})");
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  EXPECT_TRUE(config->geoip.configured);
+  EXPECT_EQ(effective_geoip_database(*config), "");
+  EXPECT_EQ(config->health.state_db, "");
+}
+
+TEST(DaemonConfigGslbTest, ErrorsNameTheJsonPath) {
+  struct Case {
+    const char* text;
+    const char* expected;  // a prefix of the error
+  };
+  const Case cases[] = {
+      {R"({"geoip": "x.mmdb"})", "meridian.json: /geoip: must be an object"},
+      {R"({"geoip": {"database": 5}})", "meridian.json: /geoip/database: must be a file path"},
+      {R"({"geoip": {"database": ""}})", "meridian.json: /geoip/database: must not be empty"},
+      {R"({"geoip": {"path": "x"}})", "meridian.json: /geoip/path: unknown key"},
+      {R"({"health_checks": 5})", "meridian.json: /health_checks: must be an array"},
+      {R"({"health_checks": {"path": "x"}})", "meridian.json: /health_checks/path: unknown key"},
+      {R"({"health_checks": {}})", "meridian.json: /health_checks: missing required key"},
+      {R"({"health_checks": [{"Id": "a", "Type": "HTTP", "IPAddress": "198.18.0.1",
+                              "FailureThreshold": 11}]})",
+       "meridian.json: /health_checks/0/FailureThreshold: "},
+      {R"({"health_checks": [{"Id": "a", "Type": "TCP", "IPAddress": "198.18.0.1", "Port": 1},
+                             {"Id": "a", "Type": "TCP", "IPAddress": "198.18.0.1", "Port": 2}]})",
+       "meridian.json: /health_checks/1"},
+      {R"({"health_checks": [{"Id": "c", "Type": "CALCULATED", "ChildHealthChecks": ["x"]}]})",
+       "meridian.json: /health_checks/0"},
+      {R"({"health": {"webhooks": "http://x/"}})",
+       "meridian.json: /health/webhooks: must be an array"},
+      {R"({"health": {"webhooks": ["ftp://x/"]}})",
+       "meridian.json: /health/webhooks/0: must be an http:// or https:// URL"},
+      {R"({"health": {"webhooks": ["http://"]}})", "meridian.json: /health/webhooks/0: "},
+      {R"({"health": {"state_db": 1}})", "meridian.json: /health/state_db: "},
+      {R"({"health": {"db": "x"}})", "meridian.json: /health/db: unknown key"},
+      {R"({"latency_table": {}})", "meridian.json: /latency_table: missing required key \"file\""},
+      {R"({"latency_table": {"file": 3}})", "meridian.json: /latency_table/file: must be a string"},
+      {R"({"regions": []})", "meridian.json: /regions: must be an object"},
+      {R"({"regions": {"lab": {"latitude": 1}}})",
+       "meridian.json: /regions/lab: missing required key \"longitude\""},
+      {R"({"regions": {"lab": {"latitude": 91, "longitude": 0}}})",
+       "meridian.json: /regions/lab/latitude: "},
+      {R"({"regions": {"lab": {"latitude": 0, "longitude": "0"}}})",
+       "meridian.json: /regions/lab/longitude: must be a number"},
+      {R"({"regions": {"Lab_1": {"latitude": 0, "longitude": 0}}})",
+       "meridian.json: /regions/Lab_1: "},
+      {R"({"regions": {"eu-west-1": {"latitude": 0, "longitude": 0}}})",
+       "meridian.json: /regions/eu-west-1: "},
+      {R"({"cidr_collections": []})", "meridian.json: /cidr_collections: must be an object"},
+      {R"({"cidr_collections": {"c": []}})",
+       "meridian.json: /cidr_collections/c: must be an object"},
+      {R"({"cidr_collections": {"c": {"a b": ["198.18.0.0/24"]}}})",
+       "meridian.json: /cidr_collections/c/a b: location name"},
+      {R"({"cidr_collections": {"c": {"x": "198.18.0.0/24"}}})",
+       "meridian.json: /cidr_collections/c/x: must be an array"},
+      {R"({"cidr_collections": {"c": {"x": ["198.18.0.0/25"]}}})",
+       "meridian.json: /cidr_collections/c/x/0: \"198.18.0.0/25\": prefix length must be at most "
+       "24"},
+      {R"({"cidr_collections": {"c": {"x": ["fd00:18::/64"]}}})",
+       "meridian.json: /cidr_collections/c/x/0: \"fd00:18::/64\": prefix length must be at most "
+       "48"},
+      {R"({"cidr_collections": {"c": {"x": ["198.18.0.1/24"]}}})",
+       "meridian.json: /cidr_collections/c/x/0: \"198.18.0.1/24\": bits set past"},
+      {R"({"cidr_collections": {"c": {"x": ["198.18.0.0"]}}})",
+       "meridian.json: /cidr_collections/c/x/0: "},
+      {R"({"cidr_collections": {"c": {"x": ["example/24"]}}})",
+       "meridian.json: /cidr_collections/c/x/0: "},
+      {R"({"cidr_collections": {"c": {"x": ["198.18.0.0/24"], "y": ["198.18.0.0/24"]}}})",
+       "meridian.json: /cidr_collections/c/y/0: duplicate block 198.18.0.0/24 (also "
+       "/cidr_collections/c/x/0)"},
+      {R"({"all_down": {}})", "meridian.json: /all_down: must be an array"},
+      {R"({"all_down": [{"name": "a.", "type": "A"}]})",
+       "meridian.json: /all_down/0: missing required key \"mode\""},
+      {R"({"all_down": [{"name": "a..b", "type": "A", "mode": "nodata"}]})",
+       "meridian.json: /all_down/0/name: invalid name"},
+      {R"({"all_down": [{"name": "a.", "type": "BOGUS", "mode": "nodata"}]})",
+       "meridian.json: /all_down/0/type: unknown record type"},
+      {R"({"all_down": [{"name": "a.", "type": "A", "mode": "drop"}]})",
+       "meridian.json: /all_down/0/mode: must be"},
+      {R"({"all_down": [{"name": "a.", "type": "A", "mode": "nodata", "ttl": 1}]})",
+       "meridian.json: /all_down/0/ttl: unknown key"},
+      {R"({"all_down": [{"name": "a.", "type": "A", "mode": "nodata"},
+                        {"name": "A", "type": "a", "mode": "servfail"}]})",
+       "meridian.json: /all_down/1: duplicate group A. A (also /all_down/0)"},
+  };
+  for (const Case& c : cases) {
+    std::string error = error_of(c.text);
+    EXPECT_EQ(error.rfind(c.expected, 0), 0u) << c.text << "\n  gave: " << error;
+  }
+}
+
+TEST(DaemonConfigGslbTest, HealthChecksFileIsReadWithItsOwnPaths) {
+  TempDir dir;
+  dir.write("checks.json", R"({"HealthChecks": [
+      {"Id": "a", "Type": "TCP", "IPAddress": "198.18.0.1", "Port": 80},
+      {"Id": "b", "HealthCheckConfig": {"Type": "HTTP", "IPAddress": "198.18.0.2"}}]})");
+  dir.write("list.json", R"([{"Id": "a", "Type": "TCP", "IPAddress": "198.18.0.1", "Port": 80}])");
+  dir.write("bad.json", R"([{"Id": "a", "Type": "TCP", "IPAddress": "198.18.0.1", "Port": 0}])");
+  dir.write("broken.json", "[\n{,\n]");
+  const std::string config_path =
+      dir.write("meridian.json", R"({"health_checks": {"file": "checks.json"}})");
+  auto config = load_daemon_config(config_path);
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  ASSERT_EQ(config->health_checks.size(), 2u);
+  EXPECT_EQ(config->health_checks[1].id, "b");
+  EXPECT_EQ(config->health_checks_file, dir.path() + "/checks.json");
+
+  dir.write("meridian.json", R"({"health_checks": {"file": "list.json"}})");
+  config = load_daemon_config(config_path);
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  EXPECT_EQ(config->health_checks.size(), 1u);
+
+  dir.write("meridian.json", R"({"health_checks": {"file": "bad.json"}})");
+  config = load_daemon_config(config_path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().where.rfind(dir.path() + "/bad.json: /0", 0), 0u)
+      << config.error().to_string();
+
+  dir.write("meridian.json", R"({"health_checks": {"file": "broken.json"}})");
+  config = load_daemon_config(config_path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().where, dir.path() + "/broken.json:2:2") << config.error().to_string();
+
+  dir.write("meridian.json", R"({"health_checks": {"file": "absent.json"}})");
+  config = load_daemon_config(config_path);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().where, dir.path() + "/absent.json");
+}
+
+TEST(DaemonConfigGslbTest, LatencyTableIsReadAndValidatedByLine) {
+  TempDir dir;
+  dir.write("latency.csv",
+            "# measured 2026-11\nprefix,region,ms\n198.18.1.0/24, us-east-1, 12\n\n"
+            "fd00:18::/64,lab,3\r\n0.0.0.0/0,eu-west-1,80\n");
+  const std::string config_path =
+      dir.write("meridian.json", R"({"regions": {"lab": {"latitude": 1, "longitude": 2}},
+                           "latency_table": {"file": "latency.csv"}})");
+  auto config = load_daemon_config(config_path);
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  ASSERT_EQ(config->latency_table.size(), 3u);
+  EXPECT_EQ(config->latency_table[0].prefix, "198.18.1.0/24");
+  EXPECT_EQ(config->latency_table[0].region, "us-east-1");
+  EXPECT_EQ(config->latency_table[0].ms, 12u);
+  EXPECT_EQ(config->latency_table[1].prefix, "fd00:18::/64");
+  EXPECT_EQ(config->latency_table[1].region, "lab");
+  EXPECT_EQ(config->latency_table[2].ms, 80u);
+
+  struct Case {
+    const char* csv;
+    const char* expected;  // the error's where and a prefix of what
+  };
+  const Case cases[] = {
+      {"198.18.1.0/24,us-east-1\n", ":1: expected prefix,region,ms"},
+      {"\n198.18.1.0/24,mars-1,5\n", ":2: unknown region \"mars-1\""},
+      {"198.18.1.1/24,us-east-1,5\n", ":1: \"198.18.1.1/24\": bits set past"},
+      {"198.18.1.0/33,us-east-1,5\n", ":1: \"198.18.1.0/33\": prefix length"},
+      {"198.18.1.0/24,us-east-1,fast\n", ":1: ms must be"},
+      {"198.18.1.0/24,us-east-1,1\n198.18.1.0/24,us-east-1,2\n", ":2: duplicate row"},
+  };
+  for (const Case& c : cases) {
+    dir.write("latency.csv", c.csv);
+    config = load_daemon_config(config_path);
+    ASSERT_FALSE(config.ok()) << c.csv;
+    const std::string error = config.error().to_string();
+    EXPECT_EQ(error.rfind(dir.path() + "/latency.csv" + c.expected, 0), 0u)
+        << c.csv << "\n  gave: " << error;
+  }
 }
 
 TEST(ZoneLoadingTest, NoZonesGivesAnEmptySet) {

@@ -12,8 +12,17 @@
 #include <initializer_list>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
+
+#include <unistd.h>
+
+#include <cmath>
 
 #include <nlohmann/json.hpp>
+
+#include "dns/types.h"
+#include "geo/geo_point.h"
+#include "geo/regions.h"
 
 namespace meridian::config {
 namespace {
@@ -84,6 +93,8 @@ class ConfigReader {
     return value.get<std::string>();
   }
 
+  const std::string& source() const { return source_; }
+
  private:
   std::string source_;
 };
@@ -122,17 +133,18 @@ Status read_listen(const ConfigReader& r, const json& value, DaemonConfig& out) 
   if (!value.is_array()) return r.error_at("/listen", "must be an array of \"address:port\"");
   if (value.empty()) return r.error_at("/listen", "must name at least one address");
   out.listen.clear();
+  // Printed address -> index: duplicates found without a quadratic scan of a long list.
+  std::unordered_map<std::string, size_t> seen;
   for (size_t i = 0; i < value.size(); ++i) {
     std::string path = "/listen/" + std::to_string(i);
     auto text = r.read_string(value[i], path);
     if (!text) return text.error();
     auto address = parse_listen_address(*text);
     if (!address) return r.error_at(path, address.error().what);
-    for (size_t j = 0; j < out.listen.size(); ++j) {
-      if (out.listen[j].to_text() == address->to_text()) {
-        return r.error_at(path, "duplicate listen address " + address->to_text() +
-                                    " (also /listen/" + std::to_string(j) + ")");
-      }
+    const std::string printed = address->to_text();
+    if (auto [it, added] = seen.emplace(printed, i); !added) {
+      return r.error_at(path, "duplicate listen address " + printed + " (also /listen/" +
+                                  std::to_string(it->second) + ")");
     }
     out.listen.push_back(*address);
   }
@@ -247,6 +259,7 @@ Status read_log(const ConfigReader& r, const json& value, DaemonConfig& out) {
 Status read_zones(const ConfigReader& r, const json& value, std::string_view base_dir,
                   DaemonConfig& out) {
   if (!value.is_array()) return r.error_at("/zones", "must be an array of zone objects");
+  std::unordered_map<std::string, size_t> origins;  // Name::key() -> index in out.zones
   for (size_t i = 0; i < value.size(); ++i) {
     std::string path = "/zones/" + std::to_string(i);
     const json& entry = value[i];
@@ -268,11 +281,9 @@ Status read_zones(const ConfigReader& r, const json& value, std::string_view bas
     auto origin = dns::Name::from_text(*origin_text, &root);
     if (!origin) return r.error_at(path + "/origin", "invalid name: " + origin.error().what);
     zone.origin = *origin;
-    for (size_t j = 0; j < out.zones.size(); ++j) {
-      if (out.zones[j].origin == zone.origin) {
-        return r.error_at(path + "/origin", "duplicate zone " + zone.origin.to_text() + " (also " +
-                                                out.zones[j].json_path + ")");
-      }
+    if (auto [it, added] = origins.emplace(zone.origin.key(), out.zones.size()); !added) {
+      return r.error_at(path + "/origin", "duplicate zone " + zone.origin.to_text() + " (also " +
+                                              out.zones[it->second].json_path + ")");
     }
 
     auto format = r.read_string(entry["format"], path + "/format");
@@ -291,6 +302,360 @@ Status read_zones(const ConfigReader& r, const json& value, std::string_view bas
     zone.file = join_path(base_dir, *file);
     out.zones.push_back(std::move(zone));
   }
+  return Ok{};
+}
+
+// "A.B.C.D/len" or "v6/len" with `len` up to `max4` / `max6` and no bits set past it. Returns the
+// canonical text (inet_ntop form) or why not.
+Result<std::string> parse_prefix(std::string_view text, int max4, int max6) {
+  size_t slash = text.find('/');
+  if (slash == std::string_view::npos)
+    return make_error("\"" + std::string(text) + "\": expected ADDRESS/LENGTH");
+  std::string address(text.substr(0, slash));
+  std::string_view length_text = text.substr(slash + 1);
+  unsigned length = 0;
+  auto [end, ec] =
+      std::from_chars(length_text.data(), length_text.data() + length_text.size(), length);
+  if (length_text.empty() || ec != std::errc() || end != length_text.data() + length_text.size()) {
+    return make_error("\"" + std::string(text) + "\": prefix length must be a number");
+  }
+  uint8_t bytes[16] = {};
+  int family = AF_INET;
+  int max = max4;
+  size_t size = 4;
+  if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
+    if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) {
+      return make_error("\"" + std::string(text) + "\": not an IPv4 or IPv6 address");
+    }
+    family = AF_INET6;
+    max = max6;
+    size = 16;
+  }
+  if (length > static_cast<unsigned>(max)) {
+    return make_error("\"" + std::string(text) + "\": prefix length must be at most " +
+                      std::to_string(max) + (family == AF_INET ? " for IPv4" : " for IPv6"));
+  }
+  for (size_t bit = length; bit < size * 8; ++bit) {
+    if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
+      return make_error("\"" + std::string(text) + "\": bits set past the prefix length /" +
+                        std::to_string(length));
+    }
+  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, bytes, buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(length);
+}
+
+Status read_geoip(const ConfigReader& r, const json& value, std::string_view base_dir,
+                  DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/geoip", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/geoip", {"database"})) return *e;
+  if (value.contains("database")) {
+    out.geoip.configured = true;
+    const json& db = value["database"];
+    if (db.is_null()) return Ok{};  // explicitly none
+    auto path = r.read_string(db, "/geoip/database");
+    if (!path) return r.error_at("/geoip/database", "must be a file path or null");
+    if (path->empty())
+      return r.error_at("/geoip/database", "must not be empty (null: no database)");
+    out.geoip.database = join_path(base_dir, *path);
+  }
+  return Ok{};
+}
+
+// Prefixes an Error from the health-check parser (which names only the JSON path) with `source`.
+Error located(Error e, const std::string& source) {
+  e.where = source + ": " + (e.where.empty() ? "/" : e.where);
+  return e;
+}
+
+Status read_health_checks(const ConfigReader& r, const json& value, std::string_view base_dir,
+                          DaemonConfig& out) {
+  if (value.is_array()) {
+    auto checks = health::parse_health_checks(value, "/health_checks");
+    if (!checks) return located(checks.error(), r.source());
+    out.health_checks = std::move(checks).value();
+    return Ok{};
+  }
+  if (!value.is_object()) {
+    return r.error_at("/health_checks", "must be an array of health checks or {\"file\": PATH}");
+  }
+  if (auto e = r.reject_unknown_keys(value, "/health_checks", {"file"})) return *e;
+  if (!value.contains("file")) return r.error_at("/health_checks", "missing required key \"file\"");
+  auto file = r.read_string(value["file"], "/health_checks/file");
+  if (!file) return file.error();
+  if (file->empty()) return r.error_at("/health_checks/file", "must not be empty");
+  out.health_checks_file = join_path(base_dir, *file);
+  return Ok{};
+}
+
+Status read_health(const ConfigReader& r, const json& value, std::string_view base_dir,
+                   DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/health", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/health", {"state_db", "webhooks"})) return *e;
+  if (value.contains("state_db")) {
+    const json& db = value["state_db"];
+    if (db.is_null()) {
+      out.health.state_db.clear();
+    } else {
+      auto path = r.read_string(db, "/health/state_db");
+      if (!path) return r.error_at("/health/state_db", "must be a file path or null");
+      if (path->empty())
+        return r.error_at("/health/state_db", "must not be empty (null: not kept)");
+      out.health.state_db = join_path(base_dir, *path);
+    }
+  }
+  if (value.contains("webhooks")) {
+    const json& hooks = value["webhooks"];
+    if (!hooks.is_array()) return r.error_at("/health/webhooks", "must be an array of URLs");
+    for (size_t i = 0; i < hooks.size(); ++i) {
+      const std::string path = "/health/webhooks/" + std::to_string(i);
+      auto url = r.read_string(hooks[i], path);
+      if (!url) return url.error();
+      const bool http = url->starts_with("http://") && url->size() > 7;
+      const bool https = url->starts_with("https://") && url->size() > 8;
+      if (!http && !https) return r.error_at(path, "must be an http:// or https:// URL");
+      if (url->find_first_of(" \t\r\n") != std::string::npos) {
+        return r.error_at(path, "must not contain white space");
+      }
+      out.health.webhooks.push_back(*url);
+    }
+  }
+  return Ok{};
+}
+
+Status read_latency_table(const ConfigReader& r, const json& value, std::string_view base_dir,
+                          DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/latency_table", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/latency_table", {"file"})) return *e;
+  if (!value.contains("file")) return r.error_at("/latency_table", "missing required key \"file\"");
+  auto file = r.read_string(value["file"], "/latency_table/file");
+  if (!file) return file.error();
+  if (file->empty()) return r.error_at("/latency_table/file", "must not be empty");
+  out.latency_table_file = join_path(base_dir, *file);
+  return Ok{};
+}
+
+Status read_regions(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_object())
+    return r.error_at("/regions", "must be an object of NAME: {latitude, longitude}");
+  geo::RegionTable table;  // rejects bad names and clashes with built-in regions
+  for (const auto& [name, entry] : value.items()) {
+    const std::string path = "/regions/" + pointer_token(name);
+    if (!entry.is_object()) return r.error_at(path, "must be an object");
+    if (auto e = r.reject_unknown_keys(entry, path, {"latitude", "longitude"})) return *e;
+    RegionConfig region;
+    region.name = name;
+    for (const char* key : {"latitude", "longitude"}) {
+      if (!entry.contains(key))
+        return r.error_at(path, std::string("missing required key \"") + key + "\"");
+      if (!entry[key].is_number()) return r.error_at(path + "/" + key, "must be a number");
+    }
+    region.latitude = entry["latitude"].get<double>();
+    region.longitude = entry["longitude"].get<double>();
+    if (!(region.latitude >= -90 && region.latitude <= 90)) {
+      return r.error_at(path + "/latitude", "must be between -90 and 90");
+    }
+    if (!(region.longitude >= -180 && region.longitude <= 180)) {
+      return r.error_at(path + "/longitude", "must be between -180 and 180");
+    }
+    if (auto added = table.add(name, geo::LatLon{region.latitude, region.longitude}); !added) {
+      return r.error_at(path, added.error().what);
+    }
+    out.regions.push_back(std::move(region));
+  }
+  return Ok{};
+}
+
+// Location names as Route 53 allows them: 1-16 of A-Z a-z 0-9 _ -.
+bool is_cidr_location_name(std::string_view name) {
+  if (name.empty() || name.size() > 16) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+Status read_cidr_collections(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_object()) {
+    return r.error_at("/cidr_collections", "must be an object of ID: {LOCATION: [CIDR, ...]}");
+  }
+  for (const auto& [id, locations] : value.items()) {
+    const std::string path = "/cidr_collections/" + pointer_token(id);
+    if (id.empty() || id.size() > 128)
+      return r.error_at(path, "collection id must be 1-128 characters");
+    if (!locations.is_object())
+      return r.error_at(path, "must be an object of LOCATION: [CIDR, ...]");
+    std::vector<CidrBlockConfig> blocks;
+    std::unordered_map<std::string, std::string> seen;  // canonical prefix -> its JSON path
+    for (const auto& [location, cidrs] : locations.items()) {
+      const std::string lpath = path + "/" + pointer_token(location);
+      if (!is_cidr_location_name(location)) {
+        return r.error_at(lpath, "location name must be 1-16 characters of A-Z, a-z, 0-9, _ and -");
+      }
+      if (!cidrs.is_array()) return r.error_at(lpath, "must be an array of CIDR blocks");
+      for (size_t i = 0; i < cidrs.size(); ++i) {
+        const std::string bpath = lpath + "/" + std::to_string(i);
+        auto text = r.read_string(cidrs[i], bpath);
+        if (!text) return text.error();
+        // Spec rule 7: blocks are at most /24 (IPv4) and /48 (IPv6).
+        auto prefix = parse_prefix(*text, 24, 48);
+        if (!prefix) return r.error_at(bpath, prefix.error().what);
+        if (auto [it, added] = seen.emplace(*prefix, bpath); !added) {
+          return r.error_at(bpath, "duplicate block " + *prefix + " (also " + it->second + ")");
+        }
+        blocks.push_back(CidrBlockConfig{*prefix, location});
+      }
+    }
+    out.cidr_collections[id] = std::move(blocks);
+  }
+  return Ok{};
+}
+
+Status read_all_down(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_array()) {
+    return r.error_at("/all_down", "must be an array of {\"name\", \"type\", \"mode\"}");
+  }
+  std::unordered_map<std::string, size_t> seen;  // "name-key type" -> index
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string path = "/all_down/" + std::to_string(i);
+    const json& entry = value[i];
+    if (!entry.is_object()) return r.error_at(path, "must be an object");
+    if (auto e = r.reject_unknown_keys(entry, path, {"name", "type", "mode"})) return *e;
+    for (const char* required : {"name", "type", "mode"}) {
+      if (!entry.contains(required)) {
+        return r.error_at(path, std::string("missing required key \"") + required + "\"");
+      }
+    }
+    AllDownConfig setting;
+    setting.json_path = path;
+    auto name_text = r.read_string(entry["name"], path + "/name");
+    if (!name_text) return name_text.error();
+    dns::Name root;
+    auto name = dns::Name::from_text(*name_text, &root);
+    if (!name || name_text->empty()) {
+      return r.error_at(path + "/name",
+                        "invalid name" + (name ? std::string() : ": " + name.error().what));
+    }
+    setting.name = *name;
+    auto type_text = r.read_string(entry["type"], path + "/type");
+    if (!type_text) return type_text.error();
+    auto type = dns::type_from_text(*type_text);
+    if (!type) return r.error_at(path + "/type", "unknown record type \"" + *type_text + "\"");
+    setting.type = *type;
+    auto mode = r.read_string(entry["mode"], path + "/mode");
+    if (!mode) return mode.error();
+    if (*mode == "fail_open") {
+      setting.mode = AllDownMode::kFailOpen;
+    } else if (*mode == "nodata") {
+      setting.mode = AllDownMode::kNoData;
+    } else if (*mode == "servfail") {
+      setting.mode = AllDownMode::kServFail;
+    } else {
+      return r.error_at(path + "/mode", "must be \"fail_open\", \"nodata\" or \"servfail\"");
+    }
+    const std::string key = setting.name.key() + " " + std::to_string(setting.type);
+    if (auto [it, added] = seen.emplace(key, i); !added) {
+      return r.error_at(path, "duplicate group " + setting.name.to_text() + " " +
+                                  dns::type_to_text(setting.type) + " (also /all_down/" +
+                                  std::to_string(it->second) + ")");
+    }
+    out.all_down.push_back(std::move(setting));
+  }
+  return Ok{};
+}
+
+Status load_health_checks_file(DaemonConfig& config) {
+  const std::string& path = config.health_checks_file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return make_error(std::string("cannot open health checks: ") + std::strerror(errno), path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  json doc;
+  try {
+    doc = json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    return make_error("JSON syntax error: " + syntax_reason(e.what()),
+                      path + ":" + line_and_column(text.str(), e.byte));
+  } catch (const json::exception& e) {
+    return make_error(std::string("JSON error: ") + e.what(), path);
+  }
+  // A bare array, or the {"HealthChecks": [...]} shape of `aws route53 list-health-checks`.
+  Result<std::vector<health::HealthCheckConfig>> checks = make_error("");
+  if (doc.is_array()) {
+    checks = health::parse_health_checks(doc, "");
+  } else if (doc.is_object() && doc.contains("HealthChecks")) {
+    for (const auto& [key, unused] : doc.items()) {
+      if (key != "HealthChecks" && key != "IsTruncated" && key != "MaxItems" && key != "Marker" &&
+          key != "NextMarker") {
+        return make_error("unknown key \"" + key + "\" (expected \"HealthChecks\")",
+                          path + ": /" + pointer_token(key));
+      }
+    }
+    checks = health::parse_health_checks(doc["HealthChecks"], "/HealthChecks");
+  } else {
+    return make_error("must be an array of health checks or {\"HealthChecks\": [...]}",
+                      path + ": /");
+  }
+  if (!checks) return located(checks.error(), path);
+  config.health_checks = std::move(checks).value();
+  return Ok{};
+}
+
+// The latency table: one "prefix,region,ms" per line; blank lines, '#' comments and a
+// "prefix,region,ms" header are skipped. Regions must be built in or in "regions".
+Status load_latency_table(DaemonConfig& config) {
+  const std::string& path = config.latency_table_file;
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return make_error(std::string("cannot open latency table: ") + std::strerror(errno), path);
+  geo::RegionTable regions;
+  for (const auto& region : config.regions) {
+    (void)regions.add(region.name, geo::LatLon{region.latitude, region.longitude});
+  }
+  std::vector<LatencyRow> rows;
+  std::unordered_map<std::string, size_t> seen;  // "prefix region" -> line
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const std::string where = path + ":" + std::to_string(number);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::vector<std::string> fields;
+    std::string field;
+    std::istringstream split(line);
+    while (std::getline(split, field, ',')) {
+      size_t a = field.find_first_not_of(" \t");
+      size_t b = field.find_last_not_of(" \t");
+      fields.push_back(a == std::string::npos ? "" : field.substr(a, b - a + 1));
+    }
+    if (fields.size() != 3) return make_error("expected prefix,region,ms", where);
+    if (fields[0] == "prefix" && fields[1] == "region") continue;  // header
+    // Latency is measured per client network: any prefix length the family allows.
+    auto prefix = parse_prefix(fields[0], 32, 128);
+    if (!prefix) return make_error(prefix.error().what, where);
+    if (!regions.find(fields[1])) {
+      return make_error("unknown region \"" + fields[1] + "\" (not built in, not in \"regions\")",
+                        where);
+    }
+    unsigned ms = 0;
+    auto [end, ec] = std::from_chars(fields[2].data(), fields[2].data() + fields[2].size(), ms);
+    if (fields[2].empty() || ec != std::errc() || end != fields[2].data() + fields[2].size() ||
+        ms > 600000) {
+      return make_error("ms must be a whole number from 0 to 600000", where);
+    }
+    if (auto [it, added] = seen.emplace(*prefix + " " + fields[1], number); !added) {
+      return make_error("duplicate row for " + *prefix + " and " + fields[1] + " (also line " +
+                            std::to_string(it->second) + ")",
+                        where);
+    }
+    rows.push_back(LatencyRow{*prefix, fields[1], ms});
+  }
+  if (in.bad()) return make_error(std::string("cannot read: ") + std::strerror(errno), path);
+  config.latency_table = std::move(rows);
   return Ok{};
 }
 
@@ -393,11 +758,15 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   } catch (const json::parse_error& e) {
     return make_error("JSON syntax error: " + syntax_reason(e.what()),
                       std::string(source_name) + ":" + line_and_column(text, e.byte));
+  } catch (const json::exception& e) {  // out_of_range: a number like 1e999 overflows a double
+    return make_error(std::string("JSON error: ") + e.what(), std::string(source_name));
   }
 
   if (!doc.is_object()) return r.error_at("", "the configuration must be a JSON object");
-  if (auto e = r.reject_unknown_keys(doc, "",
-                                     {"listen", "workers", "edns", "tcp", "log", "zones", "xdp"})) {
+  if (auto e = r.reject_unknown_keys(
+          doc, "",
+          {"listen", "workers", "edns", "tcp", "log", "zones", "xdp", "geoip", "health_checks",
+           "health", "latency_table", "regions", "cidr_collections", "all_down"})) {
     return *e;
   }
 
@@ -428,7 +797,43 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   if (doc.contains("zones")) {
     if (auto s = read_zones(r, doc["zones"], base_dir, out); !s) return s.error();
   }
+  if (doc.contains("geoip")) {
+    if (auto s = read_geoip(r, doc["geoip"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("health_checks")) {
+    if (auto s = read_health_checks(r, doc["health_checks"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("health")) {
+    if (auto s = read_health(r, doc["health"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("regions")) {
+    if (auto s = read_regions(r, doc["regions"], out); !s) return s.error();
+  }
+  if (doc.contains("latency_table")) {
+    if (auto s = read_latency_table(r, doc["latency_table"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("cidr_collections")) {
+    if (auto s = read_cidr_collections(r, doc["cidr_collections"], out); !s) return s.error();
+  }
+  if (doc.contains("all_down")) {
+    if (auto s = read_all_down(r, doc["all_down"], out); !s) return s.error();
+  }
   return out;
+}
+
+Status load_referenced_files(DaemonConfig& config) {
+  if (!config.health_checks_file.empty()) {
+    if (auto s = load_health_checks_file(config); !s) return s;
+  }
+  if (!config.latency_table_file.empty()) {
+    if (auto s = load_latency_table(config); !s) return s;
+  }
+  return Ok{};
+}
+
+std::string effective_geoip_database(const DaemonConfig& config) {
+  if (config.geoip.configured) return config.geoip.database;
+  return access(kDefaultGeoIpDatabase, R_OK) == 0 ? std::string(kDefaultGeoIpDatabase) : "";
 }
 
 Result<DaemonConfig> load_daemon_config(const std::string& path) {
@@ -439,7 +844,10 @@ Result<DaemonConfig> load_daemon_config(const std::string& path) {
   if (in.bad()) return make_error(std::string("cannot read: ") + std::strerror(errno), path);
   size_t slash = path.rfind('/');
   std::string base_dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-  return parse_daemon_config(text.str(), path, base_dir);
+  auto config = parse_daemon_config(text.str(), path, base_dir);
+  if (!config) return config;
+  if (auto s = load_referenced_files(*config); !s) return s.error();
+  return config;
 }
 
 }  // namespace meridian::config

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "common/result.h"
 #include "dns/name.h"
+#include "health/health_check_config.h"
 
 namespace meridian::config {
 
@@ -60,6 +62,53 @@ struct XdpSettings {
   bool keep_on_exit = false;      // "on_exit": "keep" leaves the program answering
 };
 
+// Where scripts/setup.sh builds the country database from tor-geoipdb (docs/geolocation.md).
+inline constexpr const char* kDefaultGeoIpDatabase = "/var/lib/meridian/geoip/country.mmdb";
+// The daemon's state directory; health states persist here unless "health.state_db" says otherwise.
+inline constexpr const char* kDefaultStateDirectory = "/var/lib/meridian";
+inline constexpr const char* kDefaultHealthStateDb = "/var/lib/meridian/health-state.db";
+
+// "geoip": which MaxMind DB answers "where is this client".
+struct GeoIpSettings {
+  std::string database;     // resolved path; empty: none (or the default, see below)
+  bool configured = false;  // "geoip.database" was given (a string or null)
+};
+
+// "health": where states persist and who hears about transitions.
+struct HealthSettings {
+  std::string state_db = kDefaultHealthStateDb;  // empty ("state_db": null): not persisted
+  std::vector<std::string> webhooks;             // http:// or https:// URLs
+};
+
+// One block of a CIDR collection ("cidr_collections": {ID: {LOCATION: [CIDR, ...]}}).
+struct CidrBlockConfig {
+  std::string prefix;  // canonical text, e.g. "198.18.0.0/24"
+  std::string location;
+};
+
+// One row of the operator latency table CSV ("latency_table": {"file": ...}).
+struct LatencyRow {
+  std::string prefix;  // canonical text
+  std::string region;
+  uint32_t ms = 0;
+};
+
+// "regions": {NAME: {"latitude", "longitude"}}: operator regions beside the built-in ones.
+struct RegionConfig {
+  std::string name;
+  double latitude = 0;
+  double longitude = 0;
+};
+
+// "all_down": what a group answers when every candidate is unhealthy (spec "All down").
+enum class AllDownMode : uint8_t { kFailOpen, kNoData, kServFail };
+struct AllDownConfig {
+  dns::Name name;  // the group's owner (absolute)
+  uint16_t type = 0;
+  AllDownMode mode = AllDownMode::kFailOpen;
+  std::string json_path;  // "/all_down/2", for errors found against the zones
+};
+
 struct DaemonConfig {
   std::string source;  // the config file as named on the command line
   std::vector<ListenAddress> listen;
@@ -69,13 +118,35 @@ struct DaemonConfig {
   std::string log_level = "info";
   std::vector<ZoneSource> zones;
   std::optional<XdpSettings> xdp;
+
+  // GSLB inputs (docs/configuration.md, "GSLB").
+  GeoIpSettings geoip;
+  // Inline checks, or the contents of "health_checks": {"file": ...} once load_daemon_config()
+  // (or load_referenced_files()) has read it.
+  std::vector<health::HealthCheckConfig> health_checks;
+  std::string health_checks_file;  // resolved path; empty when the checks are inline
+  HealthSettings health;
+  std::string latency_table_file;         // resolved path; empty: no operator latency table
+  std::vector<LatencyRow> latency_table;  // read from latency_table_file
+  std::vector<RegionConfig> regions;
+  std::map<std::string, std::vector<CidrBlockConfig>> cidr_collections;  // by collection id
+  std::vector<AllDownConfig> all_down;  // groups not listed fail open
 };
 
-// Reads and validates the file at `path`. Relative zone files are resolved against its directory.
+// The GeoIP database the daemon opens: the configured one, else the setup-built default when that
+// file exists, else empty (no database: geolocation answers fall to the '*' record sets).
+std::string effective_geoip_database(const DaemonConfig& config);
+
+// Reads and validates the file at `path`, then the files it references (health checks, latency
+// table). Relative paths are resolved against its directory.
 Result<DaemonConfig> load_daemon_config(const std::string& path);
-// Same from text; `source_name` is used in errors, `base_dir` resolves relative zone files.
+// Same from text, without reading any referenced file; `source_name` is used in errors,
+// `base_dir` resolves relative paths.
 Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view source_name,
                                          std::string_view base_dir);
+// Reads and validates the health-check file and the latency table a parsed config names.
+// Errors name the file and the JSON path (checks) or line (latency table).
+Status load_referenced_files(DaemonConfig& config);
 
 // True for the level names the config and --log-level accept: trace|debug|info|warn|error.
 bool is_log_level_name(std::string_view level);

@@ -1,12 +1,21 @@
-// meridiand: reads the configuration, loads the zones, runs the server, and turns signals into
-// reloads (SIGHUP) or a clean stop (SIGTERM/SIGINT). Thin by design: the work is in the libraries.
+// meridiand: reads the configuration, loads the zones and the GSLB inputs (GeoIP database, health
+// checks, latency table, regions, CIDR collections), runs the server and the health checker, and
+// turns signals into reloads (SIGHUP) or a clean stop (SIGTERM/SIGINT). Thin by design: the work
+// is in the libraries.
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -16,20 +25,29 @@
 #include "answer/responder.h"
 #include "config/daemon_config.h"
 #include "config/zone_loading.h"
+#include "dns/types.h"
+#include "geo/geo_database.h"
+#include "health/health_checker.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
+#ifdef MERIDIAN_WITH_POLICY
+#include "policy/gslb_engine.h"
+#include "policy/gslb_inputs.h"
+#endif
 #ifdef MERIDIAN_WITH_XDP
 #include "fastpath/fast_path.h"
 #endif
 
 namespace {
 
+using meridian::Result;
+using meridian::Status;
 using meridian::config::DaemonConfig;
 
 // All components log to stderr through one sink, each under its own logger name.
 void setup_logging() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name : {"daemon", "server", "config", "fastpath"}) {
+  for (const char* name : {"daemon", "server", "config", "fastpath", "health", "gslb"}) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     spdlog::register_logger(logger);
@@ -46,6 +64,162 @@ std::string join_addresses(const std::vector<meridian::config::ListenAddress>& a
   for (const auto& a : addresses) out += (out.empty() ? "" : ", ") + a.to_text();
   return out;
 }
+
+// Every HealthCheckId a record set names must be a configured check: a typo would otherwise
+// read as "always healthy" and hide an outage (Route 53 also rejects unknown ids).
+Status check_health_check_references(const DaemonConfig& config,
+                                     const meridian::zone::ZoneSet& zones) {
+  std::set<std::string> ids;
+  for (const auto& check : config.health_checks) ids.insert(check.id);
+  for (const auto& zone : zones.zones()) {
+    for (const auto& [key, node] : zone->nodes()) {
+      for (const auto& rs : node.record_sets) {
+        if (rs.health_check_id.empty() || ids.count(rs.health_check_id)) continue;
+        return meridian::make_error(
+            "record set " + node.owner.to_text() + " " + meridian::dns::type_to_text(rs.type) +
+                (rs.set_identifier.empty() ? ""
+                                           : " (SetIdentifier \"" + rs.set_identifier + "\")") +
+                ": HealthCheckId \"" + rs.health_check_id + "\" is not a configured health check",
+            "zone " + zone->origin().to_text());
+      }
+    }
+  }
+  return meridian::Ok{};
+}
+
+// GeoIP databases opened so far. One is reopened only when its file changed (path, inode, size or
+// mtime), and none is ever closed: answers computed from an older one may still be running, and
+// the inputs hold a plain pointer (policy/gslb_inputs.h). Reloads that replace the file are rare,
+// so the memory kept is a few mappings at most.
+class GeoDatabases {
+ public:
+  // The database at `path` (empty: none, returns null).
+  Result<const meridian::geo::GeoDatabase*> open(const std::string& path) {
+    if (path.empty()) return static_cast<const meridian::geo::GeoDatabase*>(nullptr);
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      return meridian::make_error(
+          std::string("cannot open GeoIP database: ") + std::strerror(errno), path);
+    }
+    for (const auto& e : opened_) {
+      if (e.path == path && e.inode == st.st_ino && e.device == st.st_dev && e.size == st.st_size &&
+          e.mtime_ns == mtime_ns(st)) {
+        return static_cast<const meridian::geo::GeoDatabase*>(e.db.get());
+      }
+    }
+    auto db = meridian::geo::GeoDatabase::open(path);
+    if (!db) return db.error();
+    opened_.push_back(Entry{path, st.st_dev, st.st_ino, st.st_size, mtime_ns(st),
+                            std::make_unique<meridian::geo::GeoDatabase>(std::move(*db))});
+    return static_cast<const meridian::geo::GeoDatabase*>(opened_.back().db.get());
+  }
+
+ private:
+  static int64_t mtime_ns(const struct stat& st) {
+    return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  }
+  struct Entry {
+    std::string path;
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    int64_t mtime_ns;
+    std::unique_ptr<meridian::geo::GeoDatabase> db;
+  };
+  std::vector<Entry> opened_;
+};
+
+// The health checker as the daemon runs it: started when the first checks are configured (so a
+// daemon without checks opens no state database), updated on reload, and every state it
+// publishes mirrored into the policy engine's health view: transitions at once from the
+// checker's thread, whole snapshots after start and update.
+class HealthRuntime {
+ public:
+  using StateSink = std::function<void(const std::string& id, bool healthy)>;
+
+  explicit HealthRuntime(StateSink sink) : sink_(std::move(sink)) {}
+  ~HealthRuntime() { stop(); }
+
+  // Starts or updates the checker with `checks`; then the sink has every check's current state.
+  Status apply(const DaemonConfig& config) {
+    if (!checker_) {
+      if (config.health_checks.empty()) return meridian::Ok{};
+      meridian::health::HealthCheckerOptions options;
+      options.state_db_path = config.health.state_db;
+      options.webhooks.urls = config.health.webhooks;
+      if (!options.state_db_path.empty()) make_parent_directory(options.state_db_path);
+      auto checker = std::make_unique<meridian::health::HealthChecker>(
+          options, [this](const meridian::health::Transition& t) { on_transition(t); });
+      if (auto started = checker->start(config.health_checks); !started) return started;
+      checker_ = std::move(checker);
+      state_db_ = config.health.state_db;
+      webhooks_ = config.health.webhooks;
+    } else {
+      if (auto updated = checker_->update(config.health_checks); !updated) return updated;
+      if (config.health.state_db != state_db_ || config.health.webhooks != webhooks_) {
+        spdlog::get("config")->warn("reload: \"health\" changed; restart to apply");
+      }
+    }
+    sync(config.health_checks);
+    return meridian::Ok{};
+  }
+
+  void stop() {
+    if (!checker_) return;
+    checker_->stop();
+    auto c = checker_->counters();
+    spdlog::get("health")->info(
+        "health checker stopped: {} probes ({} failed), {} transitions ({} applied to answers), "
+        "webhooks {} delivered, {} failed",
+        c.probes, c.probe_failures, c.transitions, transitions_.load(), c.webhooks_delivered,
+        c.webhooks_failed);
+    checker_.reset();
+  }
+
+ private:
+  void on_transition(const meridian::health::Transition& t) {
+    std::lock_guard lock(mutex_);
+    sink_(t.check_id, t.new_state == meridian::health::HealthStatus::kHealthy);
+    transitions_++;
+    spdlog::get("health")->debug("answers now treat {} as {}", t.check_id,
+                                 meridian::health::status_name(t.new_state));
+  }
+
+  // An update is applied by the checker's thread: wait (bounded) until its snapshot lists every
+  // configured check, then copy it. Under the transition lock, so a transition published after
+  // the snapshot is applied after it, never overwritten by it.
+  void sync(const std::vector<meridian::health::HealthCheckConfig>& checks) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      std::lock_guard lock(mutex_);
+      auto snapshot = checker_->snapshot();
+      bool complete = snapshot.size() == checks.size();
+      for (const auto& check : checks) complete = complete && snapshot.count(check.id);
+      if (complete || std::chrono::steady_clock::now() >= deadline) {
+        if (!complete) spdlog::get("health")->warn("health states not all published yet");
+        for (const auto& [id, state] : snapshot) sink_(id, state.healthy());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  static void make_parent_directory(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return;
+    std::string dir = path.substr(0, slash);
+    if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      spdlog::get("health")->warn("cannot create {}: {}", dir, std::strerror(errno));
+    }
+  }
+
+  StateSink sink_;
+  std::mutex mutex_;  // orders transitions against snapshot copies
+  std::unique_ptr<meridian::health::HealthChecker> checker_;
+  std::string state_db_;
+  std::vector<std::string> webhooks_;
+  std::atomic<uint64_t> transitions_{0};
+};
 
 meridian::answer::ResponderConfig responder_config(const DaemonConfig& config) {
   meridian::answer::ResponderConfig out;
@@ -127,6 +301,104 @@ void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::Z
 }
 #endif
 
+#ifdef MERIDIAN_WITH_POLICY
+using HealthViewPtr = std::shared_ptr<meridian::policy::HealthView>;
+
+// The policy engine's inputs from the configuration (strings are validated already).
+meridian::policy::GslbInputs gslb_inputs(const DaemonConfig& config,
+                                         const meridian::geo::GeoDatabase* geo,
+                                         HealthViewPtr health) {
+  meridian::policy::GslbInputs in;
+  in.geo = geo;
+  for (const auto& [id, blocks] : config.cidr_collections) {
+    auto& out = in.cidr_collections[id];
+    for (const auto& b : blocks) out.push_back(meridian::policy::CidrBlock{b.prefix, b.location});
+  }
+  for (const auto& row : config.latency_table) {
+    in.latency.push_back(meridian::policy::LatencyEntry{row.prefix, row.region, row.ms});
+  }
+  for (const auto& r : config.regions) {
+    in.regions.push_back(
+        meridian::policy::UserRegion{r.name, meridian::geo::LatLon{r.latitude, r.longitude}});
+  }
+  for (const auto& d : config.all_down) {
+    meridian::policy::AllDownSetting setting;
+    setting.name = d.name.to_text();
+    setting.type = d.type;
+    setting.mode =
+        d.mode == meridian::config::AllDownMode::kNoData     ? meridian::policy::AllDown::kNoData
+        : d.mode == meridian::config::AllDownMode::kServFail ? meridian::policy::AllDown::kServFail
+                                                             : meridian::policy::AllDown::kFailOpen;
+    in.all_down.push_back(std::move(setting));
+  }
+  in.health = std::move(health);
+  return in;
+}
+#else
+using HealthViewPtr = std::shared_ptr<void>;  // no policy engine in this build
+#endif
+
+// Every "all_down" entry must name a group of the zones that has a routing policy.
+Status check_all_down_groups(const DaemonConfig& config, const meridian::zone::ZoneSet& zones) {
+  for (const auto& d : config.all_down) {
+    const meridian::zone::Zone* zone = zones.find_zone(d.name);
+    const meridian::zone::Node* node = zone ? zone->find(d.name) : nullptr;
+    bool routed = false;
+    if (node) {
+      for (const auto* rs : node->group(d.type)) routed = routed || !rs->is_simple();
+    }
+    if (!routed) {
+      return meridian::make_error("no group " + d.name.to_text() + " " +
+                                      meridian::dns::type_to_text(d.type) +
+                                      " with a routing policy in the zones",
+                                  config.source + ": " + d.json_path);
+    }
+  }
+  return meridian::Ok{};
+}
+
+// What GSLB answers need beside the zones, prepared (and validated) before anything goes live.
+struct GslbPrepared {
+  const meridian::geo::GeoDatabase* geo = nullptr;
+  // The snapshot to publish: `zones` with the policy engine built for them attached.
+  std::shared_ptr<const meridian::zone::ZoneSet> zones;
+};
+
+// Validates the health-check and all_down references, opens the GeoIP database and builds the
+// policy engine for `zones`. Nothing running changes: a failure leaves the current state as is.
+Result<GslbPrepared> prepare_gslb(const DaemonConfig& config,
+                                  std::shared_ptr<const meridian::zone::ZoneSet> zones,
+                                  GeoDatabases& geo_databases, HealthViewPtr health) {
+  if (auto refs = check_health_check_references(config, *zones); !refs) return refs.error();
+  if (auto groups = check_all_down_groups(config, *zones); !groups) return groups.error();
+  GslbPrepared out;
+  auto geo = geo_databases.open(meridian::config::effective_geoip_database(config));
+  if (!geo) return geo.error();
+  out.geo = *geo;
+#ifdef MERIDIAN_WITH_POLICY
+  if (!health) health = std::make_shared<meridian::policy::HealthView>();
+  auto attached = meridian::policy::attach_gslb(*zones, gslb_inputs(config, out.geo, health));
+  if (!attached) return attached.error();
+  out.zones = std::move(attached).value();
+#else
+  (void)health;
+  out.zones = std::move(zones);
+#endif
+  return out;
+}
+
+void log_gslb_inputs(const DaemonConfig& config, const GslbPrepared& gslb) {
+  auto log = spdlog::get("gslb");
+  size_t blocks = 0;
+  for (const auto& [id, list] : config.cidr_collections) blocks += list.size();
+  log->info(
+      "GeoIP database: {}; {} health checks; latency table: {} rows; {} user regions; {} CIDR "
+      "collections ({} blocks)",
+      gslb.geo ? gslb.geo->path() + " (" + gslb.geo->database_type() + ")" : std::string("none"),
+      config.health_checks.size(), config.latency_table.size(), config.regions.size(),
+      config.cidr_collections.size(), blocks);
+}
+
 int check_config(const std::string& path) {
   auto config = meridian::config::load_daemon_config(path);
   if (!config) {
@@ -138,7 +410,16 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "meridiand: %s\n", zones.error().to_string().c_str());
     return 1;
   }
-  std::printf("%s: OK (%zu zones)\n", path.c_str(), (*zones)->zones().size());
+  GeoDatabases geo;
+  auto gslb = prepare_gslb(*config, *zones, geo, nullptr);
+  if (!gslb) {
+    std::fprintf(stderr, "meridiand: %s\n", gslb.error().to_string().c_str());
+    return 1;
+  }
+  const std::string geoip = meridian::config::effective_geoip_database(*config);
+  std::printf("%s: OK (%zu zones, %zu health checks, GeoIP database: %s)\n", path.c_str(),
+              (*zones)->zones().size(), config->health_checks.size(),
+              geoip.empty() ? "none" : geoip.c_str());
   return 0;
 }
 
@@ -168,9 +449,33 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->error("{}", zones.error().to_string());
     return 1;
   }
+  GeoDatabases geo_databases;
+#ifdef MERIDIAN_WITH_POLICY
+  // Health states as answers read them: one view for the daemon's lifetime, shared by every
+  // engine built on reloads, written by the checker's transitions (no rebuild).
+  auto health_view = std::make_shared<meridian::policy::HealthView>();
+  HealthRuntime health(
+      [health_view](const std::string& id, bool healthy) { health_view->set(id, healthy); });
+  log->info("gslb: policy engine built in (routing policies answered per query)");
+#else
+  HealthViewPtr health_view;
+  HealthRuntime health([](const std::string&, bool) {});
+  log->warn("gslb: no policy engine in this build; record sets with routing policies get NODATA");
+#endif
+  auto gslb = prepare_gslb(config, *zones, geo_databases, health_view);
+  if (!gslb) {
+    log->error("{}", gslb.error().to_string());
+    return 1;
+  }
+  // Health states first, so the first answers already see them (restored or initial).
+  if (auto started = health.apply(config); !started) {
+    log->error("cannot start the health checker: {}", started.error().to_string());
+    return 1;
+  }
   meridian::zone::ZoneStore store;
-  store.replace(*zones);
+  store.replace(gslb->zones);
   log->info("loaded {} zones from {}", (*zones)->zones().size(), path);
+  log_gslb_inputs(config, *gslb);
 
   meridian::answer::Responder responder(responder_config(config));
   meridian::server::ServerOptions options;
@@ -184,7 +489,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   }
 #ifdef MERIDIAN_WITH_XDP
   auto fast_path = start_fast_path(config);
-  publish_fast_path(fast_path.get(), **zones, responder);
+  publish_fast_path(fast_path.get(), *gslb->zones, responder);
 #endif
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",
             join_addresses(server.bound_addresses()), server.worker_count());
@@ -209,9 +514,21 @@ int run(const std::string& path, const std::string& cli_log_level) {
         log->error("reload failed, keeping the current zones: {}", next_zones.error().to_string());
         continue;
       }
-      store.replace(*next_zones);
+      auto next_gslb = prepare_gslb(*next, *next_zones, geo_databases, health_view);
+      if (!next_gslb) {
+        log->error("reload failed, keeping the current zones: {}", next_gslb.error().to_string());
+        continue;
+      }
+      // Last step that can fail: unchanged checks keep their states and schedules.
+      if (auto applied = health.apply(*next); !applied) {
+        log->error("reload failed, keeping the current zones and health checks: {}",
+                   applied.error().to_string());
+        continue;
+      }
+      store.replace(next_gslb->zones);
+      log_gslb_inputs(*next, *next_gslb);
 #ifdef MERIDIAN_WITH_XDP
-      publish_fast_path(fast_path.get(), **next_zones, responder);
+      publish_fast_path(fast_path.get(), *next_gslb->zones, responder);
 #endif
       warn_about_ignored_changes(config, *next);
       if (cli_log_level.empty()) set_log_level(next->log_level);
@@ -224,6 +541,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  health.stop();
   server.stop();
   auto stats = server.stats();
   log->info(
