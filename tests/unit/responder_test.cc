@@ -1,5 +1,5 @@
 // Unit tests of answer::Responder against the dns-conformance spec (header, answers, EDNS).
-// Each group quotes the spec bullet it checks (/work/shared/spec/dns-conformance.md, sections
+// Each group quotes the spec bullet it checks (../shared/spec/dns-conformance.md, sections
 // "Header and question", "Answers", "EDNS"). Queries are built as raw bytes so malformed ones are
 // as easy to make as good ones; replies are read raw too (header bits, every OPT option).
 #include "answer/responder.h"
