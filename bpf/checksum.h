@@ -1,5 +1,5 @@
 /* One's complement arithmetic for the UDP checksum: partial sums in native 16-bit words (what
- * bpf_csum_diff() returns), folded, and placed at odd offsets. */
+ * csum_partial() gives, and what the program sums inline), folded, and placed at odd offsets. */
 #ifndef MERIDIAN_CHECKSUM_H
 #define MERIDIAN_CHECKSUM_H
 

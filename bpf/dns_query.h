@@ -1,6 +1,7 @@
 /* DNS query parsing from the per-CPU copy of the payload: header checks, QNAME into the lookup
  * key (lowercased), QTYPE/QCLASS, and at most one OPT with its options. Every read is masked to
- * the copy's size; loops run through bpf_loop so each step is verified once. */
+ * the copy's size. The label and option walks run their first steps inline (a call costs more
+ * than a step) and the rest through bpf_loop, so each step is verified once. */
 #ifndef MERIDIAN_DNS_QUERY_H
 #define MERIDIAN_DNS_QUERY_H
 
@@ -11,6 +12,7 @@ struct query_info {
 	__u32 dns_len;      /* bytes of DNS payload */
 	__u32 question_end; /* offset just past QTYPE/QCLASS */
 	__u32 name_len;     /* wire length of QNAME */
+	__u64 name_sum;     /* partial checksum of QNAME as sent (see copy_name) */
 	__u16 qtype;        /* host order */
 	__u16 flags;        /* host order header flags of the query */
 	__u16 udp_limit;    /* largest reply the client accepts */
@@ -29,56 +31,88 @@ INLINE __u16 q16(const __u8 *q, __u32 off)
 	return ((__u16)q[off & QMASK] << 8) | q[(off + 1) & QMASK];
 }
 
-/* One byte of QNAME: copies it into the key, lowercasing label bytes. */
-static long name_step(__u32 idx, void *ctx)
+/* One label of QNAME: checks its length byte (not a pointer or extended type, inside the payload,
+ * the name within 255 octets) and steps over it; the bytes are copied later, a word at a time. */
+static long label_step(__u32 idx, void *ctx)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&mdn_scratch, &zero);
 	if (!s)
 		return 1;
 	struct name_walk *nw = &s->nw;
-	if (nw->pos >= nw->len) {
+	__u32 pos = nw->pos;
+	if (pos >= nw->len) {
 		nw->status = NAME_BAD;
 		return 1;
 	}
-	__u64 k = (__u64)idx + 2; /* key offset: after the qtype */
-	if (k >= sizeof(s->key)) {
+	__u8 c = s->query[pos & QMASK];
+	if (c == 0) {
+		nw->status = NAME_DONE;
+		return 1;
+	}
+	if (c & 0xc0) {
 		nw->status = NAME_BAD;
 		return 1;
 	}
-	__u8 c = s->query[nw->pos & QMASK];
-	nw->pos++;
-	if (nw->rem == 0) {
-		if (c == 0) {
-			s->key[k] = 0;
-			nw->i = idx;
-			nw->status = NAME_DONE;
-			return 1;
-		}
-		if (c & 0xc0) {
-			nw->status = NAME_BAD;
-			return 1;
-		}
-		nw->rem = c;
-	} else {
-		nw->rem--;
-		if (c >= 'A' && c <= 'Z')
-			c += 'a' - 'A';
-	}
-	s->key[k] = c;
-	if (idx == 254) /* the name did not end within 255 octets */
+	pos += (__u32)c + 1;
+	/* the next length byte (at least the root's) must sit within the first 255 octets */
+	if (pos - 12 > 254) {
 		nw->status = NAME_BAD;
-	return nw->status != NAME_RUNNING;
+		return 1;
+	}
+	nw->pos = pos;
+	return 0;
+}
+
+/* Labels walked inline before the bpf_loop takes over. */
+#define NAME_INLINE_LABELS 6
+
+#define ONES64 0x0101010101010101ULL
+
+/* ASCII lowercase of eight bytes at once: a byte gets 0x20 added iff it is in 'A'..'Z'; bytes
+ * >= 0x80 and everything else stay as they are. Label length bytes (<= 63) are never letters. */
+INLINE __u64 lower8(__u64 x)
+{
+	__u64 low7 = x & (0x7f * ONES64);
+	__u64 ge_a = low7 + (0x80 - 'A') * ONES64;     /* high bit: low7 >= 'A' (no carry out) */
+	__u64 gt_z = low7 + (0x80 - 'Z' - 1) * ONES64; /* high bit: low7 > 'Z' */
+	__u64 upper = (ge_a ^ gt_z) & ~x & (0x80 * ONES64);
+	return x | (upper >> 2);
+}
+
+/* Copies the wire name (query offset 12, name_len bytes) into the key lowercased, eight bytes at a
+ * time, and zeroes the rest of the key's size class: the lookup hashes and compares only that
+ * many bytes, so nothing past the class is ever read. Returns the one's complement partial sum of
+ * the name as sent (native 16-bit words, zero padded), for the reply's UDP checksum: the name
+ * starts at an even offset, and 32-bit halves fold to the same sum as 16-bit words. */
+INLINE __u64 copy_name(struct scratch *s, __u32 name_len)
+{
+	__u32 class_len = name_len <= MDN_NAME_CLASS0 ? MDN_NAME_CLASS0 :
+			  name_len <= MDN_NAME_CLASS1 ? MDN_NAME_CLASS1 :
+			  name_len <= MDN_NAME_CLASS2 ? MDN_NAME_CLASS2 : MDN_NAME_CLASS3;
+	__u64 sum = 0;
+#pragma unroll
+	for (int w = 0; w < MDN_NAME_CLASS3 / 8; w++) {
+		if (w * 8 >= class_len)
+			break;
+		__u64 x = 0;
+		if (w * 8 < name_len) {
+			x = *(__u64 *)(s->query + 12 + w * 8);
+			if (name_len - w * 8 < 8)
+				x &= (1ULL << ((name_len - w * 8) * 8)) - 1;
+			sum += (x & 0xffffffff) + (x >> 32);
+			x = lower8(x);
+		}
+		*(__u64 *)(s->key + 2 + w * 8) = x;
+	}
+	return sum;
 }
 
 /* One EDNS option: ECS and cookie are validated exactly as userspace does (userspace answers
- * FORMERR for a bad one), padding is ignored, any other option sends the query up. */
-static long opt_step(__u32 idx, void *ctx)
+ * FORMERR for a bad one), padding is ignored, any other option sends the query up. Returns 1 when
+ * the walk ends (ow->status says how), idx counts the options from 0. */
+INLINE long opt_one(struct scratch *s, __u32 idx)
 {
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&mdn_scratch, &zero);
-	if (!s)
-		return 1;
 	struct opt_walk *ow = &s->ow;
 	__u32 pos = ow->pos, len = ow->len;
 	const __u8 *q = s->query;
@@ -133,6 +167,18 @@ static long opt_step(__u32 idx, void *ctx)
 	return 0;
 }
 
+/* Options walked inline before the bpf_loop takes over: ECS and a cookie need no callback. */
+#define OPT_INLINE_STEPS 3
+
+static long opt_step(__u32 idx, void *ctx)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&mdn_scratch, &zero);
+	if (!s)
+		return 1;
+	return opt_one(s, idx + OPT_INLINE_STEPS);
+}
+
 /* Parses QNAME into the lookup key (lowercased) and the rest of the question and OPT.
  * Returns 0 when the fast path may answer, else the stat reason to pass with. */
 INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
@@ -150,22 +196,43 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	if (qdcount != 1 || ancount != 0 || nscount != 0 || arcount > 1)
 		return MDN_STAT_PASS_NOT_QUERY;
 
-	/* QNAME, one byte per bpf_loop step: the verifier checks the step once. */
-	__builtin_memset(s->key, 0, sizeof(s->key));
+	/* QNAME: the first labels inline (most names have few), the rest one label per bpf_loop
+	 * step so the verifier checks that step once. Each bpf_loop step is a function call, which
+	 * costs far more than the step itself. The position goes through the map value so the
+	 * verifier does not carry one state per inline exit into the rest of the program. */
 	struct name_walk *nw = &s->nw;
-	nw->pos = 12;
-	nw->len = len;
-	nw->rem = 0;
-	nw->i = 0;
+	__u32 pos = 12;
 	nw->status = NAME_RUNNING;
-	bpf_loop(256, name_step, NULL, 0);
+#pragma unroll
+	for (int l = 0; l < NAME_INLINE_LABELS; l++) {
+		if (pos >= len)
+			return MDN_STAT_PASS_MALFORMED; /* truncated */
+		__u8 c = q[pos & QMASK];
+		if (c == 0) {
+			nw->status = NAME_DONE;
+			break;
+		}
+		if (c & 0xc0)
+			return MDN_STAT_PASS_MALFORMED; /* pointer or extended label type */
+		pos += (__u32)c + 1;
+		if (pos - 12 > 254)
+			return MDN_STAT_PASS_MALFORMED; /* more than 255 octets */
+	}
+	nw->pos = pos;
+	nw->len = len;
+	if (nw->status == NAME_RUNNING)
+		bpf_loop(128, label_step, NULL, 0); /* 127 one-octet labels and the root: 255 octets */
 	if (nw->status != NAME_DONE)
 		return MDN_STAT_PASS_MALFORMED; /* truncated, pointer, bad label type, > 255 octets */
-	__u32 pos = nw->pos;
-	__u32 i = nw->i;
-	if (pos > len || i > 254)
+	/* Reloaded from the map value, so every path arrives with the same unknown value. */
+	asm volatile("" ::: "memory");
+	pos = nw->pos;
+	if (pos >= len || pos < 12 || pos - 12 > 254)
 		return MDN_STAT_PASS_MALFORMED;
-	qi->name_len = i + 1;
+	qi->name_len = pos - 12 + 1;
+	qi->name_sum = copy_name(s, qi->name_len);
+	pos++;
+	barrier_var(pos); /* keeps the masks below: the bounds above are not the verifier's */
 
 	if (pos + 4 > len)
 		return MDN_STAT_PASS_MALFORMED;
@@ -208,7 +275,13 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	__builtin_memset(ow, 0, sizeof(*ow));
 	ow->pos = pos;
 	ow->len = len;
-	bpf_loop(MDN_MAX_OPTIONS, opt_step, NULL, 0);
+	/* The first steps inline (each bpf_loop step is a function call), the rest via bpf_loop. */
+#pragma unroll
+	for (int o = 0; o < OPT_INLINE_STEPS; o++)
+		if (opt_one(s, o))
+			break;
+	if (ow->status == OPT_RUNNING)
+		bpf_loop(MDN_MAX_OPTIONS - OPT_INLINE_STEPS, opt_step, NULL, 0);
 	if (ow->status != OPT_DONE)
 		return ow->status == OPT_UNKNOWN ? MDN_STAT_PASS_UNKNOWN_OPTION : MDN_STAT_PASS_MALFORMED;
 	qi->ecs_off = ow->ecs_off;

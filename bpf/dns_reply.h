@@ -6,6 +6,19 @@
 #include "checksum.h"
 #include "dns_query.h"
 
+/* Looks the key up in one size class's name map of the live generation. One call site per map:
+ * when the compiler merges the lookups of different maps into one call, the verifier cannot inline
+ * it and every lookup goes through the generic helper and an indirect call. */
+#define LOOKUP_CLASS(N)                                                        \
+	do {                                                                   \
+		void *inner = bpf_map_lookup_elem(&mdn_names##N, &gen);        \
+		if (!inner)                                                    \
+			return NULL;                                           \
+		struct mdn_answer *a = bpf_map_lookup_elem(inner, s->key);     \
+		barrier_var(a);                                                \
+		return a;                                                      \
+	} while (0)
+
 /* Looks the key up in the name map of its size class in the live generation. */
 INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 {
@@ -14,18 +27,13 @@ INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 	if (!ctl)
 		return NULL;
 	__u32 gen = ctl->generation & 1;
-	void *inner;
 	if (name_len <= MDN_NAME_CLASS0)
-		inner = bpf_map_lookup_elem(&mdn_names0, &gen);
-	else if (name_len <= MDN_NAME_CLASS1)
-		inner = bpf_map_lookup_elem(&mdn_names1, &gen);
-	else if (name_len <= MDN_NAME_CLASS2)
-		inner = bpf_map_lookup_elem(&mdn_names2, &gen);
-	else
-		inner = bpf_map_lookup_elem(&mdn_names3, &gen);
-	if (!inner)
-		return NULL;
-	return bpf_map_lookup_elem(inner, s->key);
+		LOOKUP_CLASS(0);
+	if (name_len <= MDN_NAME_CLASS1)
+		LOOKUP_CLASS(1);
+	if (name_len <= MDN_NAME_CLASS2)
+		LOOKUP_CLASS(2);
+	LOOKUP_CLASS(3);
 }
 
 INLINE void oput(__u8 *o, __u32 at, __u8 v)

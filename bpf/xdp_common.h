@@ -71,13 +71,12 @@ NAME_OUTER(3);
 /* Per-CPU scratch: the query copy, the lookup key and the reply headers. */
 #define HDR_BUF 352 /* IPv6 40 + UDP 8 + DNS 12 + question <= 259 + pad */
 #define OPT_BUF 128 /* OPT 11 + ECS 4+20 + cookie 4+40, padded to a power of two */
+#define OPT_SUM_LEN 40 /* the reply's OPT is at most 11 + ECS 4+20 (no cookie is echoed) */
 #define L2_MAX 22  /* Ethernet + two VLAN tags */
 enum { NAME_RUNNING = 0, NAME_DONE = 1, NAME_BAD = 2 };
 struct name_walk {
-	__u32 pos; /* next byte of the query */
+	__u32 pos; /* next label length byte of the query */
 	__u32 len; /* DNS payload length */
-	__u32 rem; /* bytes left in the current label */
-	__u32 i;   /* bytes of name written to the key */
 	__u32 status;
 };
 
@@ -95,13 +94,18 @@ struct opt_walk {
 struct scratch {
 	struct name_walk nw;
 	struct opt_walk ow;
+	__u32 copy_len;             /* length for get_small/put_small, read back from memory */
 	__u8 query[MDN_QUERY_MAX];
+	__u8 key_pad[2];            /* and so does the key's name (key + 2): aligned word copies */
 	__u8 key[2 + MDN_NAME_CLASS3];
 	__u8 opt[OPT_BUF];
 	__u8 l2[L2_MAX + 2];  /* the reply's Ethernet header and VLAN tags */
 	__u8 ip[40];          /* the reply's IPv4 (20 bytes used) or IPv6 header */
 	__u8 udp[8];          /* the reply's UDP header */
 };
+_Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");
+_Static_assert(__builtin_offsetof(struct scratch, key) % 8 == 6, "key name word aligned");
+_Static_assert(__builtin_offsetof(struct scratch, opt) % 8 == 0, "OPT word aligned");
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -126,6 +130,64 @@ struct vlan_hdr {
 	__be16 tci;
 	__be16 proto;
 };
+
+/* Longest block get_small() and put_small() copy. */
+#define SMALL_MAX 64
+
+/* Writes *lenp (8..SMALL_MAX) bytes from src (at least SMALL_MAX bytes of map value) to the
+ * packet at off with direct access, in 8-byte words; the last word ends exactly at the length and
+ * may overlap the one before, which rewrites the same bytes. Cheaper than a helper call for short
+ * blocks. Returns -1 if the packet is too short (it never is: the frame was sized for the reply).
+ * The length is read back from map memory: the loop's exits narrow the value they test, and were
+ * it the caller's, the verifier would carry each narrowed copy through the rest of the program. */
+INLINE int put_small(struct xdp_md *ctx, __u32 off, const __u8 *src, const __u32 *lenp)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	barrier_var(off);
+	off &= 0x7ff; /* a no-op: headers 70 + question 271 + answer 1024 + OPT stays below */
+	asm volatile("" ::: "memory");
+	__u32 len = *lenp;
+	if (len < 8 || len > SMALL_MAX)
+		return -1;
+#pragma unroll
+	for (__u32 w = 0; w < SMALL_MAX / 8; w++) {
+		__u32 at = w * 8 + 8 > len ? len - 8 : w * 8;
+		at &= SMALL_MAX - 1; /* a no-op: at <= SMALL_MAX - 8 */
+		__u8 *p = data + off + at;
+		if ((void *)(p + 8) > data_end)
+			return -1;
+		*(__u64 *)p = *(const __u64 *)(src + at);
+		if (w * 8 + 8 >= len)
+			break;
+	}
+	return 0;
+}
+
+/* Copies *lenp (8..SMALL_MAX) bytes of the packet at off (< 256) into dst, the same way. */
+INLINE int get_small(struct xdp_md *ctx, __u32 off, __u8 *dst, const __u32 *lenp)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	barrier_var(off);
+	off &= 0xff;
+	asm volatile("" ::: "memory");
+	__u32 len = *lenp;
+	if (len < 8 || len > SMALL_MAX)
+		return -1;
+#pragma unroll
+	for (__u32 w = 0; w < SMALL_MAX / 8; w++) {
+		__u32 at = w * 8 + 8 > len ? len - 8 : w * 8;
+		at &= SMALL_MAX - 1; /* a no-op: at <= SMALL_MAX - 8 */
+		__u8 *p = data + off + at;
+		if ((void *)(p + 8) > data_end)
+			return -1;
+		*(__u64 *)(dst + at) = *(__u64 *)p;
+		if (w * 8 + 8 >= len)
+			break;
+	}
+	return 0;
+}
 
 /* Once the packet has been changed it cannot go up as a query any more: count and drop. */
 INLINE int count_drop(__u32 stat)
