@@ -32,6 +32,12 @@ std::string long_name() {
   return std::string(59, 'l') + "." + std::string(63, 'm') + "." + std::string(63, 'n') + "." +
          std::string(63, 'o') + ".t.";
 }
+// 127 labels in 255 octets: 126 one-octet labels under "t." (wire: 126*2 + 2 + 1 = 255).
+std::string max_labels_name() {
+  std::string name;
+  for (int i = 0; i < 126; ++i) name += "x.";
+  return name + "t.";
+}
 std::string label63() {
   return std::string(63, 'x') + ".t.";
 }
@@ -55,7 +61,9 @@ std::string test_zone() {
          "big TXT" +
          big_txt + "\n" + label63() + " A 198.18.1.4\n" + long_name() +
          " A 198.18.1.5\n"
-         "*.wild A 198.18.1.6\n";
+         "*.wild A 198.18.1.6\n"
+         "a.b.c.d.e.f.g.h.deep A 198.18.1.7\n" +
+         max_labels_name() + " A 198.18.1.8\n";
 }
 
 // DNS query bytes.
@@ -270,6 +278,23 @@ const std::vector<Row>& rows() {
          q.options.insert(q.options.end(), pad.begin(), pad.end());
        },
        XDP_TX, MDN_STAT_HIT_A},
+      {"five options: ECS, cookie and three paddings",
+       [](FrameSpec&, QuerySpec& q) {
+         q.edns = true;
+         q.options = ecs(1, 24, {198, 51, 100});
+         auto cookie = option(10, {1, 2, 3, 4, 5, 6, 7, 8});
+         q.options.insert(q.options.end(), cookie.begin(), cookie.end());
+         for (int i = 0; i < 3; ++i) {
+           auto pad = option(12, std::vector<uint8_t>(4 * i, 0));
+           q.options.insert(q.options.end(), pad.begin(), pad.end());
+         }
+       },
+       XDP_TX, MDN_STAT_HIT_A},
+      {"ten labels (past the inline label walk)",
+       [](FrameSpec&, QuerySpec& q) { q.name = "A.b.C.d.E.f.G.h.Deep.t."; }, XDP_TX,
+       MDN_STAT_HIT_A},
+      {"127 labels in 255 octets", [](FrameSpec&, QuerySpec& q) { q.name = max_labels_name(); },
+       XDP_TX, MDN_STAT_HIT_A},
       {"mixed-case name keeps the client's case",
        [](FrameSpec&, QuerySpec& q) { q.name = "WwW.T."; }, XDP_TX, MDN_STAT_HIT_A},
       {"1-octet label", [](FrameSpec&, QuerySpec& q) { q.name = "a.t."; }, XDP_TX, MDN_STAT_HIT_A},
@@ -479,9 +504,22 @@ TEST_F(XdpFastPath, FixtureRows) {
 // Equivalence over a corpus built from the zone: every name x type x case x EDNS variant. When
 // XDP answers, its reply is byte for byte the userspace reply.
 TEST_F(XdpFastPath, EquivalenceCorpus) {
-  const std::vector<std::string> names = {
-      "t.",     "www.t.", "a.t.",    "alias.t.",  "mail.t.", "mx1.t.",    "txt.t.",
-      "big.t.", "ns1.t.", "nope.t.", "x.wild.t.", label63(), long_name(), "sub.www.t."};
+  const std::vector<std::string> names = {"t.",
+                                          "www.t.",
+                                          "a.t.",
+                                          "alias.t.",
+                                          "mail.t.",
+                                          "mx1.t.",
+                                          "txt.t.",
+                                          "big.t.",
+                                          "ns1.t.",
+                                          "nope.t.",
+                                          "x.wild.t.",
+                                          label63(),
+                                          long_name(),
+                                          "sub.www.t.",
+                                          "a.b.c.d.e.f.g.h.deep.t.",
+                                          max_labels_name()};
   const std::vector<uint16_t> types = {1, 28, 5, 15, 16, 2, 6, 33, 257, 12, 13, 255};
   size_t total = 0, answered = 0;
   for (const auto& name : names) {
