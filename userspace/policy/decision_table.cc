@@ -28,8 +28,10 @@ uint32_t DecisionTable::latency_ms(uint32_t profile, uint32_t region) const {
 size_t DecisionTable::memory_bytes() const {
   size_t bytes = groups_.size() * (sizeof(GroupEntry) + 64);
   for (const auto& [k, g] : groups_) bytes += g.record_sets.capacity() * sizeof(void*);
-  for (const auto& t : cidr_) bytes += t.node_count() * 12;
-  bytes += latency_prefixes_.node_count() * 12 + latency_ms_.size() * 32;
+  for (const auto& t : cidr_) bytes += t.memory_bytes();
+  // A hash node of (key, ms) is a 32-byte allocation; the bucket array adds a pointer per bucket.
+  bytes += latency_prefixes_.memory_bytes() + latency_ms_.size() * 32 +
+           latency_ms_.bucket_count() * sizeof(void*);
   return bytes;
 }
 
@@ -159,7 +161,8 @@ class DecisionTableBuilder {
   }
 
   Status load_latency() {
-    std::map<std::string, uint32_t> profiles;  // prefix text (normalised) -> id
+    size_t profiles = 0;  // ids handed out so far
+    t_.latency_ms_.reserve(in_.latency.size());
     for (size_t i = 0; i < in_.latency.size(); ++i) {
       const auto& e = in_.latency[i];
       const std::string at = "latency[" + std::to_string(i) + "]";
@@ -169,12 +172,14 @@ class DecisionTableBuilder {
       const uint32_t r = region(e.region, &point);
       if (!r) return make_error("unknown region '" + e.region + "'", at);
       if (e.ms >= MDN_NO_LATENCY) return make_error("latency out of range", at);
-      auto [it, fresh] = profiles.emplace(to_string(*p), 0);
-      if (fresh) {
-        it->second = static_cast<uint32_t>(profiles.size());
-        t_.latency_prefixes_.insert(*p, it->second);
+      // The trie itself says whether the prefix has a profile already: a second map keyed by
+      // prefix text would cost ~100 bytes per prefix and fragment the heap between the rows.
+      uint32_t profile = t_.latency_prefixes_.find(*p);
+      if (profile == PrefixTrie::kNone) {
+        profile = static_cast<uint32_t>(++profiles);
+        t_.latency_prefixes_.insert(*p, profile);
       }
-      if (!t_.latency_ms_.emplace((static_cast<uint64_t>(it->second) << 32) | r, e.ms).second)
+      if (!t_.latency_ms_.emplace((static_cast<uint64_t>(profile) << 32) | r, e.ms).second)
         return make_error("duplicate row for " + e.prefix + " and " + e.region, at);
     }
     return Ok{};

@@ -5,16 +5,13 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
 namespace meridian::policy {
 
 namespace {
-
-int bit_at(const std::array<uint8_t, 16>& a, int i) {
-  return (a[i / 8] >> (7 - i % 8)) & 1;
-}
 
 void clear_past(std::array<uint8_t, 16>& a, int len) {
   for (int i = len; i < 128; ++i) a[i / 8] &= static_cast<uint8_t>(~(0x80 >> (i % 8)));
@@ -96,31 +93,134 @@ std::string to_string(const IpPrefix& p) {
   return std::string(buf) + "/" + std::to_string(p.length);
 }
 
-bool PrefixTrie::insert(const IpPrefix& prefix, uint32_t value) {
-  std::vector<Node>& t = nodes(prefix.ipv6);
-  uint32_t at = 0;
-  for (int i = 0; i < prefix.length; ++i) {
-    const int b = bit_at(prefix.address, i);
-    if (t[at].child[b] == 0) {
-      t[at].child[b] = static_cast<uint32_t>(t.size());
-      t.push_back(Node{});
-    }
-    at = t[at].child[b];
+namespace {
+
+using Key = PrefixTrie::Key;
+
+Key key_of(const std::array<uint8_t, 16>& a) {
+  Key k;
+  for (int i = 0; i < 8; ++i) {
+    k.hi = (k.hi << 8) | a[i];
+    k.lo = (k.lo << 8) | a[i + 8];
   }
-  if (t[at].value != kNone) return false;
-  t[at].value = value;
+  return k;
+}
+
+int key_bit(const Key& k, int i) {
+  return i < 64 ? static_cast<int>((k.hi >> (63 - i)) & 1)
+                : static_cast<int>((k.lo >> (127 - i)) & 1);
+}
+
+// Number of leading bits the two keys share (128 when equal).
+int common_bits(const Key& a, const Key& b) {
+  if (a.hi != b.hi) return std::countl_zero(a.hi ^ b.hi);
+  if (a.lo != b.lo) return 64 + std::countl_zero(a.lo ^ b.lo);
+  return 128;
+}
+
+Key masked(const Key& k, int len) {
+  Key m = k;
+  if (len < 64) {
+    m.hi = len == 0 ? 0 : m.hi & (~0ull << (64 - len));
+    m.lo = 0;
+  } else if (len < 128) {
+    m.lo = len == 64 ? 0 : m.lo & (~0ull << (128 - len));
+  }
+  return m;
+}
+
+}  // namespace
+
+uint32_t PrefixTrie::Family::add(const Key& k, uint8_t length, uint32_t value) {
+  const auto at = static_cast<uint32_t>(nodes.size());
+  Node n;
+  n.value = value;
+  n.length = length;
+  nodes.push_back(n);
+  if (ipv6)
+    keys6.push_back(k);
+  else
+    keys4.push_back(static_cast<uint32_t>(k.hi >> 32));
+  return at;
+}
+
+size_t PrefixTrie::memory_bytes() const {
+  size_t bytes = 0;
+  for (const Family* f : {&v4_, &v6_})
+    bytes += f->nodes.capacity() * sizeof(Node) + f->keys4.capacity() * sizeof(uint32_t) +
+             f->keys6.capacity() * sizeof(Key);
+  return bytes;
+}
+
+bool PrefixTrie::insert(const IpPrefix& prefix, uint32_t value) {
+  Family& f = family(prefix.ipv6);
+  const int len = prefix.length;
+  const Key k = masked(key_of(prefix.address), len);
+  uint32_t at = 0;
+  for (;;) {
+    if (f.nodes[at].length == len) {
+      if (f.nodes[at].value != kNone) return false;
+      f.nodes[at].value = value;
+      break;
+    }
+    const int b = key_bit(k, f.nodes[at].length);
+    const uint32_t c = f.nodes[at].child[b];
+    if (c == 0) {
+      const uint32_t leaf = f.add(k, static_cast<uint8_t>(len), value);
+      f.nodes[at].child[b] = leaf;
+      break;
+    }
+    const int child_len = f.nodes[c].length;
+    const int common = std::min({common_bits(k, f.key(c)), len, child_len});
+    if (common == child_len) {  // the child is a prefix of the new one: go down
+      at = c;
+      continue;
+    }
+    if (common == len) {  // the new prefix sits on the edge above the child
+      const uint32_t mid = f.add(k, static_cast<uint8_t>(len), value);
+      f.nodes[mid].child[key_bit(f.key(c), len)] = c;
+      f.nodes[at].child[b] = mid;
+      break;
+    }
+    // The paths part below `at`: a branch node where they do, the new prefix as its leaf.
+    const uint32_t fork = f.add(masked(k, common), static_cast<uint8_t>(common), kNone);
+    const uint32_t leaf = f.add(k, static_cast<uint8_t>(len), value);
+    f.nodes[fork].child[key_bit(f.key(c), common)] = c;
+    f.nodes[fork].child[key_bit(k, common)] = leaf;
+    f.nodes[at].child[b] = fork;
+    break;
+  }
   ++prefixes_;
   return true;
 }
 
+uint32_t PrefixTrie::find(const IpPrefix& prefix) const {
+  const Family& f = family(prefix.ipv6);
+  const Key k = masked(key_of(prefix.address), prefix.length);
+  uint32_t at = 0;
+  while (f.nodes[at].length < prefix.length) {
+    at = f.nodes[at].child[key_bit(k, f.nodes[at].length)];
+    if (at == 0 || f.nodes[at].length > prefix.length ||
+        common_bits(k, f.key(at)) < f.nodes[at].length)
+      return kNone;
+  }
+  return f.nodes[at].value;
+}
+
+// The walk reproduces, edge by edge, the one-bit-at-a-time walk of the uncompressed trie, whose
+// result and scope the rest of the code (and the ECS scope rules in docs/gslb.md) are defined by:
+// at each node, record its value; stop with scope = depth at the source length; stop when the
+// client's next bit has no child, with scope = depth when the node has no children at all and
+// depth + 1 otherwise. The skipped nodes on an edge each have exactly one child and no value.
 PrefixTrie::Match PrefixTrie::lookup(const ClientAddress& client) const {
-  const std::vector<Node>& t = nodes(client.ipv6);
+  const Family& f = family(client.ipv6);
   const int limit = std::min<int>(client.source_prefix, client.max_len());
+  const Key k = key_of(client.address);
   Match m;
   uint32_t at = 0;
-  int depth = 0;
   for (;;) {
-    const Node& n = t[at];
+    const Node& n = f.nodes[at];
+    const int depth = n.length;
     if (n.value != kNone) {
       m.value = n.value;
       m.length = static_cast<uint8_t>(depth);
@@ -129,7 +229,7 @@ PrefixTrie::Match PrefixTrie::lookup(const ClientAddress& client) const {
       m.scope = static_cast<uint8_t>(depth);
       break;
     }
-    const uint32_t next = n.child[bit_at(client.address, depth)];
+    const uint32_t next = n.child[key_bit(k, depth)];
     if (next == 0) {
       // Every address sharing the first depth bits stops here when there is nothing below;
       // otherwise the next bit decides whether a longer prefix could apply.
@@ -137,8 +237,19 @@ PrefixTrie::Match PrefixTrie::lookup(const ClientAddress& client) const {
       m.scope = static_cast<uint8_t>(leaf ? depth : depth + 1);
       break;
     }
+    // Bits depth+1 .. child length-1 lie on the edge. The walk stops at the source length, or
+    // at the first bit where the client leaves the edge (that edge node has the other child).
+    const int child_len = f.nodes[next].length;
+    const int diverge = std::min(common_bits(k, f.key(next)), child_len);  // > depth
+    if (limit < child_len && limit <= diverge) {
+      m.scope = static_cast<uint8_t>(limit);
+      break;
+    }
+    if (diverge < child_len) {
+      m.scope = static_cast<uint8_t>(diverge + 1);
+      break;
+    }
     at = next;
-    ++depth;
   }
   return m;
 }

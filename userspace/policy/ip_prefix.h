@@ -44,9 +44,10 @@ struct IpPrefix {
 Result<IpPrefix> parse_prefix(std::string_view text);
 std::string to_string(const IpPrefix& p);
 
-// A binary trie of prefixes (one per family) to 32-bit values. Memory: one node per distinct
-// prefix bit position on the way to each prefix, shared between prefixes with common leading bits
-// (at most prefix count x prefix length nodes of 12 bytes, far fewer for clustered prefixes).
+// A path-compressed binary trie of prefixes (one per family) to 32-bit values. Only prefixes and
+// the branch points between them are stored, so n prefixes need at most 2n + 1 nodes whatever
+// their lengths: 16 bytes per node plus its key (4 bytes IPv4, 16 bytes IPv6). Lookups give the
+// same results (and ECS scopes) as a walk one bit at a time through the uncompressed trie.
 class PrefixTrie {
  public:
   static constexpr uint32_t kNone = 0xffffffffu;
@@ -61,23 +62,46 @@ class PrefixTrie {
 
   // False when the same prefix is already present.
   bool insert(const IpPrefix& prefix, uint32_t value);
+  // The value stored for exactly this prefix, or kNone.
+  uint32_t find(const IpPrefix& prefix) const;
   // Longest match of the address's first `source_prefix` bits: a stored prefix longer than the
   // client's source prefix never matches (spec rule 7).
   Match lookup(const ClientAddress& client) const;
 
-  size_t node_count() const { return v4_.size() + v6_.size(); }
+  size_t node_count() const { return v4_.nodes.size() + v6_.nodes.size(); }
   size_t prefix_count() const { return prefixes_; }
+  // Bytes held by the nodes and keys (capacity, as allocated).
+  size_t memory_bytes() const;
+
+  // The first 128 bits of an address as two words, most significant bit first.
+  struct Key {
+    uint64_t hi = 0, lo = 0;
+  };
 
  private:
   struct Node {
     uint32_t child[2] = {0, 0};  // 0: none (the root is never a child)
     uint32_t value = kNone;
+    uint8_t length = 0;  // prefix length this node stands for; its key is in the family's keys
   };
-  std::vector<Node>& nodes(bool ipv6) { return ipv6 ? v6_ : v4_; }
-  const std::vector<Node>& nodes(bool ipv6) const { return ipv6 ? v6_ : v4_; }
+  // Nodes of one address family; node i's key (its first `length` bits, the rest zero) is
+  // keys4[i] (IPv4, the top 32 bits of hi) or keys6[i].
+  struct Family {
+    std::vector<Node> nodes{Node{}};
+    std::vector<uint32_t> keys4{0};
+    std::vector<Key> keys6{Key{}};
+    bool ipv6 = false;
 
-  std::vector<Node> v4_{Node{}};
-  std::vector<Node> v6_{Node{}};
+    Key key(uint32_t i) const {
+      return ipv6 ? keys6[i] : Key{static_cast<uint64_t>(keys4[i]) << 32, 0};
+    }
+    uint32_t add(const Key& k, uint8_t length, uint32_t value);
+  };
+  Family& family(bool ipv6) { return ipv6 ? v6_ : v4_; }
+  const Family& family(bool ipv6) const { return ipv6 ? v6_ : v4_; }
+
+  Family v4_{};
+  Family v6_{.ipv6 = true};
   size_t prefixes_ = 0;
 };
 
