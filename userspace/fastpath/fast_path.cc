@@ -44,24 +44,75 @@ Result<std::unique_ptr<FastPath>> FastPath::start(const FastPathSettings& settin
     if (auto s = ensure_bpffs(settings.pin_dir); !s) return s.error();
     if (auto s = make_directories(settings.pin_dir); !s) return s.error();
   }
+  // Before loading: a foreign program is refused without touching the pins.
+  std::vector<InterfaceXdp> found;
+  for (const auto& interface : settings.interfaces) {
+    auto existing = XdpAttachment::inspect(interface);
+    if (!existing) return existing.error();
+    if (existing->program_id != 0 && !existing->ours)
+      return make_error("another XDP program is attached (\"" + existing->name + "\", id " +
+                            std::to_string(existing->program_id) +
+                            "); meridiand replaces only its own program, detach it first",
+                        interface);
+    found.push_back(*existing);
+  }
   XdpSettings xdp;
   xdp.dns_ports = settings.dns_ports;
   xdp.advertised_udp_payload = settings.advertised_udp_payload;
   xdp.pin_dir = settings.pin_dir;
-  auto program = XdpProgram::load(xdp);
+  auto program = XdpProgram::load(xdp, warnings);
   if (!program) return program.error();
   std::unique_ptr<FastPath> fp(
       new FastPath(std::move(program).value(), settings.max_entries_per_class));
-  for (const auto& interface : settings.interfaces) {
+  fp->keep_attached_ = settings.keep_attached_on_exit;
+  for (size_t i = 0; i < settings.interfaces.size(); ++i) {
+    const auto& interface = settings.interfaces[i];
+    if (found[i].ours) {
+      // Replaced in the mode it is attached in: the kernel refuses a native and a generic
+      // program on one interface, so switching modes would need a gap.
+      const AttachMode wanted = found[i].generic ? AttachMode::kGeneric : AttachMode::kNative;
+      if (warnings) {
+        warnings->push_back(interface + " carries meridian's XDP program id " +
+                            std::to_string(found[i].program_id) + " (" +
+                            (found[i].generic ? "generic" : "native") +
+                            " mode), left by an earlier meridiand; it keeps answering until this "
+                            "one's answers are published, then it is replaced");
+        if (settings.mode != AttachMode::kAuto && settings.mode != wanted)
+          warnings->push_back(interface + ": keeping the " +
+                              (found[i].generic ? "generic" : "native") +
+                              " mode of the program being replaced; restart with \"on_exit\": "
+                              "\"detach\" to change modes");
+      }
+      fp->takeovers_.push_back({interface, found[i]});
+      continue;
+    }
     std::string note;
     auto attached =
         XdpAttachment::attach(fp->program_->program_fd(), interface, settings.mode, &note);
-    if (!attached) return attached.error();
+    if (!attached) return attached.error();  // detaches the ones attached so far
     if (!note.empty() && warnings) warnings->push_back(note);
-    if (settings.keep_attached_on_exit) (*attached)->keep_attached();
     fp->attachments_.push_back(std::move(attached).value());
   }
+  // Only now: had a later interface failed, the earlier ones must not stay attached.
+  if (fp->keep_attached_)
+    for (auto& a : fp->attachments_) a->keep_attached();
   return fp;
+}
+
+Status FastPath::take_over(std::vector<std::string>* notes) {
+  while (!takeovers_.empty()) {
+    const Takeover& t = takeovers_.front();
+    auto attached = XdpAttachment::replace(program_->program_fd(), t.interface, t.old);
+    if (!attached) return attached.error();  // the old program stays; the next publish retries
+    if (keep_attached_) (*attached)->keep_attached();
+    notes->push_back("XDP program id " + std::to_string(program_->program_id()) +
+                     " replaced meridian's program id " + std::to_string(t.old.program_id) +
+                     " on " + t.interface + " (" + (t.old.generic ? "generic" : "native") +
+                     " mode)");
+    attachments_.push_back(std::move(attached).value());
+    takeovers_.erase(takeovers_.begin());
+  }
+  return Ok{};
 }
 
 Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
@@ -72,6 +123,9 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
   auto published = writer_.publish(entries);
   if (!published) return published.error();
   report.published = *published;
+  // The maps hold this configuration's answers: only now may this program answer in place of
+  // an earlier meridiand's.
+  if (auto s = take_over(&report.notes); !s) return s.error();
   return report;
 }
 

@@ -30,26 +30,41 @@ struct FastPathSettings {
 struct PublishReport {
   CompileStats compiled;
   PublishResult published;
+  // Lines to log: takeovers of programs left by an earlier meridiand, done after this publish.
+  std::vector<std::string> notes;
 };
 
 class FastPath {
  public:
-  // Loads the program and attaches it to every interface. `warnings` collects what to log.
+  // Loads the program and attaches it to every interface. An interface that already carries
+  // the fast path (left attached by an earlier meridiand) is not attached yet: the old program
+  // keeps answering until the first publish() has filled this program's maps, which then puts
+  // this program in its place (takeover). An interface with any other XDP program is an error:
+  // it is never replaced. `warnings` collects what to log.
   static Result<std::unique_ptr<FastPath>> start(const FastPathSettings& settings,
                                                  std::vector<std::string>* warnings);
 
-  // Compiles the answers of `zones` with `responder` and publishes them atomically.
+  // Compiles the answers of `zones` with `responder` and publishes them atomically, then takes
+  // over the interfaces still carrying an earlier meridiand's program (see start()).
   Result<PublishReport> publish(const zone::ZoneSet& zones, const answer::Responder& responder);
 
   Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 
  private:
+  struct Takeover {
+    std::string interface;
+    InterfaceXdp old;
+  };
+  Status take_over(std::vector<std::string>* notes);
+
   FastPath(std::unique_ptr<XdpProgram> program, uint32_t max_entries)
       : program_(std::move(program)), writer_(program_->map_fds(), max_entries) {}
   std::unique_ptr<XdpProgram> program_;
   MapWriter writer_;
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
+  std::vector<Takeover> takeovers_;  // interfaces waiting for the first publish
+  bool keep_attached_ = false;
 };
 
 }  // namespace meridian::fastpath

@@ -3,6 +3,7 @@
 // choice or, in "auto", as a fallback with a logged warning.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -15,12 +16,34 @@ namespace meridian::fastpath {
 enum class AttachMode { kNative, kGeneric, kAuto };
 Result<AttachMode> attach_mode_from_text(const std::string& text);
 
+// The kernel's program name of the fast path (bpf/meridian_xdp.bpf.c's entry point): how a
+// program left attached by an earlier meridiand is recognised.
+inline constexpr const char* kProgramName = "meridian_xdp";
+
+// What an interface carries before meridiand attaches.
+struct InterfaceXdp {
+  uint32_t program_id = 0;  // 0: no XDP program attached
+  std::string name;         // the attached program's name (the dispatcher's, under libxdp)
+  bool generic = false;     // attached in generic (SKB) mode
+  bool ours = false;        // the fast path, alone (directly or as libxdp's only dispatched one)
+};
+
 class XdpAttachment {
  public:
   // Attaches the program `program_fd` to `interface`. `note` receives a warning to log when auto
   // mode fell back to generic mode.
   static Result<std::unique_ptr<XdpAttachment>> attach(int program_fd, const std::string& interface,
                                                        AttachMode mode, std::string* note);
+  // Reads which XDP program `interface` carries, and whether it is the fast path.
+  static Result<InterfaceXdp> inspect(const std::string& interface);
+
+  // Puts `program_fd` in place of the program `old` reported by inspect(), in one kernel
+  // operation (XDP_FLAGS_REPLACE): every packet meets either the old or the new program, never
+  // none. Fails (changing nothing) if the interface no longer carries `old`.
+  static Result<std::unique_ptr<XdpAttachment>> replace(int program_fd,
+                                                        const std::string& interface,
+                                                        const InterfaceXdp& old);
+
   ~XdpAttachment();
   XdpAttachment(const XdpAttachment&) = delete;
   XdpAttachment& operator=(const XdpAttachment&) = delete;

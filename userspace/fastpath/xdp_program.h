@@ -24,13 +24,18 @@ struct XdpSettings {
 class XdpProgram {
  public:
   // Opens the embedded object, applies settings, loads it into the kernel (verifier) and, when
-  // pin_dir is set, pins the maps there (reusing maps already pinned there).
-  static Result<std::unique_ptr<XdpProgram>> load(const XdpSettings& settings);
+  // pin_dir is set, pins the maps there, reusing maps already pinned there that match this
+  // build's definitions. A pin that does not match (left by an older or newer build) is replaced
+  // by a new map, with a note in `warnings`: the program it belonged to keeps its own reference.
+  static Result<std::unique_ptr<XdpProgram>> load(const XdpSettings& settings,
+                                                  std::vector<std::string>* warnings = nullptr);
   ~XdpProgram();
   XdpProgram(const XdpProgram&) = delete;
   XdpProgram& operator=(const XdpProgram&) = delete;
 
   int program_fd() const;
+  // The kernel's id of the loaded program (0 if it cannot be read).
+  uint32_t program_id() const;
   FastPathMapFds map_fds() const;
   struct bpf_object* object() const;
 
