@@ -11,7 +11,6 @@ Usage: gslb_e2e_test.py --meridiand PATH --source-dir DIR [unittest args, e.g. G
 
 import argparse
 import http.server
-import ipaddress
 import json
 import os
 import re
@@ -377,7 +376,6 @@ class GslbFailoverTest(GslbTestBase):
     and the CALCULATED name; starting it moves them back; webhooks see each transition once."""
 
     def test_stop_and_start_backend_a(self):
-        a_only = "198.18.1."
         # Wait until the first probes have run (states start healthy, so answers are already
         # right; this only makes the measured time start from a probed state).
         self.assertTrue(self.daemon.wait_for_line("health checker started", 10))

@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import dns.rdatatype
 
 import rfc8906_cases
 from daemon_process import DaemonProcess
+from tcp_framing import frame, recv_message
 
 MERIDIAND = None
 SOURCE_DIR = None
@@ -97,26 +97,6 @@ def tcp_connect(where):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.connect(where)
     return s
-
-
-def frame(message):
-    wire = message.to_wire()
-    return struct.pack("!H", len(wire)) + wire
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
-def recv_message(sock):
-    (length,) = struct.unpack("!H", recv_exact(sock, 2))
-    return dns.message.from_wire(recv_exact(sock, length))
 
 
 def closed_by_peer(sock, timeout):

@@ -36,6 +36,7 @@ import dns.rdatatype
 
 import rfc8906_cases
 from daemon_process import DaemonProcess
+from tcp_framing import recv_exact
 
 MERIDIAND = None
 MERIDIANCTL = None
@@ -419,16 +420,6 @@ class XdpServingTest(NetnsTestCase):
                             reply = dns.message.from_wire(from_xdp)
                             self.assertEqual(reply.id, q.id)
                             self.assertTrue(reply.flags & dns.flags.AA)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
 
 
 class XdpRfc8906Test(NetnsTestCase):

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "config/zone_loading.h"
+#include "unit/test_files.h"
 
 namespace meridian::config {
 namespace {
@@ -192,29 +193,7 @@ TEST(DaemonConfigTest, MissingFileIsAnError) {
   EXPECT_EQ(config.error().where, "/nonexistent/meridian.json");
 }
 
-// A file in a fresh temp dir, removed with the dir at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/meridian-config-test-XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    for (const auto& f : files_) std::remove(f.c_str());
-    rmdir(dir_.c_str());
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/" + name;
-    std::ofstream(path) << text;
-    files_.push_back(path);
-    return path;
-  }
-  const std::string& path() const { return dir_; }
-
- private:
-  std::string dir_;
-  std::vector<std::string> files_;
-};
+using meridian::testing::TempDir;
 
 TEST(DaemonConfigGslbTest, DefaultsWhenAbsent) {
   auto config = parse("{}");

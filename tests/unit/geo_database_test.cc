@@ -14,37 +14,17 @@
 
 #include "geo/centroids.h"
 #include "geo/geo_database.h"
+#include "unit/test_files.h"
 
 namespace meridian::geo {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A temporary directory removed with the fixture.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "geo_db_test.XXXXXX").string();
-    path_ = mkdtemp(templ.data()) ? templ : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+using meridian::testing::TempDir;
 
- private:
-  std::string path_;
-};
-
-// Writes `json` and runs the builder; returns the database path (empty on failure).
 std::string build_db(const TempDir& dir, const std::string& name, const std::string& json) {
-  const std::string in = dir.path() + "/" + name + ".json";
-  const std::string out = dir.path() + "/" + name + ".mmdb";
-  std::ofstream(in) << json;
-  const std::string cmd = "perl " MERIDIAN_TEST_TOOLS_DIR "/make_test_mmdb.pl '" + in + "' '" +
-                          out + "' 2>" + dir.path() + "/" + name + ".err";
-  return std::system(cmd.c_str()) == 0 ? out : "";
+  return meridian::testing::build_test_mmdb(dir, name, json);
 }
 
 const char* kCityJson = R"({"ip_version": 6, "database_type": "Meridian-Test-City",

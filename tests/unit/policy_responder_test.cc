@@ -20,6 +20,7 @@
 #include "dns/types.h"
 #include "geo/geo_database.h"
 #include "policy/gslb_engine.h"
+#include "unit/test_files.h"
 #include "zone/route53_json.h"
 #include "zone/zone_set.h"
 #ifdef MERIDIAN_TEST_FASTPATH
@@ -29,24 +30,9 @@
 namespace meridian::policy {
 namespace {
 
-namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "policy_test.XXXXXX").string();
-    path_ = mkdtemp(templ.data()) ? templ : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using meridian::testing::TempDir;
 
 // Munich has coordinates in the database; California and Australia only codes (centroids).
 constexpr const char* kGeoJson = R"({"ip_version": 6, "database_type": "Meridian-Test-City",
@@ -167,11 +153,8 @@ class GslbResponderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
-    const std::string in = dir_.path() + "/geo.json", out = dir_.path() + "/geo.mmdb";
-    std::ofstream(in) << kGeoJson;
-    const std::string cmd = "perl " MERIDIAN_TEST_TOOLS_DIR "/make_test_mmdb.pl '" + in + "' '" +
-                            out + "' 2>" + dir_.path() + "/err";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << "make_test_mmdb.pl failed";
+    const std::string out = meridian::testing::build_test_mmdb(dir_, "geo", kGeoJson);
+    ASSERT_FALSE(out.empty()) << "make_test_mmdb.pl failed";
     auto db = geo::GeoDatabase::open(out);
     ASSERT_TRUE(db.ok()) << db.error().to_string();
     db_ = std::make_unique<geo::GeoDatabase>(std::move(*db));
