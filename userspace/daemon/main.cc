@@ -299,6 +299,7 @@ void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::Z
       report->published.published, report->published.generation, report->compiled.oversize,
       report->published.map_full);
   for (const auto& note : report->notes) log->info("{}", note);
+  for (const auto& warning : report->warnings) log->warn("{}", warning);
 }
 #endif
 

@@ -2,6 +2,7 @@
 #include "fastpath/fast_path.h"
 
 #include <linux/magic.h>
+#include <net/if.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -43,6 +44,14 @@ Result<std::unique_ptr<FastPath>> FastPath::start(const FastPathSettings& settin
   if (!settings.pin_dir.empty()) {
     if (auto s = ensure_bpffs(settings.pin_dir); !s) return s.error();
     if (auto s = make_directories(settings.pin_dir); !s) return s.error();
+    // mkdir reports EEXIST for anything at the path; a pinned map or program there would fail
+    // the load with a bare "Not a directory".
+    struct stat st {};
+    if (stat(settings.pin_dir.c_str(), &st) != 0)
+      return make_error(std::string("pin_dir: ") + std::strerror(errno), settings.pin_dir);
+    if (!S_ISDIR(st.st_mode))
+      return make_error("pin_dir is not a directory (a pinned BPF object is there)",
+                        settings.pin_dir);
   }
   // Before loading: a foreign program is refused without touching the pins.
   std::vector<InterfaceXdp> found;
@@ -65,6 +74,7 @@ Result<std::unique_ptr<FastPath>> FastPath::start(const FastPathSettings& settin
   std::unique_ptr<FastPath> fp(
       new FastPath(std::move(program).value(), settings.max_entries_per_class));
   fp->keep_attached_ = settings.keep_attached_on_exit;
+  fp->mode_ = settings.mode;
   for (size_t i = 0; i < settings.interfaces.size(); ++i) {
     const auto& interface = settings.interfaces[i];
     if (found[i].ours) {
@@ -126,7 +136,52 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
   // The maps hold this configuration's answers: only now may this program answer in place of
   // an earlier meridiand's.
   if (auto s = take_over(&report.notes); !s) return s.error();
+  recheck_interfaces(&report);
   return report;
+}
+
+void FastPath::recheck_interfaces(PublishReport* report) {
+  for (auto& a : attachments_) {
+    const std::string& name = a->interface();
+    const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
+    if (ifindex == a->ifindex()) continue;
+    const std::string was = " (it was ifindex " + std::to_string(a->ifindex()) + ")";
+    if (ifindex == 0) {
+      report->warnings.push_back("XDP: interface " + name + " is gone" + was +
+                                 "; its program went with it. Once it is back, reload "
+                                 "(SIGHUP) to attach the program again; until then userspace "
+                                 "answers whatever arrives on it");
+      continue;
+    }
+    const std::string back = "XDP: interface " + name + " was deleted and created again" + was;
+    const std::string now =
+        " (ifindex " + std::to_string(a->ifindex()) + ", now " + std::to_string(ifindex) + ")";
+    auto existing = XdpAttachment::inspect(name);
+    if (!existing) {
+      report->warnings.push_back(
+          back + "; not attached, userspace serves it: " + existing.error().to_string());
+      continue;
+    }
+    if (existing->program_id != 0) {
+      report->warnings.push_back(back + " and carries XDP program \"" + existing->name + "\" (id " +
+                                 std::to_string(existing->program_id) +
+                                 "); not attached, userspace serves it");
+      continue;
+    }
+    std::string fallback;
+    auto attached = XdpAttachment::attach(program_->program_fd(), name, mode_, &fallback);
+    if (!fallback.empty()) report->warnings.push_back(fallback);
+    if (!attached) {
+      report->warnings.push_back(
+          back + "; not attached, userspace serves it: " + attached.error().to_string());
+      continue;
+    }
+    if (keep_attached_) (*attached)->keep_attached();
+    report->notes.push_back("XDP program attached to " + name + " (" +
+                            ((*attached)->generic() ? "generic" : "native") +
+                            " mode): the interface was deleted and created again" + now);
+    a = std::move(attached).value();
+  }
 }
 
 }  // namespace meridian::fastpath

@@ -30,8 +30,11 @@ struct FastPathSettings {
 struct PublishReport {
   CompileStats compiled;
   PublishResult published;
-  // Lines to log: takeovers of programs left by an earlier meridiand, done after this publish.
+  // Lines to log: takeovers of programs left by an earlier meridiand, done after this publish,
+  // and interfaces attached again after they were deleted and created again.
   std::vector<std::string> notes;
+  // Lines to log as warnings: interfaces gone, or back but not attached.
+  std::vector<std::string> warnings;
 };
 
 class FastPath {
@@ -45,7 +48,9 @@ class FastPath {
                                                  std::vector<std::string>* warnings);
 
   // Compiles the answers of `zones` with `responder` and publishes them atomically, then takes
-  // over the interfaces still carrying an earlier meridiand's program (see start()).
+  // over the interfaces still carrying an earlier meridiand's program (see start()). Then checks
+  // the interfaces: one deleted since is reported, one deleted and created again under the same
+  // name gets the program attached again (nothing watches the links between publishes).
   Result<PublishReport> publish(const zone::ZoneSet& zones, const answer::Responder& responder);
 
   Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
@@ -57,6 +62,7 @@ class FastPath {
     InterfaceXdp old;
   };
   Status take_over(std::vector<std::string>* notes);
+  void recheck_interfaces(PublishReport* report);
 
   FastPath(std::unique_ptr<XdpProgram> program, uint32_t max_entries)
       : program_(std::move(program)), writer_(program_->map_fds(), max_entries) {}
@@ -65,6 +71,7 @@ class FastPath {
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
   std::vector<Takeover> takeovers_;  // interfaces waiting for the first publish
   bool keep_attached_ = false;
+  AttachMode mode_ = AttachMode::kAuto;  // for attaching again to a recreated interface
 };
 
 }  // namespace meridian::fastpath

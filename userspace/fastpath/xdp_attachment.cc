@@ -154,7 +154,11 @@ Result<std::unique_ptr<XdpAttachment>> XdpAttachment::replace(int program_fd,
 }
 
 XdpAttachment::~XdpAttachment() {
-  if (!keep_) xdp_program__detach(program_, ifindex_, generic_ ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+  // An interface deleted meanwhile took the program with it; its index may belong to another
+  // interface by now, which must not lose its program.
+  const bool still_there = if_nametoindex(interface_.c_str()) == static_cast<unsigned>(ifindex_);
+  if (!keep_ && still_there)
+    xdp_program__detach(program_, ifindex_, generic_ ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
   xdp_program__close(program_);
 }
 

@@ -50,6 +50,9 @@ class XdpAttachment {
 
   const std::string& interface() const { return interface_; }
   bool generic() const { return generic_; }
+  // The interface's index when attached: a different index under the same name means it was
+  // deleted and created again (without the program), none that it is gone.
+  int ifindex() const { return ifindex_; }
   // Leave the program attached when this object goes away (the maps stay pinned).
   void keep_attached() { keep_ = true; }
 

@@ -103,8 +103,12 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const XdpSettings& settings
         return make_error("pin path " + path + ": " + std::strerror(-err));
     }
   }
+  // The load creates and pins the maps before the verifier runs: any of the three can fail, and
+  // libbpf's own lines just before this error (on stderr) say which.
   if (int err = meridian_xdp__load(skel); err != 0)
-    return make_error(std::string("loading the XDP program (verifier): ") + std::strerror(-err));
+    return make_error(std::string("loading the XDP program (creating the maps") +
+                      (settings.pin_dir.empty() ? "" : ", pinning them in " + settings.pin_dir) +
+                      ", or the verifier; see libbpf's messages above): " + std::strerror(-err));
   return program;
 }
 
