@@ -23,10 +23,11 @@ struct XdpSettings {
 
 class XdpProgram {
  public:
-  // Opens the embedded object, applies settings, loads it into the kernel (maps, pins, verifier) and, when
-  // pin_dir is set, pins the maps there, reusing maps already pinned there that match this
-  // build's definitions. A pin that does not match (left by an older or newer build) is replaced
-  // by a new map, with a note in `warnings`: the program it belonged to keeps its own reference.
+  // Opens the embedded object, applies settings, loads it into the kernel (maps, pins, verifier)
+  // and, when pin_dir is set, pins the maps there, reusing maps already pinned there that match
+  // this build's definitions. A pin that does not match (left by an older or newer build) is
+  // replaced by a new map, with a note in `warnings`: the program it belonged to keeps its own
+  // reference.
   static Result<std::unique_ptr<XdpProgram>> load(const XdpSettings& settings,
                                                   std::vector<std::string>* warnings = nullptr);
   ~XdpProgram();
