@@ -36,6 +36,8 @@ std::string transfer_failure_reason(CURL* easy, CURLcode code, const char* error
   curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT: {
+      // The connect timeout also covers the name lookup; say which step ran out of time.
+      if (detail.rfind("Resolving timed out", 0) == 0) return "resolve: " + detail;
       // libcurl (7.88) stamps the connect time only once TLS is up too; a local port shows that
       // the TCP connect itself completed.
       long local_port = 0;
