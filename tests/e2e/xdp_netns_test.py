@@ -707,10 +707,9 @@ class XdpReloadConsistencyTest(NetnsTestCase):
 
 # --- lifecycle -----------------------------------------------------------------------------------
 
-class XdpLifecycleTest(unittest.TestCase):
-    """SIGTERM: with "on_exit": "detach" (default) the program is detached; with "keep" it stays
-    attached and keeps answering the last published data. In both cases the maps stay pinned in
-    pin_dir (counters readable after the stop). Userspace sees only what XDP passed up."""
+class TopologyPerTest(unittest.TestCase):
+    """For tests that start and stop daemons themselves: a fresh topology per test, daemons
+    stopped and the topology removed at the end whatever happens."""
 
     def setUp(self):
         reason = skip_reason()
@@ -720,15 +719,30 @@ class XdpLifecycleTest(unittest.TestCase):
         self.topology = Topology().create()
         self.addCleanup(self.topology.destroy)
 
-    def start(self, **args):
+    def daemon(self, pin_dir=None, **args):
+        """An XdpDaemon (not started yet), stopped at cleanup; pin_dir overrides the default."""
         daemon = XdpDaemon(self.topology, **args)
+        if pin_dir:
+            daemon.pin_dir = pin_dir
+            daemon.config["xdp"]["pin_dir"] = pin_dir
+            daemon.write_file("meridian.json", json.dumps(daemon.config))
         self.addCleanup(daemon.stop)
-        return daemon.start()
+        return daemon
 
     def query(self, server, name, rtype):
         proc = run(["ip", "netns", "exec", self.topology.client, "dig", f"@{server}", name, rtype,
                     "+norec", "+time=2", "+tries=1"], check=False)
         return parse_dig(proc.stdout) if proc.returncode == 0 else None
+
+
+
+class XdpLifecycleTest(TopologyPerTest):
+    """SIGTERM: with "on_exit": "detach" (default) the program is detached; with "keep" it stays
+    attached and keeps answering the last published data. In both cases the maps stay pinned in
+    pin_dir (counters readable after the stop). Userspace sees only what XDP passed up."""
+
+    def start(self, **args):
+        return self.daemon(**args).start()
 
     def test_detach_on_sigterm(self):
         daemon = self.start()
@@ -892,28 +906,11 @@ def program_exists(prog_id):
     return run(["bpftool", "prog", "show", "id", str(prog_id)], check=False).returncode == 0
 
 
-class XdpTakeoverTest(unittest.TestCase):
+class XdpTakeoverTest(TopologyPerTest):
     """A restarted meridiand and a program left attached ("on_exit": "keep", or a kill -9): the new
     daemon fills its maps, then replaces the old program in one operation, so queries sent
     without pause are all answered, by XDP, and after it is ready only with its data. Pins that do
     not match the program are replaced with a warning; a foreign XDP program is left alone."""
-
-    def setUp(self):
-        reason = skip_reason()
-        if reason:
-            self.skipTest(reason)
-        ensure_bpffs()
-        self.topology = Topology().create()
-        self.addCleanup(self.topology.destroy)
-
-    def daemon(self, pin_dir=None, **args):
-        daemon = XdpDaemon(self.topology, **args)
-        if pin_dir:
-            daemon.pin_dir = pin_dir
-            daemon.config["xdp"]["pin_dir"] = pin_dir
-            daemon.write_file("meridian.json", json.dumps(daemon.config))
-        self.addCleanup(daemon.stop)
-        return daemon
 
     def versions(self, count):
         return TakeoverQueryLoop(self.topology.client, SERVER4, count, 30).run_for(count)
@@ -1049,28 +1046,11 @@ def many_names_zone(count):
     return "\n".join(lines) + "\n"
 
 
-class XdpFaultTest(unittest.TestCase):
+class XdpFaultTest(TopologyPerTest):
     """Faults of the fast path that must leave userspace serving: the interface disappears under
     a running meridiand, the program cannot be loaded, a name class is full. Each is logged with
     its cause and never stops meridiand."""
 
-    def setUp(self):
-        reason = skip_reason()
-        if reason:
-            self.skipTest(reason)
-        ensure_bpffs()
-        self.topology = Topology().create()
-        self.addCleanup(self.topology.destroy)
-
-    def daemon(self, **args):
-        daemon = XdpDaemon(self.topology, **args)
-        self.addCleanup(daemon.stop)
-        return daemon
-
-    def query(self, server, name, rtype):
-        proc = run(["ip", "netns", "exec", self.topology.client, "dig", f"@{server}", name, rtype,
-                    "+norec", "+time=2", "+tries=1"], check=False)
-        return parse_dig(proc.stdout) if proc.returncode == 0 else None
 
     def reload(self, daemon):
         """SIGHUP; returns the log lines it produced once the reload has finished."""
