@@ -1,16 +1,20 @@
 // xdp_prog_cost: what the XDP fast path costs per query, in kernel-measured nanoseconds
-// (BPF_PROG_TEST_RUN duration), for an A hit, an AAAA hit, an EDNS+ECS hit and a miss, against
-// a floor program that only swaps addresses and returns XDP_TX. Maps are filled by the
-// production AnswerCompiler and MapWriter from tests/diff/data/diff.zone; frames come from the
-// BPF tests' frame builder. Prints Google Benchmark's table, then ns/query and the ratio to the
-// floor. Needs CAP_BPF (root).
+// (BPF_PROG_TEST_RUN duration), for an A hit, an AAAA hit, an EDNS+ECS hit, a miss, and hits
+// decided by the weighted, geolocation, latency and multivalue routing policies, against a floor
+// program that only swaps addresses and returns XDP_TX. Maps are filled by the production
+// compilers and MapWriter from tests/diff/data/diff.zone plus a Route 53 JSON zone of policy
+// groups, with the default country database (when setup built it) for geolocation; frames come
+// from the BPF tests' frame builder. Prints Google Benchmark's table, then ns/query and the ratio
+// to the floor. Needs CAP_BPF (root).
 #include <benchmark/benchmark.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,9 +32,14 @@
 #include "dns/wire_writer.h"
 #include "fastpath/answer_compiler.h"
 #include "fastpath/map_writer.h"
+#include "fastpath/policy_compiler.h"
 #include "fastpath/xdp_program.h"
+#include "geo/geo_database.h"
 #include "meridian_maps.h"
+#include "policy/gslb_engine.h"
+#include "unit/route53_text.h"
 #include "zone/master_file.h"
+#include "zone/route53_json.h"
 #include "zone/zone_set.h"
 
 namespace {
@@ -61,7 +70,41 @@ struct QueryShape {
   uint16_t qtype = dns::rrtype::A;
   bool edns = false;
   bool ecs = false;
+  // The ECS /24 sent: a documentation network by default; a public one (found in a country
+  // database) for the geolocation and latency cases.
+  std::array<uint8_t, 3> ecs_network = {198, 51, 100};
 };
+
+// The policy groups timed: 3 weighted sets, 6 geolocation sets (countries, a continent, '*'),
+// 4 latency regions, 10 multivalue sets (8 drawn per answer).
+std::string policy_zone_json() {
+  std::vector<std::string> sets = meridian::testing::route53_apex("gslb.test.", "198.18.0.53");
+  for (int i = 0; i < 3; ++i)
+    sets.push_back(meridian::testing::route53_set(
+        "weighted.gslb.test.",
+        R"("SetIdentifier": "w)" + std::to_string(i) + R"(", "Weight": )" + std::to_string(i + 1),
+        "198.18.10." + std::to_string(i + 1)));
+  const char* geo[] = {R"({"CountryCode": "GB"})",   R"({"CountryCode": "DE"})",
+                       R"({"CountryCode": "US"})",   R"({"CountryCode": "JP"})",
+                       R"({"ContinentCode": "EU"})", R"({"CountryCode": "*"})"};
+  for (int i = 0; i < 6; ++i)
+    sets.push_back(meridian::testing::route53_set(
+        "geo.gslb.test.",
+        R"("SetIdentifier": "g)" + std::to_string(i) + R"(", "GeoLocation": )" + geo[i],
+        "198.18.11." + std::to_string(i + 1)));
+  const char* regions[] = {"us-east-1", "eu-west-1", "ap-northeast-1", "sa-east-1"};
+  for (int i = 0; i < 4; ++i)
+    sets.push_back(meridian::testing::route53_set(
+        "latency.gslb.test.",
+        R"("SetIdentifier": "r)" + std::to_string(i) + R"(", "Region": ")" + regions[i] + "\"",
+        "198.18.12." + std::to_string(i + 1)));
+  for (int i = 0; i < 10; ++i)
+    sets.push_back(meridian::testing::route53_set(
+        "multi.gslb.test.",
+        R"("SetIdentifier": "m)" + std::to_string(i) + R"(", "MultiValueAnswer": true)",
+        "198.18.13." + std::to_string(i + 1)));
+  return meridian::testing::route53_document(sets);
+}
 
 // A query as a stub resolver sends it (RD set), written with the production wire writers.
 std::vector<uint8_t> make_query(const QueryShape& q) {
@@ -83,7 +126,7 @@ std::vector<uint8_t> make_query(const QueryShape& q) {
       dns::EcsOption ecs;
       ecs.family = 1;
       ecs.source_prefix = 24;
-      ecs.address = {198, 51, 100};
+      ecs.address = {q.ecs_network[0], q.ecs_network[1], q.ecs_network[2]};
       ecs.address_length = 3;
       opt.ecs = ecs;
     }
@@ -196,8 +239,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zone: %s\n", zone.error().to_string().c_str());
     return 1;
   }
-  meridian::zone::ZoneSet zones(
-      {std::make_shared<const meridian::zone::Zone>(std::move(zone.value()))});
+  auto policy_zone = meridian::zone::parse_route53_json(
+      policy_zone_json(), *dns::Name::from_text("gslb.test."), "gslb.test");
+  if (!policy_zone) {
+    std::fprintf(stderr, "policy zone: %s\n", policy_zone.error().to_string().c_str());
+    return 1;
+  }
+  // The default country database when setup built it; without one, geolocation answers '*'.
+  std::unique_ptr<meridian::geo::GeoDatabase> geo_db;
+  if (auto db = meridian::geo::GeoDatabase::open("/var/lib/meridian/geoip/country.mmdb"))
+    geo_db = std::make_unique<meridian::geo::GeoDatabase>(std::move(*db));
+  meridian::policy::GslbInputs inputs;
+  inputs.geo = geo_db.get();
+  inputs.health = std::make_shared<meridian::policy::HealthView>();
+  auto attached = meridian::policy::attach_gslb(
+      meridian::zone::ZoneSet(
+          {std::make_shared<const meridian::zone::Zone>(std::move(zone.value())),
+           std::make_shared<const meridian::zone::Zone>(std::move(policy_zone.value()))}),
+      inputs);
+  if (!attached) {
+    std::fprintf(stderr, "policy engine: %s\n", attached.error().to_string().c_str());
+    return 1;
+  }
+  const meridian::zone::ZoneSet& zones = **attached;
   meridian::answer::Responder responder(meridian::answer::ResponderConfig{});
   auto program = fastpath::XdpProgram::load(fastpath::XdpSettings{});
   if (!program) {
@@ -206,8 +270,18 @@ int main(int argc, char** argv) {
   }
   fastpath::CompileStats compile_stats;
   auto entries = fastpath::AnswerCompiler(responder).compile(zones, &compile_stats);
+  fastpath::PolicyTables policy_tables;
+  fastpath::PolicyCompileStats policy_stats;
+  fastpath::PolicyCompiler(responder).compile(zones, entries, policy_tables, &policy_stats);
   fastpath::MapWriter writer((*program)->map_fds(), 1u << 16);
-  auto published = writer.publish(entries);
+  auto geo_table = fastpath::compile_geo_table(geo_db.get());
+  if (!geo_table || !writer.publish_geo(*geo_table)) {
+    std::fprintf(stderr, "publishing the geolocation table failed\n");
+    return 1;
+  }
+  std::printf("geolocation table: %zu prefixes (%s); %zu policy groups in XDP\n", geo_table->size(),
+              geo_db ? geo_db->path().c_str() : "no database", policy_stats.groups);
+  auto published = writer.publish(entries, policy_tables);
   if (!published) {
     std::fprintf(stderr, "publishing: %s\n", published.error().to_string().c_str());
     return 1;
@@ -253,6 +327,20 @@ int main(int argc, char** argv) {
        {"missing.diff.test.", dns::rrtype::A},
        XDP_PASS,
        MDN_STAT_PASS_NAME_MISS},
+      {"weighted hit", false, false, {"weighted.gslb.test."}, XDP_TX, MDN_STAT_HIT_POLICY},
+      {"geolocation hit (ECS)",
+       false,
+       false,
+       {"geo.gslb.test.", dns::rrtype::A, true, true, {81, 2, 69}},
+       XDP_TX,
+       MDN_STAT_HIT_POLICY},
+      {"latency hit (ECS)",
+       false,
+       false,
+       {"latency.gslb.test.", dns::rrtype::A, true, true, {81, 2, 69}},
+       XDP_TX,
+       MDN_STAT_HIT_POLICY},
+      {"multivalue hit (8 of 10)", false, false, {"multi.gslb.test."}, XDP_TX, MDN_STAT_HIT_POLICY},
   };
 
   // Every case is checked once before it is timed: the action, the counter that must move, and
@@ -276,9 +364,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: counter %d did not move\n", s.name, s.stat);
       return 1;
     }
-    if (!s.floor && s.action == XDP_TX) {
+    // Weighted and multivalue answers are random: their bytes are checked by the tests.
+    const bool random =
+        s.stat == MDN_STAT_HIT_POLICY && (s.query.name[0] == 'w' || s.query.name[0] == 'm');
+    if (!s.floor && s.action == XDP_TX && !random) {
       std::vector<uint8_t> reply;
       meridian::answer::QueryContext ctx;
+      auto* sin = reinterpret_cast<sockaddr_in*>(&ctx.client);
+      sin->sin_family = AF_INET;
+      const uint8_t client[4] = {198, 18, 0, 2};  // the frame builder's client address
+      std::memcpy(&sin->sin_addr, client, 4);
       responder.respond(zones, fs.dns, ctx, reply);
       if (once.frame != meridian::testing::expected_reply_frame(fs, reply)) {
         std::fprintf(stderr, "%s: XDP reply differs from the userspace reply\n", s.name);

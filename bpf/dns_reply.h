@@ -27,6 +27,7 @@ INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 	if (!ctl)
 		return NULL;
 	__u32 gen = ctl->generation & 1;
+	s->ps.generation = gen; /* a policy answer reads the same generation's tables */
 	if (name_len <= MDN_NAME_CLASS0)
 		LOOKUP_CLASS(0);
 	if (name_len <= MDN_NAME_CLASS1)
@@ -60,7 +61,7 @@ INLINE __u32 put_opt_bytes(struct scratch *s, __u32 at, __u32 from, __u32 len)
 }
 
 /* Builds the reply's OPT record in s->opt, as userspace writes it: version 0, our payload size,
- * DO echoed, ECS echoed with scope 0; a client cookie is not echoed (no server cookies yet, as
+ * DO echoed, ECS echoed with the decision's scope (s->ps.scope); a client cookie is not echoed (no server cookies yet, as
  * userspace). Returns its length, 0 on error. */
 INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 {
@@ -85,7 +86,7 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 		oput(o, at + 2, 0);
 		oput(o, at + 3, elen);
 		at = put_opt_bytes(s, at + 4, qi->ecs_off, elen);
-		oput(o, at - elen + 3, 0); /* SCOPE PREFIX-LENGTH */
+		oput(o, at - elen + 3, s->ps.scope); /* SCOPE PREFIX-LENGTH */
 	}
 	if (at > OPT_BUF - 3)
 		return 0;

@@ -5,6 +5,8 @@
 #include "checksum.h"
 #include "dns_query.h"
 #include "dns_reply.h"
+#include "policy.h"
+#include "shuffle.h"
 
 SEC("xdp")
 int meridian_xdp(struct xdp_md *ctx)
@@ -103,12 +105,27 @@ int meridian_xdp(struct xdp_md *ctx)
 	struct mdn_answer *ans = lookup_answer(s, qi.name_len);
 	if (!ans)
 		return pass(MDN_STAT_PASS_NAME_MISS);
+	/* A routing-policy group: decided for this client, assembled in scratch. */
+	int policy = 0;
+	s->ps.scope = 0;
+	if (ans->kind == MDN_ANSWER_POLICY) {
+		s->ps.group = ans->csum;
+		if (client_address(ctx, s, &qi, l3_off, is_v6) || xdp_policy_answer(s))
+			return pass(MDN_STAT_PASS_POLICY);
+		ans = &s->pans;
+		policy = 1;
+	} else if (ans->shuffle) {
+		if (xdp_shuffle_answer(s, ans, shuffle_rr_size(qi.qtype)))
+			return pass(MDN_STAT_PASS_NAME_MISS);
+		ans = &s->pans;
+	}
 	__u32 alen = ans->length;
-	if (alen == 0 || alen > MDN_ANSWER_MAX)
+	if (alen > MDN_ANSWER_MAX)
 		return pass(MDN_STAT_PASS_NAME_MISS);
 
-	/* OPT of the reply: version 0, our payload size, DO echoed, ECS echoed with scope 0 (this
-	 * answer does not depend on the client), the client cookie echoed. Same order as userspace. */
+	/* OPT of the reply: version 0, our payload size, DO echoed, ECS echoed with the scope of the
+	 * policy decision (0 for static answers, which do not depend on the client). Same order as
+	 * userspace. */
 	__u32 opt_len = 0;
 	if (qi.has_edns) {
 		/* zero first: the checksum below sums OPT_SUM_LEN bytes, the record and zero padding */
@@ -219,13 +236,14 @@ int meridian_xdp(struct xdp_md *ctx)
 		return count_drop(MDN_STAT_ERROR_STORE);
 	}
 	/* Short blocks by direct access, longer answers with the helper (one call, then memcpy).
-	 * The length tested is a copy read back from memory, as for the payload above. */
+	 * The length tested is a copy read back from memory, as for the payload above. A policy's
+	 * SERVFAIL has no answer bytes. */
 	s->copy_len = alen;
 	asm volatile("" ::: "memory");
 	if (s->copy_len >= 8 && s->copy_len <= SMALL_MAX) {
 		if (put_small(ctx, hdr_len + qend, ans->data, &s->copy_len) < 0)
 			return count_drop(MDN_STAT_ERROR_STORE);
-	} else if (bpf_xdp_store_bytes(ctx, hdr_len + qend, ans->data, alen) < 0) {
+	} else if (alen > 0 && bpf_xdp_store_bytes(ctx, hdr_len + qend, ans->data, alen) < 0) {
 		return count_drop(MDN_STAT_ERROR_STORE);
 	}
 	if (opt_len) {
@@ -236,6 +254,8 @@ int meridian_xdp(struct xdp_md *ctx)
 
 	count(MDN_STAT_ANSWERED);
 	count(hit_stat(qi.qtype));
+	if (policy)
+		count(MDN_STAT_HIT_POLICY);
 	return XDP_TX;
 }
 

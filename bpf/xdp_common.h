@@ -60,6 +60,11 @@ struct mdn_btf_anchor {
 	struct mdn_name_key1 key1;
 	struct mdn_name_key2 key2;
 	struct mdn_name_key3 key3;
+	struct mdn_group_entry group_entry;
+	struct mdn_fragment fragment;
+	struct mdn_prefix_key prefix_key;
+	struct mdn_prefix_value prefix_value;
+	struct mdn_latency_key latency_key;
 };
 const struct mdn_btf_anchor *mdn_btf_anchor __attribute__((unused));
 
@@ -67,6 +72,68 @@ NAME_OUTER(0);
 NAME_OUTER(1);
 NAME_OUTER(2);
 NAME_OUTER(3);
+
+/* Routing policies (bpf/policy.h). Per generation, like the name maps: the groups, the record
+ * sets' answer fragments, the latency table and CIDR collections (one LPM trie), the operator
+ * latency milliseconds. Inner arrays carry BPF_F_INNER_MAP so each generation's can be sized
+ * to what it holds. */
+#define GENERATION_OUTER(NAME, INNER)                                  \
+	struct {                                                       \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);              \
+		__uint(max_entries, MDN_GENERATIONS);                  \
+		__type(key, __u32);                                    \
+		__array(values, INNER);                                \
+	} NAME SEC(".maps")
+
+struct group_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct mdn_group_entry));
+};
+struct fragment_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct mdn_fragment));
+};
+struct prefix_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct mdn_prefix_key));
+	__uint(value_size, sizeof(struct mdn_prefix_value));
+};
+struct latency_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct mdn_latency_key));
+	__uint(value_size, sizeof(__u32));
+};
+GENERATION_OUTER(mdn_groups, struct group_inner);
+GENERATION_OUTER(mdn_fragments, struct fragment_inner);
+GENERATION_OUTER(mdn_prefixes, struct prefix_inner);
+GENERATION_OUTER(mdn_latency, struct latency_inner);
+
+/* The geolocation table: one slot, replaced whole when the database changes (its ids are stable
+ * across zone reloads, so it is not part of a generation). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct prefix_inner);
+} mdn_geo SEC(".maps");
+
+/* Health by slot: 0 healthy (also every slot never written), 1 unhealthy. Written by the
+ * daemon's health checker on every transition; never rebuilt. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MDN_HEALTH_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} mdn_health SEC(".maps");
 
 /* Per-CPU scratch: the query copy, the lookup key and the reply headers. */
 #define HDR_BUF 352 /* IPv6 40 + UDP 8 + DNS 12 + question <= 259 + pad */
@@ -89,6 +156,27 @@ struct opt_walk {
 	__u32 status;
 };
 
+/* One routing-policy decision: inputs set by the caller, state of the answer being assembled. */
+struct policy_state {
+	__u32 generation;
+	__u32 group;       /* index in the generation's mdn_groups */
+	__u32 source;      /* client source prefix length (ECS) or 32/128 */
+	__u32 usable_ecs;  /* the client address came from ECS: the reply carries the scope */
+	__u32 fail;        /* a table could not decide exactly: the query goes up */
+	__u32 geo_scope;
+	__u32 latency_scope;
+	__u32 cidr_scope;
+	__u32 scope;       /* the reply's ECS scope */
+	__u32 at;          /* bytes assembled */
+	__u32 ancount;
+	__u32 nscount;
+	__u64 sum;         /* checksum of the bytes assembled */
+	struct mdn_prefix_key key; /* the client's address, prefixlen and table set per lookup */
+	__u32 pad;
+	struct mdn_client client;
+	struct mdn_decision d;
+};
+
 /* Walk state lives in the scratch map, not on the stack: values read back from map memory are not
  * tracked exactly by the verifier, so each bpf_loop step is verified once instead of per value. */
 struct scratch {
@@ -102,6 +190,11 @@ struct scratch {
 	__u8 l2[L2_MAX + 2];  /* the reply's Ethernet header and VLAN tags */
 	__u8 ip[40];          /* the reply's IPv4 (20 bytes used) or IPv6 header */
 	__u8 udp[8];          /* the reply's UDP header */
+	struct policy_state ps;
+	__u8 order[MDN_SHUFFLE_MAX]; /* a shuffled answer's RR order */
+	/* An answer assembled per query: from a policy's fragments, or a static one shuffled. */
+	struct mdn_answer pans;
+	__u8 pans_slack[MDN_FRAGMENT_MAX + 16]; /* word copies may run past pans.data's end */
 };
 _Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");
 _Static_assert(__builtin_offsetof(struct scratch, key) % 8 == 6, "key name word aligned");

@@ -6,6 +6,8 @@
 
 #include <linux/types.h>
 
+#include "meridian_policy.h"
+
 #ifdef __cplusplus
 #define MDN_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
 #else
@@ -22,6 +24,10 @@
 #define MDN_NAME_CLASS3 256
 /* Bytes of answer data (sections after the question, without OPT) one entry can hold. */
 #define MDN_ANSWER_MAX 1024
+/* Most values of one RRset the program shuffles itself (larger RRsets stay in userspace), and
+ * where the shuffled records must end in the answer data (room for the verifier's bounds). */
+#define MDN_SHUFFLE_MAX 16
+#define MDN_SHUFFLE_END (MDN_ANSWER_MAX - 12)
 /* Two generations of every data map: userspace fills the inactive one, then flips. */
 #define MDN_GENERATIONS 2
 #define MDN_MAX_PORTS 4
@@ -41,9 +47,76 @@ struct mdn_answer {
 	__u16 nscount;
 	__u16 arcount;
 	__u16 length;    /* bytes used in data */
+	__u8 kind;       /* enum mdn_answer_kind */
+	__u8 shuffle;    /* static: the answer section ends with this many A/AAAA RRs of one RRset
+			  * (one size, one compressed owner), sent in a random order (rule 1); 0: as is */
+	__u32 csum;      /* static: csum_partial of data (native 16-bit words, zero padded to even);
+			  * policy: the group's index in the live generation's mdn_groups */
+	__u16 shuffle_at; /* offset in data of the first RR to shuffle */
 	__u16 reserved;
-	__u32 csum;      /* csum_partial of data (native 16-bit words, zero padded to even) */
 	__u8 data[MDN_ANSWER_MAX];
+};
+
+enum mdn_answer_kind {
+	MDN_ANSWER_STATIC = 0, /* replay data as is */
+	MDN_ANSWER_POLICY = 1, /* a routing-policy group: decided per query (header fields unused) */
+};
+
+/* ---- Routing policies decided in XDP (docs/fastpath.md, "Routing policies") ---- */
+
+/* Bytes of one record set's answer RRs (or a group's NODATA authority section). */
+#define MDN_FRAGMENT_MAX 496
+/* Health slots (enum-free: HealthView's capacity). */
+#define MDN_HEALTH_SLOTS 65536
+/* No fragment (a group without a NODATA answer: the query goes up when it would need one). */
+#define MDN_NO_FRAGMENT 0xffffffffU
+
+/* The RRs one record set contributes to an answer, written as the userspace responder writes them
+ * after the question (owner names compressed to offset 12), or a NODATA authority section. */
+struct mdn_fragment {
+	__u16 ancount;
+	__u16 nscount;
+	__u16 length; /* bytes used in data */
+	__u16 reserved;
+	__u32 csum;   /* csum_partial of data, as for mdn_answer */
+	__u32 reserved2;
+	__u8 data[MDN_FRAGMENT_MAX];
+};
+
+/* One routing-policy group: candidates' record_set fields index mdn_fragments. */
+struct mdn_group_entry {
+	struct mdn_group group;
+	__u32 nodata; /* fragment of the NODATA answer (SOA in authority) or MDN_NO_FRAGMENT */
+	__u32 reserved;
+};
+
+/* Client prefix tables (BPF LPM tries): key data is table id (big endian), family, address. The
+ * geolocation table (mdn_geo) uses table 0; the generation's mdn_prefixes holds the latency table
+ * (table 0) and each CIDR collection (its id). Every table covers its whole address space with
+ * disjoint prefixes, so a lookup with prefixlen MDN_PREFIX_HEAD_BITS + source prefix misses only
+ * when the result depends on bits past the client's source prefix: the query then goes up. */
+#define MDN_PREFIX_HEAD_BITS 40
+#define MDN_TABLE_LATENCY 0U
+#define MDN_TABLE_GEO 0U
+#define MDN_FAMILY_IPV4 4
+#define MDN_FAMILY_IPV6 6
+struct mdn_prefix_key {
+	__u32 prefixlen;
+	__u8 table[4];
+	__u8 family;
+	__u8 addr[16];
+	__u8 pad[3];
+};
+struct mdn_prefix_value {
+	struct mdn_client client; /* geo: the client's facts (latency_profile unused) */
+	__u32 value;  /* latency: profile or MDN_NO_PROFILE; CIDR: location id or MDN_NO_LOCATION */
+	__u8 scope;   /* ECS scope the result holds for */
+	__u8 pad[3];
+};
+
+struct mdn_latency_key {
+	__u32 profile;
+	__u32 region;
 };
 
 /* Control array, one entry. */
@@ -81,12 +154,20 @@ enum mdn_stat {
 	MDN_STAT_HIT_SOA = 24,
 	MDN_STAT_HIT_SRV = 25,
 	MDN_STAT_HIT_OTHER = 26,
-	MDN_STAT_COUNT = 27,
+	MDN_STAT_HIT_POLICY = 27,    /* answers a routing policy decided in XDP (also in HIT_<type>) */
+	MDN_STAT_PASS_POLICY = 28,   /* policy group XDP cannot decide exactly (client outside the maps) */
+	MDN_STAT_RRL_DROPPED = 29,   /* response rate limiting: reply dropped */
+	MDN_STAT_RRL_SLIPPED = 30,   /* response rate limiting: TC=1 reply sent instead */
+	MDN_STAT_COUNT = 31,
 };
 
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key0) == 2 + MDN_NAME_CLASS0, "key0 packed");
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key3) == 2 + MDN_NAME_CLASS3, "key3 packed");
-MDN_STATIC_ASSERT(sizeof(struct mdn_answer) == 16 + MDN_ANSWER_MAX, "answer layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_answer) == 20 + MDN_ANSWER_MAX, "answer layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_control) == 8, "control layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_fragment) == 16 + MDN_FRAGMENT_MAX, "fragment layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_group_entry) == sizeof(struct mdn_group) + 8, "group entry");
+MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_key) == 28, "prefix key layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_value) == 32, "prefix value layout");
 
 #endif

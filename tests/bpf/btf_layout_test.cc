@@ -56,12 +56,15 @@ class BtfLayoutTest : public ::testing::Test {
 TEST_F(BtfLayoutTest, AnswerValue) {
   const BtfLayout l = layout("mdn_answer");
   ASSERT_EQ(l.size, sizeof(mdn_answer)) << "mdn_answer missing from BTF or of another size";
-  EXPECT_EQ(l.offsets.size(), 8u);
+  EXPECT_EQ(l.offsets.size(), 11u);
   EXPECT_EQ(l.offsets.at("flags"), offsetof(mdn_answer, flags));
   EXPECT_EQ(l.offsets.at("ancount"), offsetof(mdn_answer, ancount));
   EXPECT_EQ(l.offsets.at("nscount"), offsetof(mdn_answer, nscount));
   EXPECT_EQ(l.offsets.at("arcount"), offsetof(mdn_answer, arcount));
   EXPECT_EQ(l.offsets.at("length"), offsetof(mdn_answer, length));
+  EXPECT_EQ(l.offsets.at("kind"), offsetof(mdn_answer, kind));
+  EXPECT_EQ(l.offsets.at("shuffle"), offsetof(mdn_answer, shuffle));
+  EXPECT_EQ(l.offsets.at("shuffle_at"), offsetof(mdn_answer, shuffle_at));
   EXPECT_EQ(l.offsets.at("reserved"), offsetof(mdn_answer, reserved));
   EXPECT_EQ(l.offsets.at("csum"), offsetof(mdn_answer, csum));
   EXPECT_EQ(l.offsets.at("data"), offsetof(mdn_answer, data));
@@ -88,6 +91,66 @@ TEST_F(BtfLayoutTest, NameKeys) {
   expect_name_key<mdn_name_key1>(layout("mdn_name_key1"), "mdn_name_key1");
   expect_name_key<mdn_name_key2>(layout("mdn_name_key2"), "mdn_name_key2");
   expect_name_key<mdn_name_key3>(layout("mdn_name_key3"), "mdn_name_key3");
+}
+
+// The routing-policy values: every member's offset, and the nested group layout.
+#define EXPECT_MEMBER(layout, type, member) \
+  EXPECT_EQ((layout).offsets.at(#member), offsetof(type, member)) << #type "." #member
+
+TEST_F(BtfLayoutTest, PolicyValues) {
+  const BtfLayout fragment = layout("mdn_fragment");
+  ASSERT_EQ(fragment.size, sizeof(mdn_fragment));
+  EXPECT_EQ(fragment.offsets.size(), 7u);
+  EXPECT_MEMBER(fragment, mdn_fragment, ancount);
+  EXPECT_MEMBER(fragment, mdn_fragment, nscount);
+  EXPECT_MEMBER(fragment, mdn_fragment, length);
+  EXPECT_MEMBER(fragment, mdn_fragment, csum);
+  EXPECT_MEMBER(fragment, mdn_fragment, data);
+
+  const BtfLayout entry = layout("mdn_group_entry");
+  ASSERT_EQ(entry.size, sizeof(mdn_group_entry));
+  EXPECT_MEMBER(entry, mdn_group_entry, group);
+  EXPECT_MEMBER(entry, mdn_group_entry, nodata);
+  const BtfLayout group = layout("mdn_group");
+  ASSERT_EQ(group.size, sizeof(mdn_group));
+  EXPECT_MEMBER(group, mdn_group, policy);
+  EXPECT_MEMBER(group, mdn_group, all_down);
+  EXPECT_MEMBER(group, mdn_group, count);
+  EXPECT_MEMBER(group, mdn_group, collection);
+  EXPECT_MEMBER(group, mdn_group, candidates);
+  const BtfLayout cand = layout("mdn_candidate");
+  ASSERT_EQ(cand.size, sizeof(mdn_candidate));
+  EXPECT_MEMBER(cand, mdn_candidate, record_set);
+  EXPECT_MEMBER(cand, mdn_candidate, health);
+  EXPECT_MEMBER(cand, mdn_candidate, location);
+  EXPECT_MEMBER(cand, mdn_candidate, point);
+  EXPECT_MEMBER(cand, mdn_candidate, weight);
+  EXPECT_MEMBER(cand, mdn_candidate, role);
+  EXPECT_MEMBER(cand, mdn_candidate, bias);
+
+  const BtfLayout key = layout("mdn_prefix_key");
+  ASSERT_EQ(key.size, sizeof(mdn_prefix_key));
+  EXPECT_MEMBER(key, mdn_prefix_key, prefixlen);
+  EXPECT_MEMBER(key, mdn_prefix_key, table);
+  EXPECT_MEMBER(key, mdn_prefix_key, family);
+  EXPECT_MEMBER(key, mdn_prefix_key, addr);
+  const BtfLayout value = layout("mdn_prefix_value");
+  ASSERT_EQ(value.size, sizeof(mdn_prefix_value));
+  EXPECT_MEMBER(value, mdn_prefix_value, client);
+  EXPECT_MEMBER(value, mdn_prefix_value, value);
+  EXPECT_MEMBER(value, mdn_prefix_value, scope);
+  const BtfLayout client = layout("mdn_client");
+  ASSERT_EQ(client.size, sizeof(mdn_client));
+  EXPECT_MEMBER(client, mdn_client, continent);
+  EXPECT_MEMBER(client, mdn_client, country);
+  EXPECT_MEMBER(client, mdn_client, subdivision);
+  EXPECT_MEMBER(client, mdn_client, has_point);
+  EXPECT_MEMBER(client, mdn_client, point);
+  EXPECT_MEMBER(client, mdn_client, latency_profile);
+  const BtfLayout latency = layout("mdn_latency_key");
+  ASSERT_EQ(latency.size, sizeof(mdn_latency_key));
+  EXPECT_MEMBER(latency, mdn_latency_key, profile);
+  EXPECT_MEMBER(latency, mdn_latency_key, region);
 }
 
 }  // namespace

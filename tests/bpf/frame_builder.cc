@@ -14,6 +14,11 @@ constexpr uint8_t kServerV4[4] = {198, 18, 0, 1};
 constexpr uint8_t kClientV6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
 constexpr uint8_t kServerV6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
 
+const uint8_t* client_of(const FrameSpec& spec) {
+  if (spec.client_address.size() == (spec.ipv6 ? 16u : 4u)) return spec.client_address.data();
+  return spec.ipv6 ? kClientV6 : kClientV4;
+}
+
 void put16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(static_cast<uint8_t>(v >> 8));
   b.push_back(static_cast<uint8_t>(v & 0xff));
@@ -109,9 +114,8 @@ size_t dns_offset(const FrameSpec& spec) {
 std::vector<uint8_t> build_frame(const FrameSpec& spec) {
   std::vector<uint8_t> f;
   put_l2(f, spec, kServerMac, kClientMac);
-  put_l3(f, spec, spec.ipv6 ? kClientV6 : kClientV4, spec.ipv6 ? kServerV6 : kServerV4,
-         spec.source_port, spec.dest_port, spec.dns, spec.ip_options, 64, spec.ipv4_frag_off,
-         spec.ip_protocol);
+  put_l3(f, spec, client_of(spec), spec.ipv6 ? kServerV6 : kServerV4, spec.source_port,
+         spec.dest_port, spec.dns, spec.ip_options, 64, spec.ipv4_frag_off, spec.ip_protocol);
   if (f.size() < spec.ethernet_padding_to) f.resize(spec.ethernet_padding_to, 0);
   return f;
 }
@@ -120,8 +124,8 @@ std::vector<uint8_t> expected_reply_frame(const FrameSpec& spec,
                                           const std::vector<uint8_t>& dns_reply) {
   std::vector<uint8_t> f;
   put_l2(f, spec, kClientMac, kServerMac);
-  put_l3(f, spec, spec.ipv6 ? kServerV6 : kServerV4, spec.ipv6 ? kClientV6 : kClientV4,
-         spec.dest_port, spec.source_port, dns_reply, {}, 64, 0, 17);
+  put_l3(f, spec, spec.ipv6 ? kServerV6 : kServerV4, client_of(spec), spec.dest_port,
+         spec.source_port, dns_reply, {}, 64, 0, 17);
   return f;
 }
 

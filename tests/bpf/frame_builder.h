@@ -17,7 +17,8 @@ struct FrameSpec {
   uint16_t ipv4_frag_off = 0;       // host order flags+offset (0x2000 = MF)
   uint16_t source_port = 40000;
   uint16_t dest_port = 53;
-  std::vector<uint8_t> dns;         // UDP payload
+  std::vector<uint8_t> dns;             // UDP payload
+  std::vector<uint8_t> client_address;  // source address (4 or 16 bytes); empty: a fixed one
   size_t ethernet_padding_to = 60;  // pad short frames like a NIC does (bytes after the IP packet)
 };
 

@@ -20,6 +20,7 @@
 #include "dns/types.h"
 #include "geo/geo_database.h"
 #include "policy/gslb_engine.h"
+#include "unit/route53_text.h"
 #include "unit/test_files.h"
 #include "zone/route53_json.h"
 #include "zone/zone_set.h"
@@ -44,71 +45,74 @@ constexpr const char* kGeoJson = R"({"ip_version": 6, "database_type": "Meridian
   {"network": "fd00:18:1::/48", "continent": "AS", "country": "JP", "latitude": 35.7,
    "longitude": 139.7}]})";
 
-std::string rs(const std::string& name, const std::string& extra, const std::string& value,
-               const std::string& type = "A") {
-  return R"({"Name": ")" + name + R"(", "Type": ")" + type + R"(", "TTL": 60, )" + extra +
-         R"(, "ResourceRecords": [{"Value": ")" + value + R"("}]})";
-}
-
 std::string zone_json() {
-  std::vector<std::string> sets = {
-      R"({"Name": "example.com.", "Type": "SOA", "TTL": 900, "ResourceRecords": [{"Value":
-         "ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300"}]})",
-      R"({"Name": "example.com.", "Type": "NS", "TTL": 3600,
-          "ResourceRecords": [{"Value": "ns1.example.com."}]})",
-      R"({"Name": "ns1.example.com.", "Type": "A", "TTL": 3600,
-          "ResourceRecords": [{"Value": "198.51.100.53"}]})",
-      rs("w.example.com.", R"("SetIdentifier": "blue", "Weight": 1, "HealthCheckId": "hc-blue")",
-         "198.51.100.10"),
-      rs("w.example.com.", R"("SetIdentifier": "green", "Weight": 0, "HealthCheckId": "hc-green")",
-         "198.51.100.11"),
-      rs("f.example.com.",
-         R"("SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": "hc-primary")",
-         "198.51.100.20"),
-      rs("f.example.com.", R"("SetIdentifier": "s", "Failover": "SECONDARY")", "198.51.100.21"),
-      rs("geo.example.com.", R"("SetIdentifier": "eu", "GeoLocation": {"ContinentCode": "EU"})",
-         "198.51.100.30"),
-      rs("geo.example.com.",
-         R"("SetIdentifier": "ca", "GeoLocation": {"CountryCode": "US", "SubdivisionCode": "CA"})",
-         "198.51.100.31"),
-      rs("geo.example.com.", R"("SetIdentifier": "def", "GeoLocation": {"CountryCode": "*"})",
-         "198.51.100.32"),
-      rs("de.example.com.",
-         R"("SetIdentifier": "de", "GeoLocation": {"CountryCode": "DE"}, "HealthCheckId": "hc-de")",
-         "198.51.100.33"),
-      rs("lat.example.com.", R"("SetIdentifier": "fra", "Region": "eu-central-1")",
-         "198.51.100.40"),
-      rs("lat.example.com.", R"("SetIdentifier": "sfo", "Region": "us-west-1")", "198.51.100.41"),
-      rs("lat.example.com.", R"("SetIdentifier": "tyo", "Region": "ap-northeast-1")",
-         "198.51.100.42"),
-      rs("cidr.example.com.",
-         R"("SetIdentifier": "office", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "office"})",
-         "198.51.100.60"),
-      rs("cidr.example.com.",
-         R"("SetIdentifier": "rest", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "*"})",
-         "198.51.100.61"),
+  std::vector<std::string> sets = testing::route53_apex("example.com.", "198.51.100.53");
+  const std::vector<std::string> policy_sets = {
+      testing::route53_set("w.example.com.",
+                           R"("SetIdentifier": "blue", "Weight": 1, "HealthCheckId": "hc-blue")",
+                           "198.51.100.10"),
+      testing::route53_set("w.example.com.",
+                           R"("SetIdentifier": "green", "Weight": 0, "HealthCheckId": "hc-green")",
+                           "198.51.100.11"),
+      testing::route53_set(
+          "f.example.com.",
+          R"("SetIdentifier": "p", "Failover": "PRIMARY", "HealthCheckId": "hc-primary")",
+          "198.51.100.20"),
+      testing::route53_set("f.example.com.", R"("SetIdentifier": "s", "Failover": "SECONDARY")",
+                           "198.51.100.21"),
+      testing::route53_set("geo.example.com.",
+                           R"("SetIdentifier": "eu", "GeoLocation": {"ContinentCode": "EU"})",
+                           "198.51.100.30"),
+      testing::route53_set(
+          "geo.example.com.",
+          R"("SetIdentifier": "ca", "GeoLocation": {"CountryCode": "US", "SubdivisionCode": "CA"})",
+          "198.51.100.31"),
+      testing::route53_set("geo.example.com.",
+                           R"("SetIdentifier": "def", "GeoLocation": {"CountryCode": "*"})",
+                           "198.51.100.32"),
+      testing::route53_set(
+          "de.example.com.",
+          R"("SetIdentifier": "de", "GeoLocation": {"CountryCode": "DE"}, "HealthCheckId": "hc-de")",
+          "198.51.100.33"),
+      testing::route53_set("lat.example.com.",
+                           R"("SetIdentifier": "fra", "Region": "eu-central-1")", "198.51.100.40"),
+      testing::route53_set("lat.example.com.", R"("SetIdentifier": "sfo", "Region": "us-west-1")",
+                           "198.51.100.41"),
+      testing::route53_set("lat.example.com.",
+                           R"("SetIdentifier": "tyo", "Region": "ap-northeast-1")",
+                           "198.51.100.42"),
+      testing::route53_set(
+          "cidr.example.com.",
+          R"("SetIdentifier": "office", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "office"})",
+          "198.51.100.60"),
+      testing::route53_set(
+          "cidr.example.com.",
+          R"("SetIdentifier": "rest", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "*"})",
+          "198.51.100.61"),
       R"({"Name": "a.example.com.", "Type": "A", "AliasTarget": {"HostedZoneId": "Z1",
           "DNSName": "geo.example.com.", "EvaluateTargetHealth": false}})",
       R"({"Name": "wa.example.com.", "Type": "A", "SetIdentifier": "alias", "Weight": 1,
           "AliasTarget": {"HostedZoneId": "Z1", "DNSName": "de.example.com.",
                           "EvaluateTargetHealth": true}})",
-      rs("wa.example.com.", R"("SetIdentifier": "standby", "Weight": 0)", "198.51.100.70"),
-      rs("sf.example.com.", R"("SetIdentifier": "x", "Weight": 1, "HealthCheckId": "hc-sf")",
-         "198.51.100.80"),
-      rs("nd.example.com.", R"("SetIdentifier": "x", "Weight": 1, "HealthCheckId": "hc-nd")",
-         "198.51.100.81"),
+      testing::route53_set("wa.example.com.", R"("SetIdentifier": "standby", "Weight": 0)",
+                           "198.51.100.70"),
+      testing::route53_set("sf.example.com.",
+                           R"("SetIdentifier": "x", "Weight": 1, "HealthCheckId": "hc-sf")",
+                           "198.51.100.80"),
+      testing::route53_set("nd.example.com.",
+                           R"("SetIdentifier": "x", "Weight": 1, "HealthCheckId": "hc-nd")",
+                           "198.51.100.81"),
       R"({"Name": "cn.example.com.", "Type": "CNAME", "TTL": 60,
           "ResourceRecords": [{"Value": "geo.example.com."}]})",
   };
+  sets.insert(sets.end(), policy_sets.begin(), policy_sets.end());
   for (int i = 0; i < 10; ++i)
-    sets.push_back(rs("mv.example.com.",
-                      R"("SetIdentifier": "m)" + std::to_string(i) +
-                          R"(", "MultiValueAnswer": true, "HealthCheckId": "hc-mv)" +
-                          std::to_string(i) + "\"",
-                      "198.51.100." + std::to_string(100 + i)));
-  std::string out = R"({"ResourceRecordSets": [)";
-  for (size_t i = 0; i < sets.size(); ++i) out += (i ? ",\n" : "") + sets[i];
-  return out + "]}";
+    sets.push_back(testing::route53_set(
+        "mv.example.com.",
+        R"("SetIdentifier": "m)" + std::to_string(i) +
+            R"(", "MultiValueAnswer": true, "HealthCheckId": "hc-mv)" + std::to_string(i) + "\"",
+        "198.51.100." + std::to_string(100 + i)));
+  return testing::route53_document(sets);
 }
 
 Bytes make_query(const std::string& name, uint16_t qtype, int ecs_family = 0,
@@ -429,27 +433,30 @@ TEST(DecisionTableTest, LoadErrorsNameTheRecordSetAndReason) {
       {"Name": "example.com.", "Type": "NS", "TTL": 900, "ResourceRecords": [{"Value": "ns1.example.com."}]})";
   std::string many;
   for (int i = 0; i < 65; ++i)
-    many +=
-        "," + rs("big.example.com.",
-                 R"("SetIdentifier": "s)" + std::to_string(i) + R"(", "MultiValueAnswer": true)",
-                 "198.51.100." + std::to_string(i));
+    many += "," + testing::route53_set("big.example.com.",
+                                       R"("SetIdentifier": "s)" + std::to_string(i) +
+                                           R"(", "MultiValueAnswer": true)",
+                                       "198.51.100." + std::to_string(i));
   struct Row {
     std::string what, sets, error;
   } rows[] = {
       {"unknown region",
-       "," + rs("l.example.com.", R"("SetIdentifier": "x", "Region": "mars-1")", "192.0.2.1"),
+       "," + testing::route53_set("l.example.com.", R"("SetIdentifier": "x", "Region": "mars-1")",
+                                  "192.0.2.1"),
        "unknown region 'mars-1'"},
       {"unknown collection",
        "," +
-           rs("c.example.com.",
-              R"("SetIdentifier": "x", "CidrRoutingConfig": {"CollectionId": "nope", "LocationName": "a"})",
-              "192.0.2.1"),
+           testing::route53_set(
+               "c.example.com.",
+               R"("SetIdentifier": "x", "CidrRoutingConfig": {"CollectionId": "nope", "LocationName": "a"})",
+               "192.0.2.1"),
        "unknown CIDR collection 'nope'"},
       {"unknown CIDR location",
        "," +
-           rs("c.example.com.",
-              R"("SetIdentifier": "x", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "moon"})",
-              "192.0.2.1"),
+           testing::route53_set(
+               "c.example.com.",
+               R"("SetIdentifier": "x", "CidrRoutingConfig": {"CollectionId": "c-1", "LocationName": "moon"})",
+               "192.0.2.1"),
        "has no location 'moon'"},
       {"more than 64", many, "more than 64 record sets"},
       {"alias loop",
@@ -458,11 +465,13 @@ TEST(DecisionTableTest, LoadErrorsNameTheRecordSetAndReason) {
        "alias loop"},
       {"duplicate geolocation",
        "," +
-           rs("g.example.com.", R"("SetIdentifier": "a", "GeoLocation": {"CountryCode": "DE"})",
-              "192.0.2.1") +
+           testing::route53_set("g.example.com.",
+                                R"("SetIdentifier": "a", "GeoLocation": {"CountryCode": "DE"})",
+                                "192.0.2.1") +
            "," +
-           rs("g.example.com.", R"("SetIdentifier": "b", "GeoLocation": {"CountryCode": "DE"})",
-              "192.0.2.2"),
+           testing::route53_set("g.example.com.",
+                                R"("SetIdentifier": "b", "GeoLocation": {"CountryCode": "DE"})",
+                                "192.0.2.2"),
        "same location"},
   };
   for (const Row& r : rows) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <random>
 
 #include "dns/message.h"
 #include "dns/rdata.h"
@@ -30,7 +31,8 @@ constexpr uint16_t kCopiedFlags =
 struct RRsetRef {
   Name owner;
   const RecordSet* rs = nullptr;
-  uint32_t ttl = 0;  // TTL to write (negative answers cap the SOA TTL)
+  uint32_t ttl = 0;      // TTL to write (negative answers cap the SOA TTL)
+  bool shuffle = false;  // a simple RRset answering the query: values in random order (rule 1)
 };
 
 struct Answer {
@@ -200,7 +202,7 @@ void resolve(const zone::ZoneSet& zones, const Routing& routing, const Name& qna
       auto sets = any_rrsets(*node);
       // RFC 8482: one RRset, over TCP too (as Knot does): ANY never returns the whole node.
       if (!sets.empty()) sets.resize(1);
-      for (const RecordSet* rs : sets) a.answer.push_back({owner, rs, rs->ttl});
+      for (const RecordSet* rs : sets) a.answer.push_back({owner, rs, rs->ttl, true});
       if (sets.empty()) add_negative_soa(*z, a);
       return;
     }
@@ -220,7 +222,7 @@ void resolve(const zone::ZoneSet& zones, const Routing& routing, const Name& qna
       return;
     }
     if (const RecordSet* rs = node->find(qtype)) {
-      a.answer.push_back({owner, rs, rs->ttl});
+      a.answer.push_back({owner, rs, rs->ttl, true});
       add_additional_for(zones, a.answer.back(), a);
       return;
     }
@@ -229,10 +231,29 @@ void resolve(const zone::ZoneSet& zones, const Routing& routing, const Name& qna
   }
 }
 
-// Writes every record of one RRset; false if it did not fit (the caller rolls back).
-bool write_rrset(dns::WireWriter& w, const RRsetRef& ref) {
-  for (const auto& rdata : ref.rs->rdatas) {
-    dns::write_record(w, ref.owner, ref.rs->type, dns::rrclass::IN, ref.ttl, rdata);
+// A per-thread xorshift64* generator: shuffles need speed, not secrecy.
+uint64_t next_random() {
+  thread_local uint64_t state = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32 | rd()) | 1;
+  }();
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1DULL;
+}
+
+// Writes every record of one RRset, in a uniformly random order when `shuffle` (Fisher-Yates);
+// false if it did not fit (the caller rolls back).
+bool write_rrset(dns::WireWriter& w, const RRsetRef& ref, bool shuffle) {
+  const auto& rdatas = ref.rs->rdatas;
+  std::vector<uint32_t> order(rdatas.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (shuffle)
+    for (size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[static_cast<size_t>((next_random() >> 32) % i)]);
+  for (uint32_t i : order) {
+    dns::write_record(w, ref.owner, ref.rs->type, dns::rrclass::IN, ref.ttl, rdatas[i]);
     if (w.overflow()) return false;
   }
   return true;
@@ -275,21 +296,24 @@ class ReplyBuilder {
     }
   }
 
+  // Whether RRsets marked for it are written in a random order (ResponderConfig).
+  void shuffle(bool on) { shuffle_ = on; }
+
   // Writes the sections; whole RRsets only. Returns false when the reply had to be truncated.
   bool sections(const Answer& a) {
     const auto mark = writer_.mark();
     uint16_t an = 0, ns = 0, ar = 0;
     for (const auto& ref : a.answer) {
-      if (!write_rrset(writer_, ref)) return truncate(mark);
+      if (!write_rrset(writer_, ref, shuffle_ && ref.shuffle)) return truncate(mark);
       an = static_cast<uint16_t>(an + ref.rs->rdatas.size());
     }
     for (const auto& ref : a.authority) {
-      if (!write_rrset(writer_, ref)) return truncate(mark);
+      if (!write_rrset(writer_, ref, false)) return truncate(mark);
       ns = static_cast<uint16_t>(ns + ref.rs->rdatas.size());
     }
     for (const auto& ref : a.additional) {
       const auto before = writer_.mark();
-      if (!write_rrset(writer_, ref)) {
+      if (!write_rrset(writer_, ref, false)) {
         if (a.additional_required) return truncate(mark);
         writer_.rollback(before);  // optional data may be left out (RFC 2181 9)
         break;
@@ -328,6 +352,7 @@ class ReplyBuilder {
   }
 
   std::vector<uint8_t>& out_;
+  bool shuffle_ = false;
   std::span<const uint8_t> query_;
   uint16_t flags_;
   const std::optional<dns::ReplyEdns>& edns_;
@@ -430,6 +455,7 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
 
   ReplyBuilder b(reply, query, qflags, limit, edns);
   b.begin(m.question_end);
+  b.shuffle(config_.shuffle_rrsets);
   const bool fits = b.sections(a);
   b.finish(a.rcode, a.authoritative, !fits);
   if (info) *info = AnswerInfo{a.rcode, q.qtype, !fits, a.authoritative, a.policy};

@@ -19,6 +19,9 @@ namespace meridian::answer {
 struct ResponderConfig {
   uint16_t advertised_udp_payload = 1232;    // our OPT payload size; also caps UDP replies
   std::optional<std::vector<uint8_t>> nsid;  // returned when a client asks (RFC 5001)
+  // Spec rule 1: the values of a simple RRset answering the query come in a random order in
+  // each answer. Off only for tests and tools that need one fixed byte sequence per answer.
+  bool shuffle_rrsets = true;
 };
 
 enum class Transport : uint8_t { kUdp, kTcp };

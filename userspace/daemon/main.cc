@@ -298,6 +298,14 @@ void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::Z
       "map full",
       report->published.published, report->published.generation, report->compiled.oversize,
       report->published.map_full);
+  const auto& p = report->policy;
+  if (p.groups + p.type + p.alias + p.oversize + p.mixed_ttl + p.not_policy > 0)
+    log->info(
+        "routing policies decided in XDP: {} groups; left to userspace: {} by type, {} with "
+        "aliases, {} oversize, {} multivalue with mixed TTLs, {} not answered by the group",
+        p.groups, p.type, p.alias, p.oversize, p.mixed_ttl, p.not_policy);
+  if (report->geo_prefixes > 0)
+    log->info("geolocation table written to XDP: {} prefixes", report->geo_prefixes);
   for (const auto& note : report->notes) log->info("{}", note);
   for (const auto& warning : report->warnings) log->warn("{}", warning);
 }
@@ -456,8 +464,21 @@ int run(const std::string& path, const std::string& cli_log_level) {
   // Health states as answers read them: one view for the daemon's lifetime, shared by every
   // engine built on reloads, written by the checker's transitions (no rebuild).
   auto health_view = std::make_shared<meridian::policy::HealthView>();
-  HealthRuntime health(
-      [health_view](const std::string& id, bool healthy) { health_view->set(id, healthy); });
+#ifdef MERIDIAN_WITH_XDP
+  // Where transitions go after the view: the fast path's health map, once it runs (its first
+  // publish copies every slot, so transitions before it are not lost).
+  std::atomic<meridian::fastpath::FastPath*> xdp_health{nullptr};
+#endif
+  HealthRuntime health([&](const std::string& id, bool healthy) {
+    health_view->set(id, healthy);
+#ifdef MERIDIAN_WITH_XDP
+    auto* fp = xdp_health.load();
+    auto slot = health_view->find(id);
+    if (fp && slot)
+      if (auto s = fp->update_health(*health_view, *slot); !s)
+        spdlog::get("fastpath")->error("health map: {}", s.error().to_string());
+#endif
+  });
   log->info("gslb: policy engine built in (routing policies answered per query)");
 #else
   HealthViewPtr health_view;
@@ -491,6 +512,9 @@ int run(const std::string& path, const std::string& cli_log_level) {
   }
 #ifdef MERIDIAN_WITH_XDP
   auto fast_path = start_fast_path(config);
+#ifdef MERIDIAN_WITH_POLICY
+  xdp_health.store(fast_path.get());
+#endif
   publish_fast_path(fast_path.get(), *gslb->zones, responder);
 #endif
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",

@@ -4,7 +4,9 @@
 
 #include <cstring>
 
+#include "dns/message.h"
 #include "dns/types.h"
+#include "dns/wire_reader.h"
 
 namespace meridian::fastpath {
 
@@ -14,6 +16,54 @@ constexpr uint16_t kCompileQueryFlags = dns::flag::RD | dns::flag::CD;
 
 uint16_t read_u16(const std::vector<uint8_t>& b, size_t off) {
   return static_cast<uint16_t>((b[off] << 8) | b[off + 1]);
+}
+
+// Rule 1: the responder sends the values of a simple RRset answering the query in a random order.
+// The program can do the same when the answer section ends with one RRset of A or AAAA records
+// (after a CNAME chain of single records, if any): those have one size and one compressed owner,
+// so any order of them is valid bytes. Sets `shuffle` to their count and `at` to the offset of
+// the first in the answer data; false when the answer has another RRset of several records.
+bool shuffle_in_xdp(const std::vector<uint8_t>& reply, size_t question_end, uint16_t qtype,
+                    uint8_t& shuffle, uint16_t& at) {
+  shuffle = 0;
+  at = 0;
+  const dns::ParseResult pr = dns::parse_message(reply);
+  if (!pr.ok()) return false;
+  const auto& answers = pr.message.answers;
+  // Records of the last RRset of the answer section, and whether an earlier one has several.
+  size_t last = answers.empty() ? 0 : 1;
+  bool earlier_multi = false;
+  for (size_t i = 1; i < answers.size(); ++i) {
+    const bool same =
+        answers[i].type == answers[i - 1].type && answers[i].owner.equals(answers[i - 1].owner);
+    if (!same) earlier_multi = earlier_multi || last > 1;
+    last = same ? last + 1 : 1;
+  }
+  if (earlier_multi) return false;
+  if (last < 2) return true;
+  const size_t rr = qtype == dns::rrtype::A ? 16 : qtype == dns::rrtype::AAAA ? 28 : 0;
+  if (rr == 0 || last > MDN_SHUFFLE_MAX || answers.back().type != qtype) return false;
+  // The section's bytes: the RRset's records end where the authority section starts, so walk
+  // the reply's records to find that offset.
+  dns::WireReader r(reply);
+  r.seek(question_end);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    dns::Name::read(r);
+    r.skip(8);
+    r.skip(r.u16());
+  }
+  if (!r.ok()) return false;
+  const size_t end = r.position();
+  const size_t start = end - last * rr;
+  if (start < question_end || end - question_end > MDN_SHUFFLE_END) return false;
+  for (size_t i = 0; i < last; ++i) {
+    const size_t p = start + i * rr;
+    if ((reply[p] & 0xc0) != 0xc0 || reply[p] != reply[start] || reply[p + 1] != reply[start + 1])
+      return false;
+  }
+  shuffle = static_cast<uint8_t>(last);
+  at = static_cast<uint16_t>(start - question_end);
+  return true;
 }
 
 }  // namespace
@@ -85,6 +135,14 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
   const bool referral = ancount == 0 && nscount > 0 && !(flags & dns::flag::AA);
   if (!positive && !referral) return count_unanswerable();
 
+  uint8_t shuffle = 0;
+  uint16_t shuffle_at = 0;
+  if (responder_.config().shuffle_rrsets &&
+      !shuffle_in_xdp(reply, question_end, qtype, shuffle, shuffle_at)) {
+    if (stats) ++stats->needs_shuffle;
+    return false;
+  }
+
   const size_t length = reply.size() - question_end;
   if (length > MDN_ANSWER_MAX) {
     if (stats) ++stats->oversize;
@@ -98,6 +156,8 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
   out.answer.nscount = nscount;
   out.answer.arcount = arcount;
   out.answer.length = static_cast<uint16_t>(length);
+  out.answer.shuffle = shuffle;
+  out.answer.shuffle_at = shuffle_at;
   std::memcpy(out.answer.data, reply.data() + question_end, length);
   out.answer.csum = checksum_partial(out.answer.data, length);
   if (stats) ++stats->entries;

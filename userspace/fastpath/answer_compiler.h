@@ -24,6 +24,7 @@ struct CompileStats {
   size_t entries = 0;
   size_t oversize = 0;        // answer sections longer than MDN_ANSWER_MAX
   size_t not_answerable = 0;  // no positive answer (NODATA, NXDOMAIN) or flags we do not mirror
+  size_t needs_shuffle = 0;   // an RRset of several values the program cannot shuffle (rule 1)
 };
 
 // The header bits the XDP program copies from the query; the compiler checks the responder

@@ -10,6 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "policy/decision_table.h"
+#include "policy/gslb_engine.h"
+
 namespace meridian::fastpath {
 
 namespace {
@@ -129,8 +132,24 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
                                         const answer::Responder& responder) {
   PublishReport report;
   AnswerCompiler compiler(responder);
-  const auto entries = compiler.compile(zones, &report.compiled);
-  auto published = writer_.publish(entries);
+  auto entries = compiler.compile(zones, &report.compiled);
+  PolicyTables policy;
+  PolicyCompiler(responder).compile(zones, entries, policy, &report.policy);
+  const policy::GslbEngine* engine = policy::gslb_engine(zones);
+  // The geolocation table before the generation that may read it.
+  const geo::GeoDatabase* db = engine ? engine->table().geo() : nullptr;
+  if (!geo_written_ || db != geo_published_) {
+    auto geo = compile_geo_table(db);
+    if (!geo) return geo.error();
+    if (auto s = writer_.publish_geo(*geo); !s) return s.error();
+    geo_published_ = db;
+    geo_written_ = true;
+    report.geo_prefixes = geo->size();
+  }
+  if (const policy::HealthView* view = engine ? engine->table().health() : nullptr)
+    for (uint32_t slot = 0; slot < view->size(); ++slot)
+      if (auto s = update_health(*view, slot); !s) return s.error();
+  auto published = writer_.publish(entries, policy);
   if (!published) return published.error();
   report.published = *published;
   // The maps hold this configuration's answers: only now may this program answer in place of
@@ -138,6 +157,11 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
   if (auto s = take_over(&report.notes); !s) return s.error();
   recheck_interfaces(&report);
   return report;
+}
+
+Status FastPath::update_health(const policy::HealthView& view, uint32_t slot) {
+  std::lock_guard<std::mutex> lock(health_mutex_);
+  return writer_.write_health(slot, view.healthy(slot));
 }
 
 void FastPath::recheck_interfaces(PublishReport* report) {

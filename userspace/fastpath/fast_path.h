@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,8 +12,10 @@
 #include "common/result.h"
 #include "fastpath/answer_compiler.h"
 #include "fastpath/map_writer.h"
+#include "fastpath/policy_compiler.h"
 #include "fastpath/xdp_attachment.h"
 #include "fastpath/xdp_program.h"
+#include "policy/gslb_inputs.h"
 #include "zone/zone_set.h"
 
 namespace meridian::fastpath {
@@ -29,6 +32,8 @@ struct FastPathSettings {
 
 struct PublishReport {
   CompileStats compiled;
+  PolicyCompileStats policy;
+  size_t geo_prefixes = 0;  // entries written to the geolocation table (0: unchanged)
   PublishResult published;
   // Lines to log: takeovers of programs left by an earlier meridiand, done after this publish,
   // and interfaces attached again after they were deleted and created again.
@@ -53,6 +58,11 @@ class FastPath {
   // name gets the program attached again (nothing watches the links between publishes).
   Result<PublishReport> publish(const zone::ZoneSet& zones, const answer::Responder& responder);
 
+  // Writes the current state of `slot` in `view` to the health map: called after each change
+  // of the view. Reads the view under the lock, so a publish copying every slot at the same time
+  // can never leave an older state behind.
+  Status update_health(const policy::HealthView& view, uint32_t slot);
+
   Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 
@@ -71,6 +81,10 @@ class FastPath {
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
   std::vector<Takeover> takeovers_;  // interfaces waiting for the first publish
   bool keep_attached_ = false;
+  // The GeoIP database whose table is in the maps (written again only when it changes).
+  const geo::GeoDatabase* geo_published_ = nullptr;
+  bool geo_written_ = false;
+  std::mutex health_mutex_;
   AttachMode mode_ = AttachMode::kAuto;  // for attaching again to a recreated interface
 };
 

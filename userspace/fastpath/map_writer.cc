@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -35,6 +36,83 @@ class MapFd {
   int fd_;
 };
 
+// A fresh inner map of `type` holding `count` values (at least one slot: a map cannot be empty).
+Result<int> create_inner(bpf_map_type type, const std::string& name, uint32_t key_size,
+                         uint32_t value_size, size_t count, uint32_t flags) {
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+  const uint32_t capacity = static_cast<uint32_t>(std::max<size_t>(1, count));
+  const int fd = bpf_map_create(type, name.c_str(), key_size, value_size, capacity, &opts);
+  if (fd < 0) return make_error("creating map " + name + ": " + errno_text(errno));
+  return fd;
+}
+
+// Writes `items` (key, value pairs) into `fd`, then installs it at `slot` of `outer`.
+template <typename Items, typename KeyOf, typename ValueOf>
+Status fill_and_install(const MapFd& inner, const std::string& name, const Items& items,
+                        KeyOf key_of, ValueOf value_of, int outer, uint32_t slot) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (bpf_map_update_elem(inner.get(), key_of(items[i], i), value_of(items[i]), BPF_ANY) != 0)
+      return make_error("writing " + name + ": " + errno_text(errno));
+  }
+  int fd = inner.get();
+  if (bpf_map_update_elem(outer, &slot, &fd, BPF_ANY) != 0)
+    return make_error("installing " + name + ": " + errno_text(errno));
+  return Ok{};
+}
+
+// The routing-policy maps of generation `gen`.
+Status publish_policy(const FastPathMapFds& fds, const PolicyTables& policy, uint32_t gen) {
+  const std::string g = "_g" + std::to_string(gen);
+  uint32_t index = 0;
+  auto by_index = [&index](const auto&, size_t i) {
+    index = static_cast<uint32_t>(i);
+    return &index;
+  };
+  {
+    auto fd = create_inner(BPF_MAP_TYPE_ARRAY, "mdn_groups" + g, sizeof(uint32_t),
+                           sizeof(mdn_group_entry), policy.groups.size(), BPF_F_INNER_MAP);
+    if (!fd) return fd.error();
+    MapFd inner(*fd);
+    if (auto s = fill_and_install(
+            inner, "mdn_groups" + g, policy.groups, by_index,
+            [](const mdn_group_entry& e) { return &e; }, fds.groups, gen);
+        !s)
+      return s;
+  }
+  {
+    auto fd = create_inner(BPF_MAP_TYPE_ARRAY, "mdn_fragments" + g, sizeof(uint32_t),
+                           sizeof(mdn_fragment), policy.fragments.size(), BPF_F_INNER_MAP);
+    if (!fd) return fd.error();
+    MapFd inner(*fd);
+    if (auto s = fill_and_install(
+            inner, "mdn_fragments" + g, policy.fragments, by_index,
+            [](const mdn_fragment& f) { return &f; }, fds.fragments, gen);
+        !s)
+      return s;
+  }
+  {
+    auto fd = create_inner(BPF_MAP_TYPE_LPM_TRIE, "mdn_prefixes" + g, sizeof(mdn_prefix_key),
+                           sizeof(mdn_prefix_value), policy.prefixes.size(), BPF_F_NO_PREALLOC);
+    if (!fd) return fd.error();
+    MapFd inner(*fd);
+    if (auto s = fill_and_install(
+            inner, "mdn_prefixes" + g, policy.prefixes,
+            [](const PrefixEntry& e, size_t) { return &e.first; },
+            [](const PrefixEntry& e) { return &e.second; }, fds.prefixes, gen);
+        !s)
+      return s;
+  }
+  {
+    auto fd = create_inner(BPF_MAP_TYPE_HASH, "mdn_latency" + g, sizeof(mdn_latency_key),
+                           sizeof(uint32_t), policy.latency_ms.size(), 0);
+    if (!fd) return fd.error();
+    MapFd inner(*fd);
+    return fill_and_install(
+        inner, "mdn_latency" + g, policy.latency_ms, [](const auto& e, size_t) { return &e.first; },
+        [](const auto& e) { return &e.second; }, fds.latency, gen);
+  }
+}
+
 }  // namespace
 
 int name_class(size_t wire_length) {
@@ -50,7 +128,8 @@ size_t name_class_size(int c) {
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
     : fds_(fds), max_entries_(max_entries_per_class == 0 ? 1 : max_entries_per_class) {}
 
-Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entries) {
+Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entries,
+                                         const PolicyTables& policy) {
   PublishResult result;
   uint32_t zero = 0;
   mdn_control control{};
@@ -100,12 +179,32 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
       return make_error("installing " + map_name + ": " + errno_text(errno));
   }
 
+  if (auto s = publish_policy(fds_, policy, next); !s) return s.error();
+
   // The flip: one array write, seen by the next lookup on every CPU.
   control.generation = next;
   if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
     return make_error("flipping the control map: " + errno_text(errno));
   result.generation = next;
   return result;
+}
+
+Status MapWriter::publish_geo(const std::vector<PrefixEntry>& entries) {
+  auto fd = create_inner(BPF_MAP_TYPE_LPM_TRIE, "mdn_geo_table", sizeof(mdn_prefix_key),
+                         sizeof(mdn_prefix_value), entries.size(), BPF_F_NO_PREALLOC);
+  if (!fd) return fd.error();
+  MapFd inner(*fd);
+  return fill_and_install(
+      inner, "mdn_geo_table", entries, [](const PrefixEntry& e, size_t) { return &e.first; },
+      [](const PrefixEntry& e) { return &e.second; }, fds_.geo, 0);
+}
+
+Status MapWriter::write_health(uint32_t slot, bool healthy) {
+  if (slot >= MDN_HEALTH_SLOTS) return Ok{};  // no slot: always healthy, nothing to write
+  const uint32_t down = healthy ? 0 : 1;
+  if (bpf_map_update_elem(fds_.health, &slot, &down, BPF_ANY) != 0)
+    return make_error("writing the health map: " + errno_text(errno));
+  return Ok{};
 }
 
 Result<std::array<uint64_t, MDN_STAT_COUNT>> MapWriter::read_stats() const {

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "fastpath/answer_compiler.h"
+#include "fastpath/policy_compiler.h"
 #include "meridian_maps.h"
 
 namespace meridian::fastpath {
@@ -19,6 +20,13 @@ struct FastPathMapFds {
   std::array<int, MDN_NAME_CLASSES> names{-1, -1, -1, -1};  // outer ARRAY_OF_MAPS per size class
   int control = -1;
   int stats = -1;
+  // Routing policies: outer ARRAY_OF_MAPS per generation, the geolocation slot, health array.
+  int groups = -1;
+  int fragments = -1;
+  int prefixes = -1;
+  int latency = -1;
+  int geo = -1;
+  int health = -1;
 };
 
 struct PublishResult {
@@ -37,7 +45,14 @@ class MapWriter {
   // and stay in userspace.
   MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class);
 
-  Result<PublishResult> publish(const std::vector<FastPathEntry>& entries);
+  // Fills the idle generation with `entries` and `policy` (groups, fragments, prefix tables),
+  // then flips to it.
+  Result<PublishResult> publish(const std::vector<FastPathEntry>& entries,
+                                const PolicyTables& policy = {});
+  // Replaces the geolocation table (not part of a generation: its ids do not change with zones).
+  Status publish_geo(const std::vector<PrefixEntry>& entries);
+  // One health slot: healthy or not, read by the next query.
+  Status write_health(uint32_t slot, bool healthy);
 
   // Per-CPU stats summed over CPUs, indexed by enum mdn_stat.
   Result<std::array<uint64_t, MDN_STAT_COUNT>> read_stats() const;

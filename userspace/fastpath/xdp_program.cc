@@ -94,8 +94,10 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const XdpSettings& settings
     skel->rodata->cfg_ports[i] = i < settings.dns_ports.size() ? settings.dns_ports[i] : 0;
   skel->rodata->cfg_advertised_payload = settings.advertised_udp_payload;
   if (!settings.pin_dir.empty()) {
-    bpf_map* maps[] = {skel->maps.mdn_stats,  skel->maps.mdn_control, skel->maps.mdn_names0,
-                       skel->maps.mdn_names1, skel->maps.mdn_names2,  skel->maps.mdn_names3};
+    bpf_map* maps[] = {skel->maps.mdn_stats,   skel->maps.mdn_control,   skel->maps.mdn_names0,
+                       skel->maps.mdn_names1,  skel->maps.mdn_names2,    skel->maps.mdn_names3,
+                       skel->maps.mdn_groups,  skel->maps.mdn_fragments, skel->maps.mdn_prefixes,
+                       skel->maps.mdn_latency, skel->maps.mdn_geo,       skel->maps.mdn_health};
     for (bpf_map* map : maps) {
       const std::string path = settings.pin_dir + "/" + bpf_map__name(map);
       if (auto s = replace_mismatched_pin(path, map, warnings); !s) return s.error();
@@ -137,6 +139,12 @@ FastPathMapFds XdpProgram::map_fds() const {
                bpf_map__fd(skel_->maps.mdn_names2), bpf_map__fd(skel_->maps.mdn_names3)};
   fds.control = bpf_map__fd(skel_->maps.mdn_control);
   fds.stats = bpf_map__fd(skel_->maps.mdn_stats);
+  fds.groups = bpf_map__fd(skel_->maps.mdn_groups);
+  fds.fragments = bpf_map__fd(skel_->maps.mdn_fragments);
+  fds.prefixes = bpf_map__fd(skel_->maps.mdn_prefixes);
+  fds.latency = bpf_map__fd(skel_->maps.mdn_latency);
+  fds.geo = bpf_map__fd(skel_->maps.mdn_geo);
+  fds.health = bpf_map__fd(skel_->maps.mdn_health);
   return fds;
 }
 

@@ -163,14 +163,23 @@ Result<GeoInfo> GeoDatabase::lookup(const std::uint8_t* address, bool ipv6) cons
 }
 
 Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
+  return walk(visit, false);
+}
+
+Result<bool> GeoDatabase::for_each_leaf(const NetworkVisitor& visit) const {
+  return walk(visit, true);
+}
+
+Result<bool> GeoDatabase::walk(const NetworkVisitor& visit, bool leaves) const {
   const MMDB_s& db = *db_;
   const std::uint32_t node_count = db.metadata.node_count;
-  const int depth_max = db.metadata.ip_version == 6 ? 128 : 32;
+  const bool v6_tree = db.metadata.ip_version == 6;
+  const int depth_max = v6_tree ? 128 : 32;
 
   // The node at ::/96 roots the IPv4 space in an IPv6 tree; any other path that reaches it is
   // an alias (::ffff:0:0/96, 2002::/16, ...) and is skipped.
   std::uint64_t ipv4_root = UINT64_MAX;
-  if (db.metadata.ip_version == 6) {
+  if (v6_tree) {
     std::uint64_t node = 0;
     int depth = 0;
     for (; depth < 96 && node < node_count; ++depth) {
@@ -182,12 +191,13 @@ Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
     if (depth == 96) ipv4_root = node;
   }
 
-  // Explicit stack (no recursion): search nodes to expand and data leaves to report. Right is
-  // pushed before left so that networks come out in address order.
+  // Explicit stack (no recursion): search nodes to expand and leaves to report. Right is pushed
+  // before left so that networks come out in address order.
   struct Pending {
     std::uint64_t node = 0;
     int depth = 0;
     bool leaf = false;
+    bool empty = false;  // a leaf without data (only when walking leaves)
     MMDB_entry_s entry{};
     std::uint8_t address[16] = {};
   };
@@ -197,15 +207,27 @@ Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
   auto zero_prefix = [](const std::uint8_t* a) {
     return std::all_of(a, a + 12, [](std::uint8_t b) { return b == 0; });
   };
+  // ::ffff:0:0/96: lookup() answers these addresses from the IPv4 tree, never from this one.
+  static const std::uint8_t kMapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  auto bit_of = [](const std::uint8_t* a, int i) { return (a[i / 8] >> (7 - i % 8)) & 1; };
+  auto within_mapped = [&](const std::uint8_t* a, int depth) {  // first `depth` bits agree
+    for (int i = 0; i < depth; ++i)
+      if (bit_of(a, i) != bit_of(kMapped, i)) return false;
+    return true;
+  };
 
   while (!stack.empty()) {
     const Pending at = stack.back();
     stack.pop_back();
     if (at.leaf) {
-      auto it = decoded.find(at.entry.offset);
-      if (it == decoded.end()) it = decoded.emplace(at.entry.offset, decode(at.entry)).first;
+      GeoInfo info;
+      if (!at.empty) {
+        auto it = decoded.find(at.entry.offset);
+        if (it == decoded.end()) it = decoded.emplace(at.entry.offset, decode(at.entry)).first;
+        info = it->second;
+      }
       GeoNetwork net;
-      if (db.metadata.ip_version == 4) {
+      if (!v6_tree) {
         std::memcpy(net.address, at.address, 4);
         net.prefix_len = at.depth;
       } else if (at.depth >= 96 && zero_prefix(at.address)) {
@@ -216,7 +238,32 @@ Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
         net.prefix_len = at.depth;
         net.ipv6 = true;
       }
-      GeoInfo info = it->second;
+      if (leaves && net.ipv6 && zero_prefix(at.address)) {
+        // A leaf above ::/96: the IPv4 tree ends in it, and IPv4 lookups stop there with no
+        // IPv4 bits read (prefix length 0).
+        GeoNetwork v4;
+        info.prefix_len = 0;
+        if (!visit(v4, info)) return false;
+      }
+      if (leaves && net.ipv6 && at.depth < 96 && within_mapped(at.address, at.depth)) {
+        // The leaf holds ::ffff:0:0/96: report the pieces around it, in address order (those
+        // where the mapped prefix has a 1 bit lie below it, those where it has a 0 above).
+        for (int pass = 0; pass < 2; ++pass) {
+          for (int k = 0; k < 96 - at.depth; ++k) {
+            const int j = pass == 0 ? at.depth + k : 95 - k;
+            if (bit_of(kMapped, j) != (pass == 0 ? 1 : 0)) continue;
+            GeoNetwork piece;
+            piece.ipv6 = true;
+            piece.prefix_len = j + 1;
+            for (int i = 0; i <= j; ++i)
+              if (bit_of(kMapped, i) != (i == j))
+                piece.address[i / 8] |= static_cast<std::uint8_t>(0x80u >> (i % 8));
+            info.prefix_len = at.depth;
+            if (!visit(piece, info)) return false;
+          }
+        }
+        continue;
+      }
       info.prefix_len = net.prefix_len;
       if (!visit(net, info)) return false;
       continue;
@@ -241,6 +288,8 @@ Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
       next.depth = at.depth + 1;
       if (side.one)
         next.address[at.depth / 8] |= static_cast<std::uint8_t>(0x80u >> (at.depth % 8));
+      if (v6_tree && next.depth == 96 && std::memcmp(next.address, kMapped, 16) == 0)
+        continue;  // ::ffff:0:0/96, whatever the tree holds there
       if (side.type == MMDB_RECORD_TYPE_SEARCH_NODE) {
         const bool ipv4_path = next.depth == 96 && zero_prefix(next.address);
         if (side.record == ipv4_root && !ipv4_path) continue;  // an alias of the IPv4 space
@@ -250,7 +299,13 @@ Result<bool> GeoDatabase::for_each_network(const NetworkVisitor& visit) const {
         next.leaf = true;
         next.entry = side.entry;
         stack.push_back(next);
-      } else if (side.type != MMDB_RECORD_TYPE_EMPTY) {
+      } else if (side.type == MMDB_RECORD_TYPE_EMPTY) {
+        if (leaves) {
+          next.leaf = true;
+          next.empty = true;
+          stack.push_back(next);
+        }
+      } else {
         return make_error(fmt::format("invalid record in search node {}", at.node), path_);
       }
     }

@@ -65,6 +65,14 @@ class GeoDatabase {
   // Stops early and returns false when `visit` returns false.
   using NetworkVisitor = std::function<bool(const GeoNetwork&, const GeoInfo&)>;
   Result<bool> for_each_network(const NetworkVisitor& visit) const;
+  // Every leaf of the search tree, empty ones included (GeoInfo.found false), in address order:
+  // disjoint networks that cover IPv4 (as IPv4) and IPv6 except the subtrees lookup() never
+  // reads for IPv6 addresses: ::ffff:0:0/96 (looked up as IPv4), the aliases of the IPv4 tree
+  // (6to4, Teredo) and ::/96 when it roots the IPv4 tree (reported as IPv4). lookup() of any
+  // address in a network gives its GeoInfo (found, codes, location, prefix_len). A leaf that
+  // contains ::ffff:0:0/96 is reported as the pieces around it; one above ::/96 (the IPv4 tree
+  // ends early) is also reported as 0.0.0.0/0.
+  Result<bool> for_each_leaf(const NetworkVisitor& visit) const;
 
   const std::string& path() const { return path_; }
   std::string database_type() const;  // metadata database_type, e.g. "GeoLite2-City"
@@ -73,6 +81,7 @@ class GeoDatabase {
 
  private:
   GeoDatabase(std::string path, std::unique_ptr<MMDB_s> db);
+  Result<bool> walk(const NetworkVisitor& visit, bool leaves) const;
   void close();
 
   std::string path_;

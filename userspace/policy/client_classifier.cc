@@ -5,29 +5,31 @@
 #include "geo/centroids.h"
 #include "geo/geo_database.h"
 #include "geo/geo_point.h"
+#include "geo/location_ids.h"
 
 namespace meridian::policy {
+
+ClientFacts geo_client_facts(geo::GeoInfo info) {
+  ClientFacts f;
+  f.geo_scope = static_cast<uint8_t>(info.prefix_len);
+  if (!info.found) return f;
+  const geo::CentroidTable& centroids = geo::CentroidTable::builtin();
+  centroids.complete(info);
+  f.client.continent = geo::continent_id(info.continent);
+  f.client.country = geo::country_id(info.country);
+  f.client.subdivision = geo::subdivision_id(info.subdivision_code());
+  if (auto at = centroids.locate(info)) {
+    f.client.point = geo::to_point(*at);
+    f.client.has_point = 1;
+  }
+  return f;
+}
 
 ClientFacts ClientClassifier::classify(const ClientAddress& client) const {
   ClientFacts f;
   if (const geo::GeoDatabase* db = table_.geo()) {
     auto info = db->lookup(client.address.data(), client.ipv6);
-    if (info) {
-      geo::GeoInfo& gi = *info;
-      f.geo_scope = static_cast<uint8_t>(gi.prefix_len);
-      if (gi.found) {
-        const geo::CentroidTable& centroids = geo::CentroidTable::builtin();
-        centroids.complete(gi);
-        f.client.continent = table_.continent_id(gi.continent);
-        f.client.country = table_.country_id(gi.country);
-        if (!gi.subdivision.empty())
-          f.client.subdivision = table_.subdivision_id(gi.subdivision_code());
-        if (auto at = centroids.locate(gi)) {
-          f.client.point = geo::to_point(*at);
-          f.client.has_point = 1;
-        }
-      }
-    }
+    if (info) f = geo_client_facts(std::move(*info));
   }
   if (table_.has_latency_table()) {
     const PrefixTrie::Match m = table_.latency_prefixes().lookup(client);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "geo/geo_database.h"
 #include "meridian_policy.h"
 #include "policy/decision_table.h"
 #include "policy/ip_prefix.h"
@@ -16,6 +17,13 @@ struct ClientFacts {
   uint8_t geo_scope = 0;      // prefix length of the geolocation network (0: no database)
   uint8_t latency_scope = 0;  // prefix over which the latency table result holds (0: no table)
 };
+
+// The geolocation facts of a client whose database network is `info` (as GeoDatabase::lookup()
+// or for_each_leaf() give it): continent, country and subdivision ids (geo/location_ids.h), the
+// position (database coordinates, else centroids) and geo_scope = the network's prefix length.
+// latency_profile and latency_scope are left 0. The classifier and the fast path's region
+// enumeration both use this, so they cannot compute facts differently.
+ClientFacts geo_client_facts(geo::GeoInfo info);
 
 class ClientClassifier {
  public:

@@ -9,6 +9,7 @@
 
 #include "dns/types.h"
 #include "geo/centroids.h"
+#include "geo/location_ids.h"
 #include "geo/regions.h"
 
 namespace meridian::policy {
@@ -36,8 +37,6 @@ size_t DecisionTable::memory_bytes() const {
 }
 
 namespace {
-
-constexpr uint16_t kMaxInterned = 0xffff;
 
 std::string where_of(const zone::RecordSet& rs) {
   std::string w = rs.name.to_text() + " " + dns::type_to_text(rs.type);
@@ -185,16 +184,6 @@ class DecisionTableBuilder {
     return Ok{};
   }
 
-  Result<uint16_t> intern(std::map<std::string, uint16_t, std::less<>>& m, const std::string& code,
-                          const std::string& where) {
-    auto [it, fresh] = m.emplace(code, 0);
-    if (fresh) {
-      if (m.size() > kMaxInterned) return make_error("too many distinct locations", where);
-      it->second = static_cast<uint16_t>(m.size());
-    }
-    return it->second;
-  }
-
   Result<uint32_t> geo_location(const zone::RecordSet& rs, const std::string& where) {
     if (!rs.geolocation) return make_error("geolocation record set without GeoLocation", where);
     const auto& g = *rs.geolocation;
@@ -202,22 +191,18 @@ class DecisionTableBuilder {
     if (!g.subdivision_code.empty()) {
       if (!is_upper_alpha(g.country_code, 2))
         return make_error("SubdivisionCode needs a CountryCode", where);
-      auto id = intern(t_.subdivisions_, g.country_code + "-" + upper(g.subdivision_code), where);
-      if (!id) return id.error();
-      return MDN_GEO_LOCATION(MDN_GEO_LEVEL_SUBDIVISION, *id);
+      const uint16_t id = geo::subdivision_id(g.country_code + "-" + upper(g.subdivision_code));
+      if (!id) return make_error("too many distinct locations", where);
+      return MDN_GEO_LOCATION(MDN_GEO_LEVEL_SUBDIVISION, id);
     }
     if (!g.country_code.empty()) {
       if (!is_upper_alpha(g.country_code, 2))
         return make_error("bad CountryCode '" + g.country_code + "'", where);
-      auto id = intern(t_.countries_, g.country_code, where);
-      if (!id) return id.error();
-      return MDN_GEO_LOCATION(MDN_GEO_LEVEL_COUNTRY, *id);
+      return MDN_GEO_LOCATION(MDN_GEO_LEVEL_COUNTRY, geo::country_id(g.country_code));
     }
     if (!geo::is_continent_code(g.continent_code))
       return make_error("bad ContinentCode '" + g.continent_code + "'", where);
-    auto id = intern(t_.continents_, g.continent_code, where);
-    if (!id) return id.error();
-    return MDN_GEO_LOCATION(MDN_GEO_LEVEL_CONTINENT, *id);
+    return MDN_GEO_LOCATION(MDN_GEO_LEVEL_CONTINENT, geo::continent_id(g.continent_code));
   }
 
   uint32_t health_slot(const std::string& check_id, const std::string& where, Status& st) {

@@ -1,7 +1,7 @@
 // DecisionTable: the controller's compiled view of every routing-policy group of a ZoneSet — one
-// mdn_group (maps/meridian_policy.h) per (name, type), interned location/region/collection ids,
-// the CIDR and latency tries, and alias targets. Built once per zone snapshot; health changes
-// never rebuild it (they are read through the HealthView at query time).
+// mdn_group (maps/meridian_policy.h) per (name, type) with stable geo::location_ids, interned
+// region/collection ids, the CIDR and latency tries, and alias targets. Built once per zone
+// snapshot; health changes never rebuild it (they are read through the HealthView at query time).
 #pragma once
 
 #include <cstdint>
@@ -50,20 +50,23 @@ class DecisionTable {
   // The group of (name, type), or null when it has no routing policy.
   const GroupEntry* find(const dns::Name& name, uint16_t type) const;
   size_t group_count() const { return groups_.size(); }
+  // Every group, keyed by group_key(); for the fast-path compiler.
+  const std::unordered_map<std::string, GroupEntry>& groups() const { return groups_; }
+  // The operator latency table's values: profile << 32 | region -> ms.
+  const std::unordered_map<uint64_t, uint32_t>& latency_values() const { return latency_ms_; }
 
   // What the client classifier and the policy macros read.
   const geo::GeoDatabase* geo() const { return geo_; }
   const HealthView* health() const { return health_.get(); }
   const zone::ZoneSet& zones() const { return zones_; }
-  uint16_t continent_id(std::string_view code) const { return lookup16(continents_, code); }
-  uint16_t country_id(std::string_view code) const { return lookup16(countries_, code); }
-  uint16_t subdivision_id(std::string_view code) const { return lookup16(subdivisions_, code); }
   const PrefixTrie& latency_prefixes() const { return latency_prefixes_; }
   bool has_latency_table() const { return latency_prefixes_.prefix_count() > 0; }
   uint32_t latency_ms(uint32_t profile, uint32_t region) const;
+  // CIDR collection tries by id, 1..cidr_collection_count().
   const PrefixTrie* cidr_collection(uint32_t id) const {
     return id >= 1 && id <= cidr_.size() ? &cidr_[id - 1] : nullptr;
   }
+  uint32_t cidr_collection_count() const { return static_cast<uint32_t>(cidr_.size()); }
   const AliasEntry* alias(uint32_t slot) const {
     const uint32_t k = slot - kAliasSlotBase;
     return slot >= kAliasSlotBase && k < aliases_.size() ? &aliases_[k] : nullptr;
@@ -77,17 +80,10 @@ class DecisionTable {
   size_t memory_bytes() const;
 
  private:
-  static uint16_t lookup16(const std::map<std::string, uint16_t, std::less<>>& m,
-                           std::string_view code) {
-    auto it = m.find(code);
-    return it == m.end() ? 0 : it->second;
-  }
-
   zone::ZoneSet zones_;  // keeps the record sets pointed to alive
   const geo::GeoDatabase* geo_ = nullptr;
   std::shared_ptr<HealthView> health_;
   std::unordered_map<std::string, GroupEntry> groups_;  // key: Name::key() + 2 type bytes
-  std::map<std::string, uint16_t, std::less<>> continents_, countries_, subdivisions_;
   std::map<std::string, uint32_t, std::less<>> regions_;
   std::vector<PrefixTrie> cidr_;                       // collection id - 1
   PrefixTrie latency_prefixes_;                        // prefix -> latency profile id (>= 1)

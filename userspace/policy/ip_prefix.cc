@@ -118,6 +118,13 @@ int common_bits(const Key& a, const Key& b) {
   return 128;
 }
 
+Key with_bit(Key k, int i, int v) {
+  uint64_t& w = i < 64 ? k.hi : k.lo;
+  const uint64_t m = 1ull << (63 - (i % 64));
+  w = v ? (w | m) : (w & ~m);
+  return k;
+}
+
 Key masked(const Key& k, int len) {
   Key m = k;
   if (len < 64) {
@@ -127,6 +134,18 @@ Key masked(const Key& k, int len) {
     m.lo = len == 64 ? 0 : m.lo & (~0ull << (128 - len));
   }
   return m;
+}
+
+IpPrefix prefix_of(const Key& k, int len, bool ipv6) {
+  IpPrefix p;
+  p.ipv6 = ipv6;
+  p.length = static_cast<uint8_t>(len);
+  for (int i = 0; i < 8; ++i) {
+    p.address[i] = static_cast<uint8_t>(k.hi >> (56 - 8 * i));
+    if (ipv6) p.address[i + 8] = static_cast<uint8_t>(k.lo >> (56 - 8 * i));
+  }
+  if (!ipv6) std::fill(p.address.begin() + 4, p.address.end(), 0);
+  return p;
 }
 
 }  // namespace
@@ -252,6 +271,93 @@ PrefixTrie::Match PrefixTrie::lookup(const ClientAddress& client) const {
     at = next;
   }
   return m;
+}
+
+// Regions follow lookup()'s stopping rules for source prefixes at least as long as the region:
+// a node without children is one region (scope = its length); below a node with children, each
+// missing side is one region one bit longer; on an edge to a child, every bit where a client can
+// leave the edge ends a region (scope = that bit + 1); the child's own prefix is split further.
+// Each region's scope equals its length, and no two neighbours share value and scope, so none
+// could be merged. Iterative: work items are popped in address order.
+void PrefixTrie::for_each_region(const RegionVisitor& visit) const {
+  struct Item {
+    bool region = false;  // true: report (key, length, match); false: expand node `node`
+    uint32_t node = 0;
+    Key key;
+    uint8_t length = 0;
+    Match match;  // for a node: the value and length matched above and at it so far
+  };
+  std::vector<Item> stack;
+  std::vector<Item> lower, upper;  // edge regions before and after the child's own prefix
+  for (const Family* f : {&v4_, &v6_}) {
+    stack.push_back(Item{.node = 0});
+    while (!stack.empty()) {
+      Item it = stack.back();
+      stack.pop_back();
+      if (it.region) {
+        visit(prefix_of(it.key, it.length, f->ipv6), it.match);
+        continue;
+      }
+      const Node& n = f->nodes[it.node];
+      const int depth = n.length;
+      const Key key = f->key(it.node);
+      Match above = it.match;
+      if (n.value != kNone) {
+        above.value = n.value;
+        above.length = static_cast<uint8_t>(depth);
+      }
+      if (n.child[0] == 0 && n.child[1] == 0) {
+        above.scope = static_cast<uint8_t>(depth);
+        visit(prefix_of(key, depth, f->ipv6), above);
+        continue;
+      }
+      for (int b = 1; b >= 0; --b) {  // the 1 side first: the stack pops the 0 side first
+        const uint32_t c = n.child[b];
+        if (c == 0) {
+          Match m = above;
+          m.scope = static_cast<uint8_t>(depth + 1);
+          stack.push_back(Item{.region = true,
+                               .key = with_bit(key, depth, b),
+                               .length = static_cast<uint8_t>(depth + 1),
+                               .match = m});
+          continue;
+        }
+        const Key ck = f->key(c);
+        const int child_len = f->nodes[c].length;
+        lower.clear();
+        upper.clear();
+        for (int j = depth + 1; j < child_len; ++j) {
+          const int cb = key_bit(ck, j);
+          Match m = above;
+          m.scope = static_cast<uint8_t>(j + 1);
+          Item r{.region = true,
+                 .key = with_bit(masked(ck, j), j, cb ^ 1),
+                 .length = static_cast<uint8_t>(j + 1),
+                 .match = m};
+          (cb ? lower : upper).push_back(r);
+        }
+        // Address order: lower by increasing j, the child, upper by decreasing j; pushed reversed.
+        for (const Item& r : upper) stack.push_back(r);
+        stack.push_back(Item{.node = c, .match = above});
+        for (auto r = lower.rbegin(); r != lower.rend(); ++r) stack.push_back(*r);
+      }
+    }
+  }
+}
+
+size_t PrefixTrie::region_count() const {
+  size_t count = 0;
+  for (const Family* f : {&v4_, &v6_}) {
+    for (const Node& n : f->nodes) {
+      if (n.child[0] == 0 && n.child[1] == 0) {
+        ++count;
+        continue;
+      }
+      for (uint32_t c : n.child)
+        count += c == 0 ? 1 : static_cast<size_t>(f->nodes[c].length - n.length - 1);
+    }
+  }
+  return count;
 }
 
 }  // namespace meridian::policy

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,17 @@ class PrefixTrie {
   // Longest match of the address's first `source_prefix` bits: a stored prefix longer than the
   // client's source prefix never matches (spec rule 7).
   Match lookup(const ClientAddress& client) const;
+
+  // Disjoint prefixes ("regions") covering all of IPv4, then all of IPv6, each in address order,
+  // with the Match that lookup() gives every client in the region whose source prefix is at
+  // least the region's length (a shorter source prefix can straddle regions: whoever looks the
+  // regions up must treat "no region of length <= source prefix" as a miss). The coarsest such
+  // partition; an empty trie has two regions, 0.0.0.0/0 and ::/0. This is what an LPM map
+  // (BPF_MAP_TYPE_LPM_TRIE) needs to give the same answers and ECS scopes as lookup().
+  using RegionVisitor = std::function<void(const IpPrefix& region, const Match& m)>;
+  void for_each_region(const RegionVisitor& visit) const;
+  // How many regions for_each_region() reports (without building them).
+  size_t region_count() const;
 
   size_t node_count() const { return v4_.nodes.size() + v6_.nodes.size(); }
   size_t prefix_count() const { return prefixes_; }
