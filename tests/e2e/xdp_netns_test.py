@@ -769,8 +769,9 @@ class XdpLifecycleTest(TopologyPerTest):
         self.assertIsNone(self.topology.server_xdp_attached(), "program still attached")
         # Documented: the maps stay pinned, the counters can be read after the stop.
         self.assertEqual(sorted(os.listdir(daemon.pin_dir)),
-                         ["mdn_control", "mdn_names0", "mdn_names1", "mdn_names2", "mdn_names3",
-                          "mdn_stats"])
+                         ["mdn_control", "mdn_fragments", "mdn_geo", "mdn_groups", "mdn_health",
+                          "mdn_latency", "mdn_names0", "mdn_names1", "mdn_names2", "mdn_names3",
+                          "mdn_prefixes", "mdn_stats"])
         self.assertEqual(read_stats(daemon.pin_dir)["answered"], 10)
         # Nothing answers any more: no program, no daemon.
         self.assertIsNone(self.query(SERVER4, "www.xdp.example.", "A"))

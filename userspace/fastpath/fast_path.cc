@@ -136,9 +136,10 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
   PolicyTables policy;
   PolicyCompiler(responder).compile(zones, entries, policy, &report.policy);
   const policy::GslbEngine* engine = policy::gslb_engine(zones);
-  // The geolocation table before the generation that may read it.
+  // The geolocation table before the generation that reads it; only when one does (a large
+  // database takes a second or more to write).
   const geo::GeoDatabase* db = engine ? engine->table().geo() : nullptr;
-  if (!geo_written_ || db != geo_published_) {
+  if (policy.needs_geo && (!geo_written_ || db != geo_published_)) {
     auto geo = compile_geo_table(db);
     if (!geo) return geo.error();
     if (auto s = writer_.publish_geo(*geo); !s) return s.error();

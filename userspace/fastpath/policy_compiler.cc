@@ -189,6 +189,9 @@ void PolicyCompiler::compile(const zone::ZoneSet& zones, std::vector<FastPathEnt
     entries.push_back(e);
     tables.groups.push_back(entry);
     latency_used = latency_used || g.group.policy == MDN_POLICY_LATENCY;
+    tables.needs_geo = tables.needs_geo || g.group.policy == MDN_POLICY_GEOLOCATION ||
+                       g.group.policy == MDN_POLICY_LATENCY ||
+                       g.group.policy == MDN_POLICY_GEOPROXIMITY;
     cidr_used = cidr_used || g.group.policy == MDN_POLICY_IP_BASED;
     ++st.groups;
   }

@@ -28,6 +28,9 @@ struct PolicyTables {
   std::vector<mdn_fragment> fragments;
   std::vector<PrefixEntry> prefixes;  // latency table (table 0) and CIDR collections (their ids)
   std::vector<std::pair<mdn_latency_key, uint32_t>> latency_ms;
+  // A published group reads the client's geolocation (geolocation, latency, geoproximity): the
+  // geolocation table must be in the maps before this generation goes live.
+  bool needs_geo = false;
 };
 
 // Why groups stayed in userspace; each is counted once, for its first reason.
