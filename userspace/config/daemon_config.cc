@@ -424,6 +424,52 @@ Status read_health(const ConfigReader& r, const json& value, std::string_view ba
   return Ok{};
 }
 
+Status read_rrl(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/rrl", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/rrl",
+                                     {"responses_per_second", "burst", "slip", "ipv4_prefix_length",
+                                      "ipv6_prefix_length", "allow", "table_size"})) {
+    return *e;
+  }
+  // Limits as in maps/meridian_rrl.h (MDN_RRL_MAX_RATE, _MAX_BURST, _MAX_SLIP).
+  struct Field {
+    const char* key;
+    uint32_t* target;
+    uint64_t min, max;
+  };
+  const Field fields[] = {
+      {"responses_per_second", &out.rrl.responses_per_second, 0, 1000000},
+      {"burst", &out.rrl.burst, 0, 1000000},
+      {"slip", &out.rrl.slip, 0, 10},
+      {"ipv4_prefix_length", &out.rrl.ipv4_prefix_length, 1, 32},
+      {"ipv6_prefix_length", &out.rrl.ipv6_prefix_length, 1, 128},
+      {"table_size", &out.rrl.table_size, 1024, 1u << 24},
+  };
+  for (const Field& f : fields) {
+    if (!value.contains(f.key)) continue;
+    auto v = r.read_uint(value[f.key], std::string("/rrl/") + f.key, f.min, f.max);
+    if (!v) return v.error();
+    *f.target = *v;
+  }
+  if (value.contains("allow")) {
+    const json& allow = value["allow"];
+    if (!allow.is_array()) return r.error_at("/rrl/allow", "must be an array of prefixes");
+    std::unordered_map<std::string, std::string> seen;  // canonical prefix -> its JSON path
+    for (size_t i = 0; i < allow.size(); ++i) {
+      const std::string path = "/rrl/allow/" + std::to_string(i);
+      auto text = r.read_string(allow[i], path);
+      if (!text) return text.error();
+      auto prefix = parse_prefix(*text, 32, 128);
+      if (!prefix) return r.error_at(path, prefix.error().what);
+      if (auto [it, added] = seen.emplace(*prefix, path); !added) {
+        return r.error_at(path, "duplicate prefix " + *prefix + " (also " + it->second + ")");
+      }
+      out.rrl.allow.push_back(*prefix);
+    }
+  }
+  return Ok{};
+}
+
 Status read_latency_table(const ConfigReader& r, const json& value, std::string_view base_dir,
                           DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/latency_table", "must be an object");
@@ -766,7 +812,7 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   if (auto e = r.reject_unknown_keys(
           doc, "",
           {"listen", "workers", "edns", "tcp", "log", "zones", "xdp", "geoip", "health_checks",
-           "health", "latency_table", "regions", "cidr_collections", "all_down"})) {
+           "health", "latency_table", "regions", "cidr_collections", "all_down", "rrl"})) {
     return *e;
   }
 
@@ -817,6 +863,9 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   }
   if (doc.contains("all_down")) {
     if (auto s = read_all_down(r, doc["all_down"], out); !s) return s.error();
+  }
+  if (doc.contains("rrl")) {
+    if (auto s = read_rrl(r, doc["rrl"], out); !s) return s.error();
   }
   return out;
 }

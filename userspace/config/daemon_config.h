@@ -62,6 +62,19 @@ struct XdpSettings {
   bool keep_on_exit = false;      // "on_exit": "keep" leaves the program answering
 };
 
+// "rrl": response rate limiting of UDP replies (docs/rrl.md). Off unless responses_per_second > 0.
+struct RrlSettings {
+  uint32_t responses_per_second = 0;  // per client prefix and response class; 0 = off
+  uint32_t burst = 0;                 // replies a quiet prefix may send at once; 0 = the rate
+  uint32_t slip = 2;                  // 0 drop every limited reply, 1 TC=1 to each, N every N-th
+  uint32_t ipv4_prefix_length = 24;
+  uint32_t ipv6_prefix_length = 56;
+  std::vector<std::string> allow;  // canonical prefixes never limited
+  uint32_t table_size = 65536;     // buckets, the memory bound; a reload that changes it starts
+                                   // a new, empty table
+  bool operator==(const RrlSettings&) const = default;
+};
+
 // Where scripts/setup.sh builds the country database from tor-geoipdb (docs/geolocation.md).
 inline constexpr const char* kDefaultGeoIpDatabase = "/var/lib/meridian/geoip/country.mmdb";
 // The daemon's state directory; health states persist here unless "health.state_db" says otherwise.
@@ -118,6 +131,7 @@ struct DaemonConfig {
   std::string log_level = "info";
   std::vector<ZoneSource> zones;
   std::optional<XdpSettings> xdp;
+  RrlSettings rrl;
 
   // GSLB inputs (docs/configuration.md, "GSLB").
   GeoIpSettings geoip;

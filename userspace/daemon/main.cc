@@ -505,6 +505,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   options.listen = config.listen;
   options.workers = config.workers;
   options.tcp = config.tcp;
+  options.rrl = config.rrl;
   meridian::server::Server server(options, store, responder);
   if (auto started = server.start(); !started) {
     log->error("cannot start: {}", started.error().to_string());
@@ -517,6 +518,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
 #endif
   publish_fast_path(fast_path.get(), *gslb->zones, responder);
 #endif
+  log->info("response rate limiting: {}", server.rrl_summary());
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",
             join_addresses(server.bound_addresses()), server.worker_count());
 
@@ -553,6 +555,14 @@ int run(const std::string& path, const std::string& cli_log_level) {
       }
       store.replace(next_gslb->zones);
       log_gslb_inputs(*next, *next_gslb);
+      if (next->rrl != config.rrl) {
+        if (auto applied = server.configure_rrl(next->rrl); applied) {
+          config.rrl = next->rrl;
+          log->info("response rate limiting: {}", server.rrl_summary());
+        } else {
+          log->error("reload: \"rrl\" not applied: {}", applied.error().to_string());
+        }
+      }
 #ifdef MERIDIAN_WITH_XDP
       publish_fast_path(fast_path.get(), *next_gslb->zones, responder);
 #endif
@@ -575,6 +585,13 @@ int run(const std::string& path, const std::string& cli_log_level) {
       "timed out), {} queries",
       stats.udp_received, stats.udp_replied, stats.udp_dropped, stats.tcp_accepted,
       stats.tcp_refused, stats.tcp_timed_out, stats.tcp_queries);
+  log->info(
+      "rate limited (answer/nxdomain/error): {}/{}/{} dropped, {}/{}/{} slipped (TC=1); {} busy "
+      "buckets evicted",
+      stats.rrl_dropped[MDN_RRL_CLASS_ANSWER], stats.rrl_dropped[MDN_RRL_CLASS_NXDOMAIN],
+      stats.rrl_dropped[MDN_RRL_CLASS_ERROR], stats.rrl_slipped[MDN_RRL_CLASS_ANSWER],
+      stats.rrl_slipped[MDN_RRL_CLASS_NXDOMAIN], stats.rrl_slipped[MDN_RRL_CLASS_ERROR],
+      stats.rrl_evicted_busy);
   return 0;
 }
 

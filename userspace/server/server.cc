@@ -34,6 +34,23 @@ bool is_wildcard(const config::ListenAddress& a) {
   return IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
 }
 
+// The limiter's settings from the configuration (prefixes already validated and canonical).
+Result<rrl::Settings> rrl_settings(const config::RrlSettings& in) {
+  rrl::Settings out;
+  out.responses_per_second = in.responses_per_second;
+  out.burst = in.burst;
+  out.slip = in.slip;
+  out.ipv4_prefix_length = in.ipv4_prefix_length;
+  out.ipv6_prefix_length = in.ipv6_prefix_length;
+  out.table_size = in.table_size;
+  for (const auto& text : in.allow) {
+    auto prefix = policy::parse_prefix(text);
+    if (!prefix) return make_error(prefix.error().what, "rrl.allow");
+    out.allow.push_back(*prefix);
+  }
+  return out;
+}
+
 Error socket_error(const char* step, const config::ListenAddress& a, const char* proto) {
   return make_error(std::string(step) + " failed: " + std::strerror(errno),
                     std::string(proto) + " " + a.to_text());
@@ -90,9 +107,10 @@ Result<int> open_bound_socket(const config::ListenAddress& a, int type) {
 class Worker {
  public:
   Worker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-         TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout)
+         const rrl::RateLimiter& limiter, TcpConnectionBudget& budget,
+         std::chrono::milliseconds idle_timeout)
       : epoll_fd_{epoll_fd},
-        udp_(epoll_fd, zones, responder),
+        udp_(epoll_fd, zones, responder, limiter),
         tcp_(epoll_fd, zones, responder, budget, idle_timeout) {}
   ~Worker() = default;  // members close their sockets before the epoll fd below goes
 
@@ -160,6 +178,7 @@ Status Server::start() {
   uint32_t count = options_.workers;
   if (count == 0) count = std::max(1u, std::thread::hardware_concurrency());
   if (options_.listen.empty()) return make_error("no listen address configured");
+  if (auto configured = configure_rrl(options_.rrl); !configured) return configured;
 
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) return make_error(std::string("eventfd failed: ") + std::strerror(errno));
@@ -175,7 +194,7 @@ Status Server::start() {
   for (uint32_t w = 0; w < count; ++w) {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) return give_up(make_error(std::string("epoll_create1: ") + strerror(errno)));
-    auto worker = std::make_unique<Worker>(epfd, zones_, responder_, *budget_,
+    auto worker = std::make_unique<Worker>(epfd, zones_, responder_, limiter_, *budget_,
                                            std::chrono::milliseconds(options_.tcp.idle_timeout_ms));
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -224,8 +243,33 @@ ServerStats Server::stats() const {
     total.tcp_refused += tcp.refused;
     total.tcp_timed_out += tcp.timed_out;
     total.tcp_queries += tcp.queries;
+    for (size_t k = 0; k < MDN_RRL_CLASS_COUNT; ++k) {
+      total.rrl_dropped[k] += udp.rrl_dropped[k];
+      total.rrl_slipped[k] += udp.rrl_slipped[k];
+    }
   }
+  const auto limits = limiter_.limits();
+  if (limits->table) total.rrl_evicted_busy = limits->table->evicted_busy();
   return total;
+}
+
+Status Server::configure_rrl(const config::RrlSettings& settings) {
+  auto converted = rrl_settings(settings);
+  if (!converted) return converted.error();
+  return limiter_.configure(*converted);
+}
+
+std::string Server::rrl_summary() const {
+  const auto limits = limiter_.limits();
+  if (!limits->enabled()) return "off";
+  const mdn_rrl_config& c = limits->config;
+  const size_t allowed = limits->allow.prefix_count();
+  return std::to_string(c.responses_per_second) + " responses/s per /" +
+         std::to_string(c.ipv4_prefix_len) + " and /" + std::to_string(c.ipv6_prefix_len) +
+         " prefix and class, burst " + std::to_string(c.burst) + ", slip " +
+         std::to_string(c.slip) + ", " + std::to_string(allowed) + " allowed prefix" +
+         (allowed == 1 ? "" : "es") + ", table of " + std::to_string(limits->table->slots()) +
+         " buckets";
 }
 
 void Server::stop() {

@@ -3,14 +3,18 @@
 // share nothing on the query path but the zone snapshot and the TCP connection budget.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "answer/responder.h"
 #include "common/result.h"
 #include "config/daemon_config.h"
+#include "meridian_rrl.h"
+#include "rrl/rate_limiter.h"
 #include "zone/zone_store.h"
 
 namespace meridian::server {
@@ -19,6 +23,7 @@ struct ServerOptions {
   std::vector<config::ListenAddress> listen;
   uint32_t workers = 0;  // 0 = std::thread::hardware_concurrency()
   config::TcpSettings tcp;
+  config::RrlSettings rrl;  // response rate limiting of UDP replies (off by default)
 };
 
 // Totals over all workers, for the shutdown log line.
@@ -30,6 +35,10 @@ struct ServerStats {
   uint64_t tcp_refused = 0;
   uint64_t tcp_timed_out = 0;
   uint64_t tcp_queries = 0;
+  // Response rate limiting, by response class (enum mdn_rrl_class).
+  std::array<uint64_t, MDN_RRL_CLASS_COUNT> rrl_dropped{};
+  std::array<uint64_t, MDN_RRL_CLASS_COUNT> rrl_slipped{};
+  uint64_t rrl_evicted_busy = 0;  // buckets still limiting when pushed out of a full table
 };
 
 class Worker;
@@ -55,11 +64,17 @@ class Server {
   // Worker counters are unsynchronised: read them only after stop().
   ServerStats stats() const;
 
+  // Applies new rate limits at once (SIGHUP); the buckets are kept unless the table size changed.
+  Status configure_rrl(const config::RrlSettings& settings);
+  // "5 responses/s per /24 and /56 prefix and class, burst 5, slip 2, 1 allowed prefix" or "off".
+  std::string rrl_summary() const;
+
  private:
   ServerOptions options_;
   const zone::ZoneStore& zones_;
   const answer::Responder& responder_;
   std::unique_ptr<TcpConnectionBudget> budget_;
+  rrl::RateLimiter limiter_;  // before the workers, which hold a reference
   std::vector<config::ListenAddress> bound_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -11,6 +11,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rrl/slip_reply.h"
+
 namespace meridian::server {
 namespace {
 
@@ -45,10 +47,12 @@ size_t reply_control_from_received(msghdr& hdr) {
 
 }  // namespace
 
-UdpWorker::UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder)
+UdpWorker::UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
+                     const rrl::RateLimiter& limiter)
     : epoll_fd_(epoll_fd),
       zones_(zones),
       responder_(responder),
+      limiter_(limiter),
       // Default-initialised: the kernel only touches the pages a datagram lands in.
       receive_buffers_(new uint8_t[kBatch * kMaxDatagram]) {
   for (size_t i = 0; i < kBatch; ++i) {
@@ -102,6 +106,9 @@ void UdpWorker::serve(UdpSocket& socket) {
 
     // One snapshot per batch: a reload in the middle of a batch is seen by the next one.
     std::shared_ptr<const zone::ZoneSet> snapshot = zones_.snapshot();
+    // Rate limits likewise, and one clock reading: a batch takes microseconds.
+    std::shared_ptr<const rrl::Limits> limits = limiter_.limits();
+    const uint64_t now_ns = limits->enabled() ? rrl::RateLimiter::now_ns() : 0;
     unsigned replies = 0;
     for (int i = 0; i < received; ++i) {
       msghdr& in = receive_msgs_[i].msg_hdr;
@@ -112,11 +119,25 @@ void UdpWorker::serve(UdpSocket& socket) {
       std::span<const uint8_t> query(receive_buffers_.get() + i * kMaxDatagram,
                                      receive_msgs_[i].msg_len);
       std::vector<uint8_t>& reply = replies_[replies];
-      if (responder_.respond(*snapshot, query, contexts_[i], reply) !=
+      answer::AnswerInfo info;
+      if (responder_.respond(*snapshot, query, contexts_[i], reply, &info) !=
               answer::Disposition::kReply ||
           reply.empty() || reply.size() > kMaxDatagram) {
         ++counters_.dropped;
         continue;
+      }
+      // After the reply is built (its class is known), UDP only: TCP is the way out for a
+      // limited client.
+      if (limits->enabled()) {
+        const uint8_t klass = rrl::response_class(info.rcode);
+        const rrl::Verdict verdict =
+            rrl::RateLimiter::decide(*limits, contexts_[i].client, info.rcode, now_ns);
+        if (verdict == rrl::Verdict::kDrop ||
+            (verdict == rrl::Verdict::kSlip && !rrl::make_slip_reply(reply))) {
+          ++counters_.rrl_dropped[klass];
+          continue;
+        }
+        if (verdict == rrl::Verdict::kSlip) ++counters_.rrl_slipped[klass];
       }
       send_iov_[replies] = {reply.data(), reply.size()};
       msghdr& out = send_msgs_[replies].msg_hdr;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "answer/responder.h"
+#include "meridian_rrl.h"
+#include "rrl/rate_limiter.h"
 #include "server/event_tag.h"
 #include "zone/zone_store.h"
 
@@ -25,6 +27,10 @@ struct UdpCounters {
   uint64_t received = 0;
   uint64_t replied = 0;
   uint64_t dropped = 0;  // responder said drop, oversized datagram, or send failed
+  // Response rate limiting, by response class (enum mdn_rrl_class): replies not sent, and
+  // replies sent as TC=1 instead (also counted in `replied` once sent).
+  std::array<uint64_t, MDN_RRL_CLASS_COUNT> rrl_dropped{};
+  std::array<uint64_t, MDN_RRL_CLASS_COUNT> rrl_slipped{};
 };
 
 class UdpWorker {
@@ -35,7 +41,9 @@ class UdpWorker {
   static constexpr int kBatchesPerEvent = 8;
   static constexpr size_t kMaxDatagram = 65535;
 
-  UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder);
+  // `limiter` decides which replies are rate limited (docs/rrl.md); it must outlive the worker.
+  UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
+            const rrl::RateLimiter& limiter);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -58,6 +66,7 @@ class UdpWorker {
   int epoll_fd_;
   const zone::ZoneStore& zones_;
   const answer::Responder& responder_;
+  const rrl::RateLimiter& limiter_;
   std::vector<std::unique_ptr<UdpSocket>> sockets_;
 
   std::unique_ptr<uint8_t[]> receive_buffers_;  // kBatch * kMaxDatagram, not touched until used
