@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GSLB demo: three "regions" of HTTP backends (python3 -m http.server), each in its own network
 # namespace, meridiand in a fourth serving examples/gslb/ (weighted, failover, geolocation,
-# latency and a CALCULATED-checked name, Route 53 JSON zone, real HTTP health checks), and dig in
-# a client namespace. Then the us-east backend is stopped: the answers change within a second or
+# latency and a CALCULATED-checked name, Route 53 JSON zone, real HTTP health checks) with its XDP
+# program attached to the client's link, so the routing decisions are made in XDP (the counters
+# at the end say how many), and dig in a client namespace. Then the us-east backend is stopped: the answers change within a second or
 # two; it is started again and they change back. All addresses are in 198.18.0.0/16 inside the
 # namespaces; ECS subnets passed to dig are only data in the query (they pick a geolocation from
 # the country database scripts/setup.sh builds), nothing is sent to them. Bounded in time, and
@@ -19,15 +20,21 @@ if [ -z "$meridiand" ]; then
   meridiand="$root/build/release/userspace/daemon/meridiand"
   if [ ! -x "$meridiand" ]; then
     cmake --preset release >/dev/null
-    cmake --build --preset release -j "$(nproc)" --target meridiand >/dev/null
+    cmake --build --preset release -j "$(nproc)" --target meridiand meridianctl \
+      meridian_xdp_object >/dev/null
   fi
 fi
+# The build directory meridiand comes from also has meridianctl and the XDP_PASS program.
+build=$(cd "$(dirname "$meridiand")/../.." && pwd)
+meridianctl="$build/tools/meridianctl"
+xdp_pass="$build/bpf/xdp_pass.bpf.o"
 
 id=$$
 dns_ns="mdn-gslb-dns-$id"
 client_ns="mdn-gslb-cli-$id"
 regions=(us-east eu-central ap-southeast)
 work=$(mktemp -d)
+pin_dir="/sys/fs/bpf/meridian/demo-gslb-$id"
 daemon_pid=""
 declare -A backend_pid=()
 
@@ -48,7 +55,7 @@ cleanup() {
   for r in "${regions[@]}"; do ip netns del "$(region_ns "$r")" 2>/dev/null || true; done
   ip netns del "$client_ns" 2>/dev/null || true
   ip netns del "$dns_ns" 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "$pin_dir"
 }
 trap cleanup EXIT
 
@@ -71,6 +78,8 @@ attach() {  # attach NAMESPACE ADDRESS
   ip -n "$dns_ns" link set "port$n" master br0 up
 }
 attach "$client_ns" 198.18.0.2
+# Native XDP_TX on a veth needs a program on the other end too: XDP_PASS on the client's.
+ip -n "$client_ns" link set dev eth0 xdp obj "$xdp_pass" sec xdp
 for r in "${regions[@]}"; do attach "$(region_ns "$r")" "$(region_ip "$r")"; done
 
 start_backend() {  # start_backend REGION
@@ -103,16 +112,21 @@ echo "== backends: us-east 198.18.1.10, eu-central 198.18.2.10, ap-southeast 198
 
 # The example configuration, with the health state kept in this run's temp dir.
 cp -r "$root/examples/gslb/." "$work/"
-/usr/bin/python3 - "$work/meridian.json" "$work/health.db" <<'PY'
+/usr/bin/python3 - "$work/meridian.json" "$work/health.db" "$pin_dir" <<'PY'
 import json, sys
 path, db = sys.argv[1], sys.argv[2]
 config = json.load(open(path))
 config["health"]["state_db"] = db
+# The XDP program on the DNS namespace's end of the client's link (the bridge port).
+config["xdp"] = {"interfaces": ["port1"], "mode": "native", "pin_dir": sys.argv[3]}
 json.dump(config, open(path, "w"), indent=2)
 PY
 
 echo "== starting meridiand in $dns_ns with examples/gslb/meridian.json"
-ip netns exec "$dns_ns" "$meridiand" --config "$work/meridian.json" >"$work/meridiand.log" 2>&1 &
+# nsenter --net (not `ip netns exec`): only the network namespace changes, so the maps are pinned
+# in this host's bpffs where meridianctl reads them.
+nsenter --net="/run/netns/$dns_ns" "$meridiand" --config "$work/meridian.json" \
+  >"$work/meridiand.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 100); do
   grep -qs "meridiand ready" "$work/meridiand.log" && break
@@ -186,6 +200,12 @@ printf '   app.gslb.example answered the primary again %.2f s after the start\n'
   "$(time_until_app_is 198.18.1.10)"
 tail -n +"$((mark + 1))" "$work/meridiand.log" | grep -E "\[health\]" || true
 show_all
+
+echo
+echo "== the XDP program's counters: answers it sent, those a routing policy decided, queries it"
+echo "   passed up to meridiand (by reason)"
+"$meridianctl" stats --pin-dir "$pin_dir" | grep -E "^ *(answered|hit_policy|pass_[a-z_]*) " |
+  awk '$2 != 0' | sed 's/^/   /'
 
 echo
 echo "== stopping meridiand"

@@ -4,8 +4,8 @@
 # veth pair (198.18.0.0/15 and fd00:18::/64 only). meridiand attaches its XDP program to the
 # server's veth (the "xdp" config section); queries from the client are answered by XDP where it
 # can, by the userspace server otherwise, and the program's counters (meridianctl stats) show
-# which. A short dnsperf run shows the rate. Then scripts/demo-gslb.sh shows GSLB answers moving
-# when a backend stops. Everything it starts is stopped and removed at the end.
+# which. A short dnsperf run shows the rate. Then scripts/demo-gslb.sh shows GSLB answers, decided
+# by the XDP program, moving when a backend stops. Everything it starts is stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
