@@ -1,5 +1,6 @@
 // xdp_prog_cost: what the XDP fast path costs per query, in kernel-measured nanoseconds
-// (BPF_PROG_TEST_RUN duration), for an A hit, an AAAA hit, an EDNS+ECS hit, a miss, and hits
+// (BPF_PROG_TEST_RUN duration), for an A hit, an AAAA hit, an EDNS+ECS hit, a miss (a name in
+// no zone), an NXDOMAIN answered by the program, and hits
 // decided by the weighted, geolocation, latency and multivalue routing policies, against a floor
 // program that only swaps addresses and returns XDP_TX. Maps are filled by the production
 // compilers and MapWriter from tests/diff/data/diff.zone plus a Route 53 JSON zone of policy
@@ -332,9 +333,15 @@ int main(int argc, char** argv) {
       {"miss (XDP_PASS)",
        false,
        false,
-       {"missing.diff.test.", dns::rrtype::A},
+       {"www.example.org.", dns::rrtype::A},
        XDP_PASS,
        MDN_STAT_PASS_NAME_MISS},
+      {"NXDOMAIN hit",
+       false,
+       false,
+       {"missing.diff.test.", dns::rrtype::A},
+       XDP_TX,
+       MDN_STAT_HIT_NXDOMAIN},
       {"weighted hit", false, false, {"weighted.gslb.test."}, XDP_TX, MDN_STAT_HIT_POLICY},
       {"geolocation hit (ECS)",
        false,

@@ -7,22 +7,7 @@
 
 #include "xdp_common.h"
 
-/* Result of parsing the DNS query in scratch->query. */
-struct query_info {
-	__u32 dns_len;      /* bytes of DNS payload */
-	__u32 question_end; /* offset just past QTYPE/QCLASS */
-	__u32 name_len;     /* wire length of QNAME */
-	__u64 name_sum;     /* partial checksum of QNAME as sent (see copy_name) */
-	__u16 qtype;        /* host order */
-	__u16 flags;        /* host order header flags of the query */
-	__u16 udp_limit;    /* largest reply the client accepts */
-	__u8 has_edns;
-	__u8 do_bit;
-	__u32 ecs_off;      /* offset of ECS option data in query, 0 if none */
-	__u32 ecs_len;
-	__u32 cookie_off;
-	__u32 cookie_len;
-};
+/* struct query_info (the parse result) is in xdp_common.h: the scratch map holds a copy. */
 
 #define QMASK (MDN_QUERY_MAX - 1)
 

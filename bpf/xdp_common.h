@@ -65,6 +65,7 @@ struct mdn_btf_anchor {
 	struct mdn_prefix_key prefix_key;
 	struct mdn_prefix_value prefix_value;
 	struct mdn_latency_key latency_key;
+	struct mdn_negative negative;
 };
 const struct mdn_btf_anchor *mdn_btf_anchor __attribute__((unused));
 
@@ -156,6 +157,33 @@ struct opt_walk {
 	__u32 status;
 };
 
+/* The walk up a missing name's ancestors to its closest encloser (bpf/negative.h). */
+enum { NEG_RUNNING = 0, NEG_FOUND = 1, NEG_OUT = 2 };
+struct neg_walk {
+	__u32 len;    /* wire length of the name now in the key */
+	__u32 status;
+	__u32 result; /* the negative answer in pans (NEG_NODATA, NEG_NXDOMAIN), for the counters */
+	__u32 pad;
+	__u64 child;  /* first 8 octets of the label stripped last (lowercase, zero padded) */
+};
+
+/* Result of parsing the DNS query in scratch->query. */
+struct query_info {
+	__u32 dns_len;      /* bytes of DNS payload */
+	__u32 question_end; /* offset just past QTYPE/QCLASS */
+	__u32 name_len;     /* wire length of QNAME */
+	__u64 name_sum;     /* partial checksum of QNAME as sent (see copy_name) */
+	__u16 qtype;        /* host order */
+	__u16 flags;        /* host order header flags of the query */
+	__u16 udp_limit;    /* largest reply the client accepts */
+	__u8 has_edns;
+	__u8 do_bit;
+	__u32 ecs_off;      /* offset of ECS option data in query, 0 if none */
+	__u32 ecs_len;
+	__u32 cookie_off;
+	__u32 cookie_len;
+};
+
 /* One routing-policy decision: inputs set by the caller, state of the answer being assembled. */
 struct policy_state {
 	__u32 generation;
@@ -170,6 +198,8 @@ struct policy_state {
 	__u32 at;          /* bytes assembled */
 	__u32 ancount;
 	__u32 nscount;
+	__u32 hit_policy;  /* this query's answer was decided by a policy */
+	__u32 pad2;
 	__u64 sum;         /* checksum of the bytes assembled */
 	struct mdn_prefix_key key; /* the client's address, prefixlen and table set per lookup */
 	__u32 pad;
@@ -182,6 +212,7 @@ struct policy_state {
 struct scratch {
 	struct name_walk nw;
 	struct opt_walk ow;
+	struct neg_walk negw;
 	__u32 copy_len;             /* length for get_small/put_small, read back from memory */
 	__u8 query[MDN_QUERY_MAX];
 	__u8 key_pad[2];            /* and so does the key's name (key + 2): aligned word copies */
@@ -195,6 +226,9 @@ struct scratch {
 	/* An answer assembled per query: from a policy's fragments, or a static one shuffled. */
 	struct mdn_answer pans;
 	__u8 pans_slack[MDN_FRAGMENT_MAX + 16]; /* word copies may run past pans.data's end */
+	__u32 rrl_slipped; /* this reply was rate limited and slipped (bpf/rrl.h) */
+	struct query_info qi; /* the parse result, for xdp_reply() */
+	__u32 is_v6;
 };
 _Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");
 _Static_assert(__builtin_offsetof(struct scratch, key) % 8 == 6, "key name word aligned");

@@ -60,6 +60,7 @@ struct mdn_answer {
 enum mdn_answer_kind {
 	MDN_ANSWER_STATIC = 0, /* replay data as is */
 	MDN_ANSWER_POLICY = 1, /* a routing-policy group: decided per query (header fields unused) */
+	MDN_ANSWER_NEGATIVE = 2, /* keyed (qtype 0, name): negative answers (struct mdn_negative) */
 };
 
 /* ---- Routing policies decided in XDP (docs/fastpath.md, "Routing policies") ---- */
@@ -158,7 +159,40 @@ enum mdn_stat {
 	MDN_STAT_PASS_POLICY = 28,   /* policy group XDP cannot decide exactly (client outside the maps) */
 	MDN_STAT_RRL_DROPPED = 29,   /* response rate limiting: reply dropped */
 	MDN_STAT_RRL_SLIPPED = 30,   /* response rate limiting: TC=1 reply sent instead */
-	MDN_STAT_COUNT = 31,
+	MDN_STAT_HIT_NXDOMAIN = 31,  /* NXDOMAIN answered below a closest encloser (not in HIT_<type>) */
+	MDN_STAT_HIT_NODATA = 32,    /* NODATA answered at an existing name (not in HIT_<type>) */
+	MDN_STAT_COUNT = 33,
+};
+
+/* ---- Negative answers in XDP (docs/fastpath.md, "Negative answers") ----
+ * Every existing name of our zones has one entry keyed (qtype 0, name) of kind
+ * MDN_ANSWER_NEGATIVE (qtype 0 is never a real query type). Its header fields, data[0..length)
+ * and csum are the NODATA answer for the name, as for a static answer; data[MDN_NEG_AT..] holds
+ * struct mdn_negative. An entry with neither part only says "this name exists": a query for a
+ * name below it must go up. */
+#define MDN_NEG_AT 512     /* offset of struct mdn_negative in mdn_answer.data; NODATA fits before */
+#define MDN_NEG_TYPES 12   /* types present at a name that NODATA must not answer */
+#define MDN_NEG_POINTERS 8 /* compression pointers in the NXDOMAIN sections */
+#define MDN_NEG_UNSAFE 2   /* child labels whose names compress differently (SOA MNAME, RNAME) */
+#define MDN_NEG_NX_MAX 440 /* bytes of NXDOMAIN sections */
+struct mdn_negative {
+	__u16 types[MDN_NEG_TYPES]; /* host order; 0 = unused */
+	__u8 nodata;       /* 1: data[0..length) is the NODATA answer for every other type */
+	__u8 npointers;    /* entries used in pointers */
+	__u16 nx_length;   /* bytes of nx_data; 0: names below go up */
+	__u16 nx_flags;    /* header bits of the NXDOMAIN reply (AA, rcode 3) */
+	__u16 nx_nscount;
+	__u16 nx_qname_len; /* wire length of the sample QNAME nx_data was written for */
+	__u16 reserved;
+	__u32 nx_csum;     /* csum_partial of nx_data as written for the sample */
+	__u16 pointers[MDN_NEG_POINTERS]; /* offsets in nx_data of compression pointers: each
+					   * moves by (QNAME length - nx_qname_len) */
+	/* The first 8 octets (length byte and up to 7 lowercase letters, zero padded) of child
+	 * labels of this name under which a name in nx_data would compress against the query name
+	 * (an MNAME or RNAME below a child that does not exist); all zero = unused. A query whose
+	 * label under this name starts so goes up. */
+	__u8 unsafe[MDN_NEG_UNSAFE][8];
+	__u8 nx_data[MDN_NEG_NX_MAX]; /* the NXDOMAIN sections (authority SOA) for the sample */
 };
 
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key0) == 2 + MDN_NAME_CLASS0, "key0 packed");
@@ -169,5 +203,6 @@ MDN_STATIC_ASSERT(sizeof(struct mdn_fragment) == 16 + MDN_FRAGMENT_MAX, "fragmen
 MDN_STATIC_ASSERT(sizeof(struct mdn_group_entry) == sizeof(struct mdn_group) + 8, "group entry");
 MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_key) == 28, "prefix key layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_value) == 32, "prefix value layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_negative) == MDN_ANSWER_MAX - MDN_NEG_AT, "negative layout");
 
 #endif

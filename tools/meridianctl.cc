@@ -1,65 +1,392 @@
-// meridianctl: inspects a running (or stopped) Meridian through its pinned BPF maps.
-// This first version shows the XDP fast path's counters; more commands come with the operations
-// work (docs/architecture.md).
-#include <bpf/bpf.h>
+// meridianctl: inspects Meridian's XDP fast path straight from its pinned BPF maps, so it works
+// while meridiand runs and after it stopped: the maps, their decoded entries, the answer the
+// program would give a client (explain), and the counters. Decoding lives in tools/inspect/.
+#include <linux/bpf.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "fastpath/map_writer.h"
-#include "fastpath/stat_names.h"
+#include "inspect/explain.h"
+#include "inspect/map_decode.h"
+#include "inspect/pinned_maps.h"
 
 namespace {
 
-int stats_command(const std::string& pin_dir, bool json_output) {
-  const std::string path = pin_dir + "/mdn_stats";
-  const int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) {
-    std::fprintf(stderr, "meridianctl: cannot open %s: %s (is meridiand running with \"xdp\"?)\n",
-                 path.c_str(), std::strerror(errno));
-    return 2;
+using json = nlohmann::ordered_json;
+using meridian::inspect::Failure;
+using meridian::inspect::InspectError;
+using meridian::inspect::PinnedMaps;
+
+// Exit codes (every command).
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 1;        // bad arguments, unknown map, name, type or address
+constexpr int kExitUnavailable = 2;  // no pin dir, maps unreadable (not loaded, no permission)
+
+const char* kExitText =
+    "EXIT STATUS\n"
+    "  0  success\n"
+    "  1  usage error: bad arguments, unknown map, name, type or address\n"
+    "  2  the maps are unavailable: no pin dir (XDP never started with this pin_dir), no data\n"
+    "     published yet, or no permission (run as root)\n";
+
+int fail(const InspectError& e) {
+  std::fprintf(stderr, "meridianctl: %s\n", e.what.c_str());
+  return e.kind == Failure::kNotFound ? kExitUsage : kExitUnavailable;
+}
+
+std::optional<PinnedMaps> open_pins(const std::string& pin_dir) {
+  auto maps = PinnedMaps::open(pin_dir);
+  if (!maps) {
+    std::fprintf(stderr, "meridianctl: %s (is meridiand running with \"xdp\" and this pin_dir?)\n",
+                 maps.error().to_string().c_str());
+    return std::nullopt;
   }
-  meridian::fastpath::FastPathMapFds fds;
-  fds.stats = fd;
-  meridian::fastpath::MapWriter reader(fds, 1);
-  auto stats = reader.read_stats();
-  close(fd);
+  return std::move(*maps);
+}
+
+std::string bytes_text(std::optional<uint64_t> bytes) {
+  if (!bytes) return "-";
+  char buf[32];
+  if (*bytes >= 1ull << 20)
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(*bytes) / (1 << 20));
+  else if (*bytes >= 1ull << 10)
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(*bytes) / (1 << 10));
+  else
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(*bytes));
+  return buf;
+}
+
+json map_json(int fd, const meridian::inspect::MapInfo& info) {
+  json j = {{"kernel_name", info.name},
+            {"id", info.id},
+            {"type", meridian::inspect::map_type_name(info.type)},
+            {"key_size", info.key_size},
+            {"value_size", info.value_size},
+            {"max_entries", info.max_entries},
+            {"entries", meridian::inspect::entries_in_use(fd, info)}};
+  j["memlock"] = info.memlock ? json(*info.memlock) : json(nullptr);
+  return j;
+}
+
+int maps_command(const std::string& pin_dir, bool as_json) {
+  auto maps = open_pins(pin_dir);
+  if (!maps) return kExitUnavailable;
+  const auto live = maps->live_generation();
+  json out = {{"pin_dir", pin_dir}};
+  out["live_generation"] = live ? json(*live) : json(nullptr);
+  json list = json::array();
+  for (const auto& name : maps->names()) {
+    InspectError err;
+    auto fd = maps->map(name, &err);
+    if (!fd) return fail(err);
+    const auto info = meridian::inspect::map_info(fd->get());
+    if (info.id == 0) continue;  // a pinned program or link, not a map
+    json j = {{"name", name}};
+    j.update(map_json(fd->get(), info));
+    if (info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+      json inner = json::array();
+      for (uint32_t slot = 0; slot < info.max_entries; ++slot) {
+        auto in = meridian::inspect::inner_map(fd->get(), slot);
+        json s = {{"slot", slot}};
+        // mdn_geo has one slot, not a generation: it is always the live one.
+        s["live"] = info.max_entries == 1 || (live && *live == slot);
+        if (in.valid())
+          s.update(map_json(in.get(), meridian::inspect::map_info(in.get())));
+        else
+          s["empty"] = true;
+        inner.push_back(s);
+      }
+      j["inner"] = inner;
+    }
+    list.push_back(j);
+  }
+  out["maps"] = list;
+  if (as_json) {
+    std::printf("%s\n", out.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("pin dir %s, live generation %s\n", pin_dir.c_str(),
+              live ? std::to_string(*live).c_str() : "unknown");
+  std::printf("%-18s %-14s %5s %6s %8s %9s %10s\n", "map", "type", "key", "value", "max", "in use",
+              "memory");
+  for (const auto& m : list) {
+    std::printf("%-18s %-14s %5u %6u %8u %9zu %10s\n", m["name"].get<std::string>().c_str(),
+                m["type"].get<std::string>().c_str(), m["key_size"].get<uint32_t>(),
+                m["value_size"].get<uint32_t>(), m["max_entries"].get<uint32_t>(),
+                m["entries"].get<size_t>(),
+                bytes_text(m["memlock"].is_null() ? std::nullopt
+                                                  : std::optional(m["memlock"].get<uint64_t>()))
+                    .c_str());
+    if (!m.contains("inner")) continue;
+    for (const auto& s : m["inner"]) {
+      const std::string slot = "  [" + std::to_string(s["slot"].get<uint32_t>()) + "]" +
+                               (s["live"].get<bool>() ? " live" : "");
+      if (s.contains("empty")) {
+        std::printf("%-18s (empty)\n", slot.c_str());
+        continue;
+      }
+      std::printf("%-18s %-14s %5u %6u %8u %9zu %10s\n", slot.c_str(),
+                  s["type"].get<std::string>().c_str(), s["key_size"].get<uint32_t>(),
+                  s["value_size"].get<uint32_t>(), s["max_entries"].get<uint32_t>(),
+                  s["entries"].get<size_t>(),
+                  bytes_text(s["memlock"].is_null() ? std::nullopt
+                                                    : std::optional(s["memlock"].get<uint64_t>()))
+                      .c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int dump_command(const std::string& pin_dir, const std::string& map, bool as_json,
+                 std::optional<uint32_t> generation, size_t limit) {
+  auto maps = open_pins(pin_dir);
+  if (!maps) return kExitUnavailable;
+  InspectError err;
+  meridian::inspect::DumpOptions options;
+  options.generation = generation;
+  options.limit = limit;
+  auto dump = meridian::inspect::dump_map(*maps, map, options, &err);
+  if (!dump) return fail(err);
+  if (as_json)
+    std::printf("%s\n", dump->dump(2).c_str());
+  else
+    std::fputs(meridian::inspect::dump_text(*dump).c_str(), stdout);
+  return kExitOk;
+}
+
+int explain_command(const std::string& pin_dir, const meridian::inspect::ExplainRequest& request,
+                    bool as_json) {
+  auto maps = open_pins(pin_dir);
+  if (!maps) return kExitUnavailable;
+  InspectError err;
+  auto e = meridian::inspect::explain(*maps, request, &err);
+  if (!e) return fail(err);
+  if (as_json)
+    std::printf("%s\n", e->dump(2).c_str());
+  else
+    std::fputs(meridian::inspect::explain_text(*e).c_str(), stdout);
+  // An unknown name: neither it nor an ancestor has an entry (a name outside our zones, or data
+  // not published): the explanation is printed, and the exit code says the name is unknown.
+  if (!e->contains("entry")) {
+    std::fprintf(stderr, "meridianctl: %s %s: not in the maps\n", request.name.c_str(),
+                 request.type.c_str());
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int stats_command(const std::string& pin_dir, bool as_json, std::optional<double> watch,
+                  uint64_t count) {
+  auto maps = open_pins(pin_dir);
+  if (!maps) return kExitUnavailable;
+  InspectError err;
+  auto stats = meridian::inspect::read_stats(*maps, &err);
   if (!stats) {
-    std::fprintf(stderr, "meridianctl: %s\n", stats.error().to_string().c_str());
-    return 2;
+    err.kind = Failure::kUnavailable;  // no counters: the program's maps are not there
+    return fail(err);
   }
-  if (json_output) {
-    nlohmann::json j;
-    for (size_t i = 0; i < stats->size(); ++i) j[meridian::fastpath::stat_name(i)] = (*stats)[i];
-    std::printf("%s\n", j.dump(2).c_str());
-    return 0;
+  if (!watch) {
+    if (as_json) {
+      std::printf("%s\n", stats->dump(2).c_str());
+      return kExitOk;
+    }
+    std::printf("%-22s %12s\n", "counter", "value");
+    for (const auto& [k, v] : stats->items())
+      if (v.get<uint64_t>() != 0)
+        std::printf("%-22s %12llu\n", k.c_str(),
+                    static_cast<unsigned long long>(v.get<uint64_t>()));
+    return kExitOk;
   }
-  std::printf("%-22s %12s\n", "counter", "value");
-  for (size_t i = 0; i < stats->size(); ++i)
-    if ((*stats)[i] != 0)
-      std::printf("%-22s %12llu\n", meridian::fastpath::stat_name(i),
-                  static_cast<unsigned long long>((*stats)[i]));
-  return 0;
+  // --watch: every SECONDS the counters and their per-second rates since the previous read.
+  const bool tty = isatty(STDOUT_FILENO);
+  auto last = std::chrono::steady_clock::now();
+  json previous = *stats;
+  for (uint64_t round = 0; count == 0 || round < count; ++round) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(*watch));
+    auto now_stats = meridian::inspect::read_stats(*maps, &err);
+    if (!now_stats) {
+      err.kind = Failure::kUnavailable;
+      return fail(err);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last).count();
+    last = now;
+    json rates = json::object();
+    for (const auto& [k, v] : now_stats->items()) {
+      const uint64_t before = previous[k].get<uint64_t>(), after = v.get<uint64_t>();
+      rates[k] = after >= before ? static_cast<double>(after - before) / elapsed : 0.0;
+    }
+    if (as_json) {
+      json line = {{"time", static_cast<int64_t>(std::time(nullptr))},
+                   {"interval_s", elapsed},
+                   {"counters", *now_stats},
+                   {"rates", rates}};
+      std::printf("%s\n", line.dump().c_str());
+    } else {
+      if (tty) std::printf("\033[H\033[2J");
+      std::printf("every %.1f s, %s\n%-22s %14s %12s\n", *watch, pin_dir.c_str(), "counter",
+                  "value", "per second");
+      for (const auto& [k, v] : now_stats->items())
+        if (v.get<uint64_t>() != 0)
+          std::printf("%-22s %14llu %12.1f\n", k.c_str(),
+                      static_cast<unsigned long long>(v.get<uint64_t>()), rates[k].get<double>());
+      if (!tty) std::printf("\n");
+    }
+    std::fflush(stdout);
+    previous = *now_stats;
+  }
+  return kExitOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"meridianctl: inspect Meridian's XDP fast path"};
+  CLI::App app{
+      "meridianctl: inspect Meridian's XDP fast path from its pinned BPF maps.\n"
+      "Works while meridiand runs and after it stopped (the pins stay until removed)."};
   app.require_subcommand(1);
+  app.footer(std::string("\nRun 'meridianctl COMMAND --help' for each command's manual.\n\n") +
+             kExitText);
   std::string pin_dir = "/sys/fs/bpf/meridian/default";
-  bool json_output = false;
-  auto* stats = app.add_subcommand("stats", "Fast-path counters summed over CPUs (non-zero only)");
-  stats->add_option("--pin-dir", pin_dir, "bpffs directory of the instance's pinned maps")
-      ->capture_default_str();
-  stats->add_flag("--json", json_output, "All counters as JSON");
-  CLI11_PARSE(app, argc, argv);
-  if (*stats) return stats_command(pin_dir, json_output);
-  return 2;
+  bool as_json = false;
+  auto add_common = [&](CLI::App* cmd, const char* json_help) {
+    cmd->add_option("--pin-dir", pin_dir,
+                    "bpffs directory of the instance's pinned maps (the \"xdp\" section's "
+                    "pin_dir)")
+        ->capture_default_str();
+    cmd->add_flag("--json", as_json, json_help);
+  };
+
+  auto* maps = app.add_subcommand("maps", "List the pinned maps: type, sizes, fill, memory");
+  add_common(maps, "One JSON object: {pin_dir, live_generation, maps: [...]}");
+  maps->footer(std::string(R"(
+DESCRIPTION
+  Every map pinned in the pin dir with its kernel type, key and value size, max entries, the
+  entries in use and the memory the kernel charges for it (memlock in /proc/self/fdinfo).
+  Entries in use: keys of a hash or LPM trie; array slots whose value is not all zero; filled
+  slots of a map of maps. A map of maps (mdn_names0..3, mdn_groups, mdn_fragments, mdn_prefixes,
+  mdn_latency: one slot per generation; mdn_geo: one slot) also lists each slot's inner map,
+  the live generation (from mdn_control) marked "live".
+
+EXAMPLES
+  meridianctl maps --pin-dir /sys/fs/bpf/meridian/default
+  meridianctl maps --json | jq '.maps[] | {name, entries}'
+
+)") + kExitText);
+
+  std::string map_name;
+  std::optional<uint32_t> generation;
+  size_t limit = SIZE_MAX;
+  auto* dump = app.add_subcommand("dump", "Print one map's entries, decoded");
+  dump->add_option("MAP", map_name, "Pinned map name, e.g. mdn_groups (see 'meridianctl maps')")
+      ->required();
+  add_common(dump, "One JSON object: {map, type, generation?, live?, entries: [...], truncated}");
+  dump->add_option("--generation", generation,
+                   "Generation slot of a per-generation map (default: the live one)")
+      ->check(CLI::Range(0, 1));
+  dump->add_option("--limit", limit, "Print at most N entries");
+  dump->footer(std::string(R"(
+DESCRIPTION
+  mdn_names0..3   (qtype, name) -> kind: static (rcode, counts, length, the RRs decoded),
+                  policy (its group index), negative (NODATA RRs, types present)
+  mdn_groups      group -> policy, all_down, owner name and type, candidates in order with
+                  their fragment (record set), health slot and state, location, weight, role,
+                  bias
+  mdn_fragments   fragment -> counts, length, the RRs decoded under the owner's name
+  mdn_prefixes    latency table (table 0: profile) and CIDR collections (their id: location),
+                  each prefix with its ECS scope
+  mdn_geo         GeoIP networks -> continent, country (codes), subdivision (meridiand's id),
+                  whether a position is known, scope
+  mdn_latency     (profile, region) -> milliseconds
+  mdn_health      the unhealthy slots (every other slot is healthy)
+  mdn_stats       the counters summed over CPUs
+  mdn_control     the live generation
+  mdn_rrl_config, mdn_rrl_allow, mdn_rrl_buckets   rate limiting settings, allow list, buckets
+  Other maps print as hex.
+
+EXAMPLES
+  meridianctl dump mdn_groups
+  meridianctl dump mdn_names0 --generation 0 --limit 20 --json
+
+)") + kExitText);
+
+  meridian::inspect::ExplainRequest request;
+  auto* explain = app.add_subcommand(
+      "explain", "The answer the XDP program would give a client for NAME TYPE, and why");
+  explain->add_option("NAME", request.name, "Query name, e.g. www.example.com")->required();
+  explain->add_option("TYPE", request.type, "Query type, e.g. A, AAAA, TXT")->required();
+  explain->add_option("--client", request.client, "The query's source address");
+  explain->add_option("--ecs", request.ecs,
+                      "The query's EDNS Client Subnet option, ADDRESS/SOURCE-PREFIX");
+  add_common(explain, "The explanation as one JSON object");
+  explain->footer(std::string(R"(
+DESCRIPTION
+  Reads the live generation of the pinned maps and evaluates the query as the XDP program does,
+  with the program's own decision code (maps/meridian_policy.h): the client address is the ECS
+  address when its source prefix is > 0, else --client; the client's facts come from the same
+  LPM lookups (mdn_geo with the full address; the latency table and CIDR collections with the
+  source prefix), health from mdn_health, latency values from mdn_latency.
+  Prints the entry found (a static answer and its RRs, or the policy group), the client's facts
+  with the prefixes matched and their scopes, every candidate in order with its health and why it
+  is or is not chosen, the outcome, the answer RRs and the ECS scope. Random draws (weighted,
+  multivalue over more than 8) show each candidate's probability instead of one pick.
+  When the program would not answer, says "passed to userspace: <reason>" (name not in the maps,
+  client outside a table at its source prefix, IPv4-mapped source, no NODATA answer, ...).
+  Not evaluated: rate limiting, and whether the reply fits the client's UDP size.
+
+EXAMPLES
+  meridianctl explain geo.example.com A --client 198.51.100.7
+  meridianctl explain geo.example.com A --client 10.0.0.1 --ecs 192.0.2.0/24 --json
+
+)") + kExitText);
+
+  std::optional<double> watch;
+  uint64_t count = 0;
+  auto* stats = app.add_subcommand("stats", "Fast-path counters summed over CPUs");
+  add_common(stats, "All counters as one JSON object (with --watch: one JSON line per refresh)");
+  stats->add_option("--watch", watch, "Refresh every SECONDS (default 1) with per-second rates")
+      ->expected(0, 1)
+      ->default_str("1");
+  stats->add_option("--count", count, "With --watch: stop after N refreshes (0: until stopped)");
+  stats->footer(std::string(R"(
+DESCRIPTION
+  The XDP program's outcome counters (enum mdn_stat) summed over CPUs. The human form lists the
+  non-zero ones; --json gives every counter. With --watch, the counters are read again every
+  SECONDS and shown with their rate per second since the previous read.
+
+EXAMPLES
+  meridianctl stats
+  meridianctl stats --watch 2 --count 10
+
+)") + kExitText);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  if (*maps) return maps_command(pin_dir, as_json);
+  if (*dump) return dump_command(pin_dir, map_name, as_json, generation, limit);
+  if (*explain) return explain_command(pin_dir, request, as_json);
+  if (*stats) {
+    if (stats->count("--watch") > 0) {
+      const double seconds = watch.value_or(1.0);
+      if (seconds <= 0) {
+        std::fprintf(stderr, "meridianctl: --watch wants a positive number of seconds\n");
+        return kExitUsage;
+      }
+      return stats_command(pin_dir, as_json, seconds, count);
+    }
+    return stats_command(pin_dir, as_json, std::nullopt, count);
+  }
+  return kExitUsage;
 }

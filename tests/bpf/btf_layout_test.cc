@@ -153,4 +153,23 @@ TEST_F(BtfLayoutTest, PolicyValues) {
   EXPECT_MEMBER(latency, mdn_latency_key, region);
 }
 
+// The negative entry's part of mdn_answer.data (bpf/negative.h reads it at MDN_NEG_AT).
+TEST_F(BtfLayoutTest, NegativeValue) {
+  const BtfLayout neg = layout("mdn_negative");
+  ASSERT_EQ(neg.size, sizeof(mdn_negative));
+  EXPECT_EQ(neg.offsets.size(), 12u);
+  EXPECT_MEMBER(neg, mdn_negative, types);
+  EXPECT_MEMBER(neg, mdn_negative, nodata);
+  EXPECT_MEMBER(neg, mdn_negative, npointers);
+  EXPECT_MEMBER(neg, mdn_negative, nx_length);
+  EXPECT_MEMBER(neg, mdn_negative, nx_flags);
+  EXPECT_MEMBER(neg, mdn_negative, nx_nscount);
+  EXPECT_MEMBER(neg, mdn_negative, nx_qname_len);
+  EXPECT_MEMBER(neg, mdn_negative, nx_csum);
+  EXPECT_MEMBER(neg, mdn_negative, pointers);
+  EXPECT_MEMBER(neg, mdn_negative, unsafe);
+  EXPECT_MEMBER(neg, mdn_negative, nx_data);
+  EXPECT_EQ(MDN_NEG_AT + sizeof(mdn_negative), static_cast<size_t>(MDN_ANSWER_MAX));
+}
+
 }  // namespace

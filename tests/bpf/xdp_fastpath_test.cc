@@ -273,16 +273,18 @@ const std::vector<Row>& rows() {
          q.edns = true;
        },
        XDP_TX, MDN_STAT_HIT_TXT},
-      {"name miss (NXDOMAIN) goes up", [](FrameSpec&, QuerySpec& q) { q.name = "nope.t."; },
+      {"NXDOMAIN answered in XDP (tests/bpf/xdp_negative_test.cc has the cases)",
+       [](FrameSpec&, QuerySpec& q) { q.name = "nope.t."; }, XDP_TX, MDN_STAT_HIT_NXDOMAIN},
+      {"name outside our zones goes up", [](FrameSpec&, QuerySpec& q) { q.name = "nope.x."; },
        XDP_PASS, MDN_STAT_PASS_NAME_MISS},
       {"wildcard goes up", [](FrameSpec&, QuerySpec& q) { q.name = "x.wild.t."; }, XDP_PASS,
        MDN_STAT_PASS_NAME_MISS},
-      {"NODATA goes up",
+      {"NODATA answered in XDP",
        [](FrameSpec&, QuerySpec& q) {
          q.name = "a.t.";
          q.qtype = 28;
        },
-       XDP_PASS, MDN_STAT_PASS_NAME_MISS},
+       XDP_TX, MDN_STAT_HIT_NODATA},
       {"class CH", [](FrameSpec&, QuerySpec& q) { q.qclass = 3; }, XDP_PASS, MDN_STAT_PASS_CLASS},
       {"QR=1 never answered", [](FrameSpec&, QuerySpec& q) { q.flags = 0x8100; }, XDP_PASS,
        MDN_STAT_PASS_NOT_QUERY},

@@ -16,7 +16,6 @@ Usage: xdp_gslb_netns_test.py --meridiand PATH --meridianctl PATH --xdp-pass-obj
                               [unittest args, e.g. XdpGslbFailoverTest]
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -446,18 +445,5 @@ class XdpGslbWeightedTest(XdpGslbTestBase):
         self.assert_all_xdp_policy(netns.delta(before, self.daemon.stats()), 1)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meridiand", required=True)
-    parser.add_argument("--meridianctl", required=True)
-    parser.add_argument("--xdp-pass-object", required=True)
-    args, rest = parser.parse_known_args()
-    # The helpers in xdp_netns_test read these module globals.
-    netns.MERIDIAND = os.path.abspath(args.meridiand)
-    netns.MERIDIANCTL = os.path.abspath(args.meridianctl)
-    netns.XDP_PASS_OBJECT = os.path.abspath(args.xdp_pass_object)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    netns.main(__doc__)

@@ -283,6 +283,16 @@ std::unique_ptr<meridian::fastpath::FastPath> start_fast_path(const DaemonConfig
   return std::move(fp).value();
 }
 
+// The XDP program limits the replies it sends with the userspace server's settings.
+void configure_fast_path_rrl(meridian::fastpath::FastPath* fp,
+                             const meridian::server::Server& server) {
+  if (!fp) return;
+  const auto limits = server.rrl_limits();
+  if (auto s = fp->configure_rrl(limits->config, limits->settings.allow); !s)
+    spdlog::get("fastpath")
+        ->error("rate limiting settings not written to XDP: {}", s.error().to_string());
+}
+
 void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::ZoneSet& zones,
                        const meridian::answer::Responder& responder) {
   if (!fp) return;
@@ -298,6 +308,13 @@ void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::Z
       "map full",
       report->published.published, report->published.generation, report->compiled.oversize,
       report->published.map_full);
+  const auto& c = report->compiled;
+  log->info(
+      "negative answers in XDP: NODATA at {} names, NXDOMAIN below {} names; left to userspace: "
+      "{} at or below zone cuts, {} CNAME or wildcard owners, {} with too many types (NODATA), {} "
+      "with a wildcard child (NXDOMAIN), {} not replayable exactly",
+      c.nodata, c.nxdomain_enclosers, c.negative_cut, c.negative_cname, c.negative_types,
+      c.negative_wildcard_child, c.negative_unverified);
   const auto& p = report->policy;
   if (p.groups + p.type + p.alias + p.oversize + p.mixed_ttl + p.not_policy > 0)
     log->info(
@@ -517,6 +534,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   xdp_health.store(fast_path.get());
 #endif
   publish_fast_path(fast_path.get(), *gslb->zones, responder);
+  configure_fast_path_rrl(fast_path.get(), server);
 #endif
   log->info("response rate limiting: {}", server.rrl_summary());
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",
@@ -558,6 +576,9 @@ int run(const std::string& path, const std::string& cli_log_level) {
       if (next->rrl != config.rrl) {
         if (auto applied = server.configure_rrl(next->rrl); applied) {
           config.rrl = next->rrl;
+#ifdef MERIDIAN_WITH_XDP
+          configure_fast_path_rrl(fast_path.get(), server);
+#endif
           log->info("response rate limiting: {}", server.rrl_summary());
         } else {
           log->error("reload: \"rrl\" not applied: {}", applied.error().to_string());

@@ -2,7 +2,12 @@
 // can replay byte for byte.
 #include "fastpath/answer_compiler.h"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstring>
+#include <span>
+#include <string_view>
 
 #include "dns/message.h"
 #include "dns/types.h"
@@ -66,6 +71,204 @@ bool shuffle_in_xdp(const std::vector<uint8_t>& reply, size_t question_end, uint
   return true;
 }
 
+// Absent types asked for to get a name's NODATA answer (never present at a name in practice;
+// when one is, the answers differ or carry records and the name gets no NODATA entry).
+constexpr uint16_t kAbsentType = 65534, kOtherAbsentType = 65533;
+
+// The query the compiler asks the responder: RD and CD set (the program copies RD, and the
+// responder clears CD), the name as given (its case kept), class IN.
+std::vector<uint8_t> make_query(std::span<const uint8_t> qname_wire, uint16_t qtype) {
+  std::vector<uint8_t> query = {
+      0, 0, kCompileQueryFlags >> 8, kCompileQueryFlags & 0xff, 0, 1, 0, 0, 0, 0, 0, 0};
+  query.insert(query.end(), qname_wire.begin(), qname_wire.end());
+  query.push_back(qtype >> 8);
+  query.push_back(qtype & 0xff);
+  query.push_back(0);
+  query.push_back(dns::rrclass::IN);
+  return query;
+}
+
+// A negative reply of the shape the program writes: the question echoed, QR, the copied query
+// bits, AA, `rcode`, no answer or additional records, no routing policy. Sets `tail` to the bytes
+// after the question.
+bool ask_negative(const answer::Responder& responder, const zone::ZoneSet& zones,
+                  std::span<const uint8_t> qname_wire, uint16_t qtype, uint16_t rcode,
+                  std::vector<uint8_t>& tail, uint16_t& nscount) {
+  const auto query = make_query(qname_wire, qtype);
+  answer::QueryContext ctx;
+  ctx.transport = answer::Transport::kTcp;
+  std::vector<uint8_t> reply;
+  answer::AnswerInfo info;
+  if (responder.respond(zones, query, ctx, reply, &info) != answer::Disposition::kReply)
+    return false;
+  if (info.policy || info.truncated || reply.size() < query.size() ||
+      std::memcmp(reply.data() + 12, query.data() + 12, query.size() - 12) != 0)
+    return false;
+  const uint16_t flags = read_u16(reply, 2);
+  const uint16_t expected =
+      dns::flag::QR | (kCompileQueryFlags & kCopiedQueryFlags) | dns::flag::AA | rcode;
+  if (flags != expected || read_u16(reply, 4) != 1 || read_u16(reply, 6) != 0 ||
+      read_u16(reply, 10) != 0)
+    return false;
+  nscount = read_u16(reply, 8);
+  tail.assign(reply.begin() + static_cast<long>(query.size()), reply.end());
+  return true;
+}
+
+// Whether `name` is at or below a zone cut of `z` (an NS set below the apex on the way down),
+// walked as the responder's find_cut walks it.
+bool at_or_below_cut(const zone::Zone& z, const dns::Name& name) {
+  const size_t apex_labels = z.origin().label_count();
+  for (size_t strip = name.label_count() - apex_labels; strip-- > 0;) {
+    const zone::Node* node = z.find(name.strip_left(strip));
+    if (!node) return false;
+    if (!node->group(dns::rrtype::NS).empty()) return true;
+  }
+  return false;
+}
+
+// The offsets of the compression pointers in negative sections made of SOA records; false for
+// anything else.
+bool soa_pointers(const std::vector<uint8_t>& t, uint16_t count, std::vector<uint16_t>& out) {
+  size_t p = 0;
+  auto walk_name = [&]() {
+    while (p < t.size()) {
+      const uint8_t b = t[p];
+      if (b == 0) {
+        ++p;
+        return true;
+      }
+      if ((b & 0xc0) == 0xc0) {
+        if (p + 2 > t.size()) return false;
+        out.push_back(static_cast<uint16_t>(p));
+        p += 2;
+        return true;
+      }
+      if (b & 0xc0) return false;
+      p += 1 + b;
+    }
+    return false;
+  };
+  for (uint16_t i = 0; i < count; ++i) {
+    if (!walk_name() || p + 10 > t.size()) return false;
+    const uint16_t type = read_u16(t, p);
+    const size_t end = p + 10 + read_u16(t, p + 8);
+    p += 10;
+    if (type != dns::rrtype::SOA || !walk_name() || !walk_name()) return false;
+    p += 20;
+    if (p != end) return false;
+  }
+  return p == t.size();
+}
+
+// What the program does to the sample's NXDOMAIN sections for a query name `delta` octets
+// longer: every pointer moves by delta.
+std::vector<uint8_t> move_pointers(std::vector<uint8_t> t, const std::vector<uint16_t>& pointers,
+                                   int delta) {
+  for (uint16_t p : pointers) {
+    const int v = read_u16(t, p) + delta;
+    t[p] = static_cast<uint8_t>(v >> 8);
+    t[p + 1] = static_cast<uint8_t>(v & 0xff);
+  }
+  return t;
+}
+
+// The first 8 octets of a lowercased wire label (length byte first), zero padded: what the
+// program compares a query's label under the encloser with.
+std::array<uint8_t, 8> label_word(std::span<const uint8_t> label_wire) {
+  std::array<uint8_t, 8> w{};
+  for (size_t i = 0; i < w.size() && i < label_wire.size() && i < size_t{label_wire[0]} + 1u; ++i)
+    w[i] = label_wire[i];
+  return w;
+}
+
+// Fills the NXDOMAIN part of `neg` for names below `owner`: the responder's reply for a sample
+// name one label below, the pointers to move, the child labels to pass up; checked against two
+// more names (one short label in upper case, two long labels) moved the same way.
+bool compile_nxdomain(const answer::Responder& responder, const zone::ZoneSet& zones,
+                      const zone::Zone& z, const dns::Name& owner, mdn_negative& neg) {
+  const auto soa = z.soa_fields();
+  if (!soa) return false;
+  std::vector<std::array<uint8_t, 8>> unsafe;
+  for (const dns::Name* y : {&soa->mname, &soa->rname}) {
+    if (!y->is_subdomain_of(owner) || y->label_count() <= owner.label_count()) continue;
+    const dns::Name child = y->strip_left(y->label_count() - owner.label_count() - 1);
+    if (z.find(child)) continue;  // exists: no query name has its closest encloser at owner
+    const std::string key = child.key();
+    const auto w = label_word(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size()));
+    if (std::find(unsafe.begin(), unsafe.end(), w) == unsafe.end()) unsafe.push_back(w);
+  }
+  if (unsafe.size() > MDN_NEG_UNSAFE) return false;
+
+  // A name below owner that does not exist and is not under an unsafe label.
+  auto free_child = [&](const std::string& label, dns::Name& out) {
+    auto c = owner.prepend(label);
+    if (!c || c->wire_length() > 255 || z.find(*c)) return false;
+    const std::string key = c->key();
+    const auto w = label_word(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size()));
+    if (std::find(unsafe.begin(), unsafe.end(), w) != unsafe.end()) return false;
+    out = *c;
+    return true;
+  };
+  auto pick = [&](size_t length, dns::Name& out) {
+    static constexpr std::string_view kAlphabet = "qzxjkvwybcdfghlmnprst0123456789";
+    for (size_t i = 0; i < 64; ++i) {
+      std::string label(length, 'q');
+      label[0] = kAlphabet[i % kAlphabet.size()];
+      if (length > 1) label[length - 1] = kAlphabet[(i / kAlphabet.size()) % kAlphabet.size()];
+      if (free_child(label, out)) return true;
+    }
+    return false;
+  };
+  dns::Name sample, short_name, deep_name;
+  if (!pick(10, sample) || !pick(1, short_name)) return false;
+  std::vector<uint8_t> t;
+  uint16_t nscount = 0;
+  if (!ask_negative(responder, zones, sample.wire(), dns::rrtype::A, dns::rcode::NXDOMAIN, t,
+                    nscount))
+    return false;
+  std::vector<uint16_t> pointers;
+  if (t.size() > MDN_NEG_NX_MAX || !soa_pointers(t, nscount, pointers) ||
+      pointers.size() > MDN_NEG_POINTERS)
+    return false;
+  // Every pointer must target the encloser's part of the question or what follows it.
+  const size_t encloser_at = 12 + sample.wire_length() - owner.wire_length();
+  for (uint16_t p : pointers)
+    if ((read_u16(t, p) & 0x3fff) < encloser_at) return false;
+
+  // The check: other names moved the same way give exactly the responder's bytes.
+  std::vector<std::pair<std::vector<uint8_t>, uint16_t>> checks;
+  std::vector<uint8_t> upper(short_name.wire().begin(), short_name.wire().end());
+  for (auto& c : upper) c = static_cast<uint8_t>(std::toupper(c));
+  checks.emplace_back(upper, dns::rrtype::AAAA);
+  if (owner.wire_length() + 64 + 11 <= 255) {
+    auto deep = sample.prepend(std::string(63, 'Q'));
+    if (deep)
+      checks.emplace_back(std::vector<uint8_t>(deep->wire().begin(), deep->wire().end()),
+                          kAbsentType);
+  }
+  for (const auto& [wire, qtype] : checks) {
+    std::vector<uint8_t> got;
+    uint16_t ns = 0;
+    if (!ask_negative(responder, zones, wire, qtype, dns::rcode::NXDOMAIN, got, ns) ||
+        ns != nscount)
+      return false;
+    const int delta = static_cast<int>(wire.size()) - static_cast<int>(sample.wire_length());
+    if (got != move_pointers(t, pointers, delta)) return false;
+  }
+
+  neg.nx_length = static_cast<uint16_t>(t.size());
+  neg.nx_flags = dns::flag::AA | dns::rcode::NXDOMAIN;
+  neg.nx_nscount = nscount;
+  neg.nx_qname_len = static_cast<uint16_t>(sample.wire_length());
+  std::memcpy(neg.nx_data, t.data(), t.size());
+  neg.nx_csum = checksum_partial(neg.nx_data, t.size());
+  neg.npointers = static_cast<uint8_t>(pointers.size());
+  for (size_t i = 0; i < pointers.size(); ++i) neg.pointers[i] = pointers[i];
+  for (size_t i = 0; i < unsafe.size(); ++i) std::memcpy(neg.unsafe[i], unsafe[i].data(), 8);
+  return true;
+}
+
 }  // namespace
 
 std::vector<uint16_t> fast_path_qtypes() {
@@ -98,13 +301,8 @@ bool AnswerCompiler::compile_one(const zone::ZoneSet& zones, const dns::Name& na
     return false;
   };
   const std::string key = name.key();
-  std::vector<uint8_t> query = {
-      0, 0, kCompileQueryFlags >> 8, kCompileQueryFlags & 0xff, 0, 1, 0, 0, 0, 0, 0, 0};
-  query.insert(query.end(), key.begin(), key.end());
-  query.push_back(qtype >> 8);
-  query.push_back(qtype & 0xff);
-  query.push_back(0);
-  query.push_back(dns::rrclass::IN);
+  const std::vector<uint8_t> query =
+      make_query(std::span(reinterpret_cast<const uint8_t*>(key.data()), key.size()), qtype);
   const size_t question_end = query.size();
 
   // TCP: the full answer, never truncated. The XDP program checks the client's UDP limit itself
@@ -185,7 +383,74 @@ std::vector<FastPathEntry> AnswerCompiler::compile(const zone::ZoneSet& zones,
       }
     }
   }
+  // One negative entry per existing name, of the zone that answers for it (a name of a parent
+  // zone at or below a child zone's apex is the child's to answer).
+  for (const auto& zone : zones.zones())
+    for (const auto& [key, node] : zone->nodes())
+      if (zones.find_zone(node.owner) == zone.get())
+        entries.push_back(compile_negative(zones, *zone, node, stats));
   return entries;
+}
+
+FastPathEntry AnswerCompiler::compile_negative(const zone::ZoneSet& zones, const zone::Zone& zone,
+                                               const zone::Node& node, CompileStats* stats) const {
+  CompileStats ignored;
+  CompileStats& st = stats ? *stats : ignored;
+  FastPathEntry e;
+  e.name_key = node.owner.key();
+  e.qtype = 0;
+  e.answer.kind = MDN_ANSWER_NEGATIVE;
+  mdn_negative neg{};
+  auto done = [&] {
+    std::memcpy(e.answer.data + MDN_NEG_AT, &neg, sizeof(neg));
+    return e;
+  };
+  if (at_or_below_cut(zone, node.owner)) {
+    ++st.negative_cut;
+    return done();
+  }
+  if (node.owner.is_wildcard() || node.find(dns::rrtype::CNAME)) {
+    ++st.negative_cname;
+    return done();
+  }
+
+  // NODATA: the same bytes for two absent types, and the types present listed so that their
+  // queries (answered by positive entries, or left to userspace) never get it.
+  std::vector<uint16_t> types;
+  for (const auto& rs : node.record_sets)
+    if (std::find(types.begin(), types.end(), rs.type) == types.end()) types.push_back(rs.type);
+  if (types.size() > MDN_NEG_TYPES) {
+    ++st.negative_types;
+  } else {
+    std::vector<uint8_t> tail, other;
+    uint16_t ns = 0, other_ns = 0;
+    if (ask_negative(responder_, zones, node.owner.wire(), kAbsentType, dns::rcode::NOERROR, tail,
+                     ns) &&
+        ask_negative(responder_, zones, node.owner.wire(), kOtherAbsentType, dns::rcode::NOERROR,
+                     other, other_ns) &&
+        tail == other && ns == other_ns && tail.size() <= MDN_NEG_AT) {
+      e.answer.flags = dns::flag::AA;
+      e.answer.nscount = ns;
+      e.answer.length = static_cast<uint16_t>(tail.size());
+      std::memcpy(e.answer.data, tail.data(), tail.size());
+      e.answer.csum = checksum_partial(e.answer.data, tail.size());
+      for (size_t i = 0; i < types.size(); ++i) neg.types[i] = types[i];
+      neg.nodata = 1;
+      ++st.nodata;
+    } else {
+      ++st.negative_unverified;
+    }
+  }
+
+  // NXDOMAIN below: not when a wildcard child answers the missing names.
+  if (zone.find(node.owner.wildcard_child())) {
+    ++st.negative_wildcard_child;
+  } else if (compile_nxdomain(responder_, zones, zone, node.owner, neg)) {
+    ++st.nxdomain_enclosers;
+  } else {
+    ++st.negative_unverified;
+  }
+  return done();
 }
 
 }  // namespace meridian::fastpath

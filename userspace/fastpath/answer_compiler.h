@@ -25,6 +25,15 @@ struct CompileStats {
   size_t oversize = 0;        // answer sections longer than MDN_ANSWER_MAX
   size_t not_answerable = 0;  // no positive answer (NODATA, NXDOMAIN) or flags we do not mirror
   size_t needs_shuffle = 0;   // an RRset of several values the program cannot shuffle (rule 1)
+  // Negative answers (one (qtype 0, name) entry per existing name): names answering NODATA in
+  // XDP, names whose missing children get NXDOMAIN in XDP, and why the others go up.
+  size_t nodata = 0;
+  size_t nxdomain_enclosers = 0;
+  size_t negative_cut = 0;             // at or below a zone cut: referrals
+  size_t negative_cname = 0;           // CNAME or wildcard owners
+  size_t negative_types = 0;           // more types than MDN_NEG_TYPES (NODATA only)
+  size_t negative_wildcard_child = 0;  // a wildcard child answers the missing names below
+  size_t negative_unverified = 0;      // the replies were not ones the program can replay exactly
 };
 
 // The header bits the XDP program copies from the query; the compiler checks the responder
@@ -44,8 +53,15 @@ class AnswerCompiler {
   explicit AnswerCompiler(const answer::Responder& responder) : responder_(responder) {}
 
   // Every positive answer (and referral) the responder gives for an existing, non-wildcard owner
-  // name, for each type in fast_path_qtypes().
+  // name, for each type in fast_path_qtypes(); then one negative entry per existing name.
   std::vector<FastPathEntry> compile(const zone::ZoneSet& zones, CompileStats* stats) const;
+
+  // The negative entry of one existing name: keyed (qtype 0, name), with the NODATA answer at
+  // the name and the NXDOMAIN answer for names below it where the program can replay them
+  // exactly (see docs/fastpath.md, "Negative answers"). Always written for a name of `zone`
+  // (even with neither part): it tells the program the name exists.
+  FastPathEntry compile_negative(const zone::ZoneSet& zones, const zone::Zone& zone,
+                                 const zone::Node& node, CompileStats* stats) const;
 
   // The entry for one (name, type), or false when it must stay in userspace.
   bool compile_one(const zone::ZoneSet& zones, const dns::Name& name, uint16_t qtype,

@@ -63,6 +63,11 @@ class FastPath {
   // can never leave an older state behind.
   Status update_health(const policy::HealthView& view, uint32_t slot);
 
+  // Response rate limiting in the program: the same settings as the userspace server's.
+  Status configure_rrl(const mdn_rrl_config& config, const std::vector<policy::IpPrefix>& allow) {
+    return writer_.write_rrl(config, allow);
+  }
+
   Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 

@@ -25,6 +25,7 @@ std::string errno_text(int err) {
 class MapFd {
  public:
   explicit MapFd(int fd) : fd_(fd) {}
+  MapFd(MapFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   ~MapFd() {
     if (fd_ >= 0) close(fd_);
   }
@@ -138,45 +139,90 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
   const uint32_t next = (control.generation & 1) ^ 1;
 
   // Entries per class, to size each inner map to what it will hold.
-  std::array<uint32_t, MDN_NAME_CLASSES> wanted{};
+  auto negative = [](const FastPathEntry& e) {
+    return e.qtype == 0 && e.answer.kind == MDN_ANSWER_NEGATIVE;
+  };
+  std::array<uint32_t, MDN_NAME_CLASSES> wanted{}, negatives{};
+  bool nxdomain_safe = true;
   for (const auto& e : entries) {
     const int c = name_class(e.name_key.size());
     if (c >= 0) ++wanted[c];
+    if (c >= 0 && negative(e)) ++negatives[c];
   }
+  // An NXDOMAIN from an encloser entry is right only if every existing name below it has its
+  // negative entry (which stops the program's walk up): when any negative entry is left out,
+  // no entry may answer NXDOMAIN. Negative entries are written after the others of their class,
+  // so they are the ones left out when a class is full.
+  for (int c = 0; c < MDN_NAME_CLASSES; ++c)
+    if (wanted[c] > max_entries_ && negatives[c] > 0) nxdomain_safe = false;
+  auto without_nxdomain = [](mdn_answer a) {
+    mdn_negative neg;
+    std::memcpy(&neg, a.data + MDN_NEG_AT, sizeof(neg));
+    neg.nx_length = 0;
+    std::memcpy(a.data + MDN_NEG_AT, &neg, sizeof(neg));
+    return a;
+  };
 
+  std::vector<MapFd> inners;
+  inners.reserve(MDN_NAME_CLASSES);
+  std::vector<std::pair<int, std::vector<uint8_t>>> written_negative;  // (class, key)
+  std::vector<const FastPathEntry*> written_negative_entries;
   std::vector<uint8_t> key;
   for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
     const uint32_t capacity = std::max<uint32_t>(1, std::min(wanted[c], max_entries_));
     const uint32_t key_size = 2 + static_cast<uint32_t>(kClassSizes[c]);
     const std::string map_name = "mdn_names" + std::to_string(c) + "_g" + std::to_string(next);
-    MapFd inner(bpf_map_create(BPF_MAP_TYPE_HASH, map_name.c_str(), key_size, sizeof(mdn_answer),
-                               capacity, nullptr));
+    inners.emplace_back(bpf_map_create(BPF_MAP_TYPE_HASH, map_name.c_str(), key_size,
+                                       sizeof(mdn_answer), capacity, nullptr));
+    const MapFd& inner = inners.back();
     if (inner.get() < 0)
       return make_error("creating name map " + map_name + ": " + errno_text(errno));
     uint32_t stored = 0;
-    for (const auto& e : entries) {
-      if (name_class(e.name_key.size()) != c) continue;
-      if (stored == capacity) {
-        ++result.map_full;
-        continue;
-      }
-      key.assign(key_size, 0);
-      key[0] = static_cast<uint8_t>(e.qtype >> 8);
-      key[1] = static_cast<uint8_t>(e.qtype & 0xff);
-      std::memcpy(key.data() + 2, e.name_key.data(), e.name_key.size());
-      if (bpf_map_update_elem(inner.get(), key.data(), &e.answer, BPF_ANY) != 0) {
-        if (errno == E2BIG || errno == ENOMEM) {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& e : entries) {
+        if (name_class(e.name_key.size()) != c || negative(e) != (pass == 1)) continue;
+        if (stored == capacity) {
           ++result.map_full;
           continue;
         }
-        return make_error("writing " + map_name + ": " + errno_text(errno));
+        key.assign(key_size, 0);
+        key[0] = static_cast<uint8_t>(e.qtype >> 8);
+        key[1] = static_cast<uint8_t>(e.qtype & 0xff);
+        std::memcpy(key.data() + 2, e.name_key.data(), e.name_key.size());
+        const mdn_answer value =
+            pass == 1 && !nxdomain_safe ? without_nxdomain(e.answer) : e.answer;
+        if (bpf_map_update_elem(inner.get(), key.data(), &value, BPF_ANY) != 0) {
+          if (errno == E2BIG || errno == ENOMEM) {
+            ++result.map_full;
+            if (pass == 1 && nxdomain_safe) {
+              // Too late to leave this one out silently: take NXDOMAIN off those written.
+              nxdomain_safe = false;
+              for (size_t i = 0; i < written_negative.size(); ++i) {
+                const mdn_answer off = without_nxdomain(written_negative_entries[i]->answer);
+                if (bpf_map_update_elem(
+                        inners[static_cast<size_t>(written_negative[i].first)].get(),
+                        written_negative[i].second.data(), &off, BPF_EXIST) != 0)
+                  return make_error("rewriting " + map_name + ": " + errno_text(errno));
+              }
+            }
+            continue;
+          }
+          return make_error("writing " + map_name + ": " + errno_text(errno));
+        }
+        if (pass == 1 && nxdomain_safe) {
+          written_negative.emplace_back(c, key);
+          written_negative_entries.push_back(&e);
+        }
+        ++stored;
+        ++result.published;
       }
-      ++stored;
-      ++result.published;
     }
-    int inner_fd = inner.get();
+  }
+  // Installed only once every class is written, so a late rewrite above reaches them all.
+  for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
+    int inner_fd = inners[static_cast<size_t>(c)].get();
     if (bpf_map_update_elem(fds_.names[c], &next, &inner_fd, BPF_ANY) != 0)
-      return make_error("installing " + map_name + ": " + errno_text(errno));
+      return make_error("installing name map " + std::to_string(c) + ": " + errno_text(errno));
   }
 
   if (auto s = publish_policy(fds_, policy, next); !s) return s.error();
@@ -204,6 +250,38 @@ Status MapWriter::write_health(uint32_t slot, bool healthy) {
   const uint32_t down = healthy ? 0 : 1;
   if (bpf_map_update_elem(fds_.health, &slot, &down, BPF_ANY) != 0)
     return make_error("writing the health map: " + errno_text(errno));
+  return Ok{};
+}
+
+Status MapWriter::write_rrl(const mdn_rrl_config& config,
+                            const std::vector<policy::IpPrefix>& allow) {
+  auto key_of = [](const policy::IpPrefix& p) {
+    mdn_rrl_allow_key k{};
+    k.family = p.ipv6 ? MDN_RRL_FAMILY_IPV6 : MDN_RRL_FAMILY_IPV4;
+    k.prefixlen = 8u + p.length;
+    std::memcpy(k.addr, p.address.data(), p.ipv6 ? 16 : 4);
+    return k;
+  };
+  std::vector<mdn_rrl_allow_key> wanted;
+  const uint8_t one = 1;
+  for (const auto& p : allow) {
+    wanted.push_back(key_of(p));
+    if (bpf_map_update_elem(fds_.rrl_allow, &wanted.back(), &one, BPF_ANY) != 0)
+      return make_error("writing the rate limiting allow list: " + errno_text(errno));
+  }
+  const uint32_t zero = 0;
+  if (bpf_map_update_elem(fds_.rrl_config, &zero, &config, BPF_ANY) != 0)
+    return make_error("writing the rate limiting settings: " + errno_text(errno));
+  std::vector<mdn_rrl_allow_key> stale;
+  mdn_rrl_allow_key key{}, next{};
+  for (const void* at = nullptr; bpf_map_get_next_key(fds_.rrl_allow, at, &next) == 0; at = &key) {
+    key = next;
+    const bool keep = std::any_of(wanted.begin(), wanted.end(), [&](const mdn_rrl_allow_key& w) {
+      return std::memcmp(&w, &key, sizeof(key)) == 0;
+    });
+    if (!keep) stale.push_back(key);
+  }
+  for (const auto& k : stale) bpf_map_delete_elem(fds_.rrl_allow, &k);
   return Ok{};
 }
 

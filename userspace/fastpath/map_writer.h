@@ -12,6 +12,8 @@
 #include "fastpath/answer_compiler.h"
 #include "fastpath/policy_compiler.h"
 #include "meridian_maps.h"
+#include "meridian_rrl.h"
+#include "policy/ip_prefix.h"
 
 namespace meridian::fastpath {
 
@@ -27,6 +29,9 @@ struct FastPathMapFds {
   int latency = -1;
   int geo = -1;
   int health = -1;
+  // Response rate limiting (bpf/rrl.h): settings and allow list.
+  int rrl_config = -1;
+  int rrl_allow = -1;
 };
 
 struct PublishResult {
@@ -53,6 +58,9 @@ class MapWriter {
   Status publish_geo(const std::vector<PrefixEntry>& entries);
   // One health slot: healthy or not, read by the next query.
   Status write_health(uint32_t slot, bool healthy);
+  // Response rate limiting settings and allow list. New allow entries are written before the
+  // settings and stale ones removed after, so an allow-listed source is never limited meanwhile.
+  Status write_rrl(const mdn_rrl_config& config, const std::vector<policy::IpPrefix>& allow);
 
   // Per-CPU stats summed over CPUs, indexed by enum mdn_stat.
   Result<std::array<uint64_t, MDN_STAT_COUNT>> read_stats() const;

@@ -94,10 +94,12 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const XdpSettings& settings
     skel->rodata->cfg_ports[i] = i < settings.dns_ports.size() ? settings.dns_ports[i] : 0;
   skel->rodata->cfg_advertised_payload = settings.advertised_udp_payload;
   if (!settings.pin_dir.empty()) {
-    bpf_map* maps[] = {skel->maps.mdn_stats,   skel->maps.mdn_control,   skel->maps.mdn_names0,
-                       skel->maps.mdn_names1,  skel->maps.mdn_names2,    skel->maps.mdn_names3,
-                       skel->maps.mdn_groups,  skel->maps.mdn_fragments, skel->maps.mdn_prefixes,
-                       skel->maps.mdn_latency, skel->maps.mdn_geo,       skel->maps.mdn_health};
+    bpf_map* maps[] = {
+        skel->maps.mdn_stats,      skel->maps.mdn_control,     skel->maps.mdn_names0,
+        skel->maps.mdn_names1,     skel->maps.mdn_names2,      skel->maps.mdn_names3,
+        skel->maps.mdn_groups,     skel->maps.mdn_fragments,   skel->maps.mdn_prefixes,
+        skel->maps.mdn_latency,    skel->maps.mdn_geo,         skel->maps.mdn_health,
+        skel->maps.mdn_rrl_config, skel->maps.mdn_rrl_buckets, skel->maps.mdn_rrl_allow};
     for (bpf_map* map : maps) {
       const std::string path = settings.pin_dir + "/" + bpf_map__name(map);
       if (auto s = replace_mismatched_pin(path, map, warnings); !s) return s.error();
@@ -145,6 +147,8 @@ FastPathMapFds XdpProgram::map_fds() const {
   fds.latency = bpf_map__fd(skel_->maps.mdn_latency);
   fds.geo = bpf_map__fd(skel_->maps.mdn_geo);
   fds.health = bpf_map__fd(skel_->maps.mdn_health);
+  fds.rrl_config = bpf_map__fd(skel_->maps.mdn_rrl_config);
+  fds.rrl_allow = bpf_map__fd(skel_->maps.mdn_rrl_allow);
   return fds;
 }
 

@@ -68,6 +68,8 @@ class Server {
   Status configure_rrl(const config::RrlSettings& settings);
   // "5 responses/s per /24 and /56 prefix and class, burst 5, slip 2, 1 allowed prefix" or "off".
   std::string rrl_summary() const;
+  // The limits in force (for the XDP program, which applies the same settings).
+  std::shared_ptr<const rrl::Limits> rrl_limits() const { return limiter_.limits(); }
 
  private:
   ServerOptions options_;
