@@ -97,7 +97,8 @@ cat > "$work/meridian-userspace.json" <<CONF
 {
   "listen": ["$server_ip:53"],
   "log": {"level": "info"},
-  "zones": [{"origin": "diff.test.", "format": "rfc1035", "file": "$zone"}]
+  "zones": [{"origin": "diff.test.", "format": "rfc1035", "file": "$zone"}],
+  "state": {"database": null}, "control": {"socket": null}
 }
 CONF
 cat > "$work/meridian-xdp.json" <<CONF
@@ -105,7 +106,8 @@ cat > "$work/meridian-xdp.json" <<CONF
   "listen": ["$server_ip:53"],
   "log": {"level": "info"},
   "zones": [{"origin": "diff.test.", "format": "rfc1035", "file": "$zone"}],
-  "xdp": {"interfaces": ["$server_if"], "mode": "$xdp_mode", "pin_dir": "$pin_dir"}
+  "xdp": {"interfaces": ["$server_if"], "mode": "$xdp_mode", "pin_dir": "$pin_dir"},
+  "state": {"database": null}, "control": {"socket": null}
 }
 CONF
 

@@ -45,7 +45,8 @@ cat > "$work/meridian.json" <<CONF
 {
   "listen": ["127.0.0.1:$meridian_port"],
   "log": {"level": "warn"},
-  "zones": [{"origin": "diff.test.", "format": "rfc1035", "file": "$zone"}]
+  "zones": [{"origin": "diff.test.", "format": "rfc1035", "file": "$zone"}],
+  "state": {"database": null}, "control": {"socket": null}
 }
 CONF
 

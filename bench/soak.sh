@@ -232,6 +232,7 @@ cat >"$work/meridian.json" <<CONF
      "ResourcePath": "/health.txt", "RequestInterval": 1, "FailureThreshold": 1}
   ],
   "health": {"state_db": "$work/health.db"},
+  "state": {"database": "$work/state.db"}, "control": {"socket": "$work/control.sock"},
   "xdp": {"interfaces": ["$server_if"], "mode": "$xdp_mode", "pin_dir": "$pin_dir"}
 }
 CONF

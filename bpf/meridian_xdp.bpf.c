@@ -9,6 +9,7 @@
 #include "shuffle.h"
 #include "negative.h"
 #include "rrl.h"
+#include "query_log.h"
 
 /* Builds and sends the reply to the query in s->qi with answer `ans` (a name-map entry or an
  * answer assembled in s->pans): header, question, answer bytes, OPT, the link, IP and UDP headers
@@ -163,6 +164,7 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 		count(MDN_STAT_RRL_SLIPPED);
 		return XDP_TX;
 	}
+	qlog_answer(s, ans); /* sampled: an event on mdn_qlog (bpf/query_log.h); slips are not logged */
 	count(neg_hit_stat(s->negw.result, q->qtype));
 	if (s->ps.hit_policy)
 		count(MDN_STAT_HIT_POLICY);

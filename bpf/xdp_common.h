@@ -66,6 +66,7 @@ struct mdn_btf_anchor {
 	struct mdn_prefix_value prefix_value;
 	struct mdn_latency_key latency_key;
 	struct mdn_negative negative;
+	struct mdn_qlog_event qlog_event;
 };
 const struct mdn_btf_anchor *mdn_btf_anchor __attribute__((unused));
 
@@ -229,6 +230,7 @@ struct scratch {
 	__u32 rrl_slipped; /* this reply was rate limited and slipped (bpf/rrl.h) */
 	struct query_info qi; /* the parse result, for xdp_reply() */
 	__u32 is_v6;
+	struct mdn_qlog_event qlog; /* a sampled answer's query log event (bpf/query_log.h) */
 };
 _Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");
 _Static_assert(__builtin_offsetof(struct scratch, key) % 8 == 6, "key name word aligned");

@@ -122,8 +122,8 @@ struct mdn_latency_key {
 
 /* Control array, one entry. */
 struct mdn_control {
-	__u32 generation; /* which slot of the outer name maps is live: 0 or 1 */
-	__u32 reserved;
+	__u32 generation;  /* which slot of the outer name maps is live: 0 or 1 */
+	__u32 qlog_sample; /* log one XDP answer in N through mdn_qlog; 0: off */
 };
 
 /* Outcome counters in the per-CPU stats array. Fixed numbers, never renumbered. */
@@ -161,7 +161,8 @@ enum mdn_stat {
 	MDN_STAT_RRL_SLIPPED = 30,   /* response rate limiting: TC=1 reply sent instead */
 	MDN_STAT_HIT_NXDOMAIN = 31,  /* NXDOMAIN answered below a closest encloser (not in HIT_<type>) */
 	MDN_STAT_HIT_NODATA = 32,    /* NODATA answered at an existing name (not in HIT_<type>) */
-	MDN_STAT_COUNT = 33,
+	MDN_STAT_QLOG_LOST = 33,     /* sampled answer not logged: mdn_qlog was full */
+	MDN_STAT_COUNT = 34,
 };
 
 /* ---- Negative answers in XDP (docs/fastpath.md, "Negative answers") ----
@@ -195,6 +196,36 @@ struct mdn_negative {
 	__u8 nx_data[MDN_NEG_NX_MAX]; /* the NXDOMAIN sections (authority SOA) for the sample */
 };
 
+/* ---- Query log sampling (docs/fastpath.md, "Query log sampling") ----
+ * One answer in mdn_control.qlog_sample is described in an event written to the ring buffer
+ * mdn_qlog right before XDP_TX; meridiand turns it into a query log line. */
+#define MDN_QLOG_RING_BYTES (1U << 20) /* about 3,270 events; a power of two, whole pages */
+#define MDN_QLOG_NAME_MAX 256
+
+enum mdn_qlog_kind {
+	MDN_QLOG_STATIC = 0,   /* a name-map answer (shuffled or not) */
+	MDN_QLOG_POLICY = 1,   /* decided by a routing policy in XDP */
+	MDN_QLOG_NXDOMAIN = 2, /* NXDOMAIN below a closest encloser */
+	MDN_QLOG_NODATA = 3,   /* NODATA at an existing name */
+};
+
+struct mdn_qlog_event {
+	__u64 timestamp_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC, converted by userspace */
+	__u8 family;        /* of client: MDN_FAMILY_IPV4 or MDN_FAMILY_IPV6 */
+	__u8 kind;          /* enum mdn_qlog_kind */
+	__u8 rcode;         /* the reply's rcode (4 bits: no extended rcode in XDP answers) */
+	__u8 ecs_family;    /* the query's ECS family (1 IPv4, 2 IPv6); 0: no ECS */
+	__u8 ecs_source;    /* ECS source prefix length, as sent */
+	__u8 pad;
+	__u16 qtype;        /* host order */
+	__u8 client[16];    /* packet source address; IPv4 in the first 4 bytes, rest zero */
+	__u8 ecs_addr[16];  /* ECS address bytes as sent, zero padded */
+	__u16 name_len;     /* wire length of qname, 1..255 */
+	__u8 pad2[6];
+	__u8 qname[MDN_QLOG_NAME_MAX]; /* wire form, ASCII lowercased as the name maps key it;
+					* bytes from name_len on are unspecified */
+};
+
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key0) == 2 + MDN_NAME_CLASS0, "key0 packed");
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key3) == 2 + MDN_NAME_CLASS3, "key3 packed");
 MDN_STATIC_ASSERT(sizeof(struct mdn_answer) == 20 + MDN_ANSWER_MAX, "answer layout");
@@ -204,5 +235,8 @@ MDN_STATIC_ASSERT(sizeof(struct mdn_group_entry) == sizeof(struct mdn_group) + 8
 MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_key) == 28, "prefix key layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_value) == 32, "prefix value layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_negative) == MDN_ANSWER_MAX - MDN_NEG_AT, "negative layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_qlog_event) == 56 + MDN_QLOG_NAME_MAX, "qlog event layout");
+MDN_STATIC_ASSERT(__builtin_offsetof(struct mdn_qlog_event, qname) % 8 == 0, "qname words");
+MDN_STATIC_ASSERT((MDN_QLOG_RING_BYTES & (MDN_QLOG_RING_BYTES - 1)) == 0, "ring size power of 2");
 
 #endif

@@ -117,6 +117,9 @@ import json, sys
 path, db = sys.argv[1], sys.argv[2]
 config = json.load(open(path))
 config["health"]["state_db"] = db
+# Zones, checks and the control socket in this run's temp dir too.
+config["state"] = {"database": db.replace("health.db", "state.db")}
+config["control"] = {"socket": db.replace("health.db", "control.sock")}
 # The XDP program on the DNS namespace's end of the client's link (the bridge port).
 config["xdp"] = {"interfaces": ["port1"], "mode": "native", "pin_dir": sys.argv[3]}
 json.dump(config, open(path, "w"), indent=2)

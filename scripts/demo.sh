@@ -64,7 +64,9 @@ cat > "$work/meridian.json" <<CONF
   "zones": [
     {"origin": "example.com.", "format": "rfc1035", "file": "$root/examples/zones/example.com.zone"}
   ],
-  "xdp": {"interfaces": ["veth-srv"], "mode": "native", "pin_dir": "$pin_dir"}
+  "xdp": {"interfaces": ["veth-srv"], "mode": "native", "pin_dir": "$pin_dir"},
+  "state": {"database": "$work/state.db"},
+  "control": {"socket": "$work/control.sock"}
 }
 CONF
 
@@ -152,6 +154,26 @@ d = {k: after[k] - before.get(k, 0) for k in after}
 print("   XDP counters for the run: answered %d, passed up to userspace %d (name misses)"
       % (d["answered"], d["pass_name_miss"]))
 ' "$before" "$after"
+
+# Operating it: a change batch through the control API goes live in the XDP maps at once.
+echo
+echo "== meridianctl over the control socket: zones, a Route 53 change batch, metrics"
+ctl() {
+  echo "\$ meridianctl $*"
+  "$meridianctl" "$@" --socket "$work/control.sock"
+}
+ctl zones list
+cat > "$work/batch.json" <<'BATCH'
+{"Comment": "demo: a new name",
+ "Changes": [{"Action": "CREATE", "ResourceRecordSet": {"Name": "api.example.com", "Type": "A",
+              "TTL": 60, "ResourceRecords": [{"Value": "198.18.0.42"}]}}]}
+BATCH
+ctl change-resource-record-sets --hosted-zone-id example.com --change-batch "file://$work/batch.json"
+ask @198.18.0.1 api.example.com A
+ctl record-sets list example.com --type A
+echo "\$ curl --unix-socket $work/control.sock http://localhost/metrics (excerpt)"
+curl -s --unix-socket "$work/control.sock" http://localhost/metrics |
+  grep -E '^meridian_(queries_total|fastpath_hit_ratio|change_batches_total)' || true
 
 echo
 echo "== stopping meridiand (SIGTERM): the XDP program is detached"

@@ -10,6 +10,7 @@ PACKAGES=(
   libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev gcc-multilib
   # libraries
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
+  libmicrohttpd-dev
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl
   # country ranges for the default geolocation database (scripts/build-geoip-db.sh)
@@ -17,7 +18,7 @@ PACKAGES=(
   # reference servers and DNS tools
   knot knot-dnsutils nsd dnsperf bind9-dnsutils python3-dnspython
   # networking for namespace tests and the demo
-  iproute2 ethtool iputils-ping procps psmisc
+  iproute2 ethtool iputils-ping procps psmisc curl util-linux
 )
 
 if [ "$(id -u)" -ne 0 ]; then

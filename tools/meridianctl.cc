@@ -8,12 +8,15 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "api/api_commands.h"
+#include "control/control_client.h"
 #include "inspect/explain.h"
 #include "inspect/map_decode.h"
 #include "inspect/pinned_maps.h"
@@ -25,17 +28,10 @@ using meridian::inspect::Failure;
 using meridian::inspect::InspectError;
 using meridian::inspect::PinnedMaps;
 
-// Exit codes (every command).
-constexpr int kExitOk = 0;
-constexpr int kExitUsage = 1;        // bad arguments, unknown map, name, type or address
-constexpr int kExitUnavailable = 2;  // no pin dir, maps unreadable (not loaded, no permission)
-
-const char* kExitText =
-    "EXIT STATUS\n"
-    "  0  success\n"
-    "  1  usage error: bad arguments, unknown map, name, type or address\n"
-    "  2  the maps are unavailable: no pin dir (XDP never started with this pin_dir), no data\n"
-    "     published yet, or no permission (run as root)\n";
+using meridian::ctl::kExitOk;
+using meridian::ctl::kExitText;
+using meridian::ctl::kExitUnavailable;
+using meridian::ctl::kExitUsage;
 
 int fail(const InspectError& e) {
   std::fprintf(stderr, "meridianctl: %s\n", e.what.c_str());
@@ -183,8 +179,54 @@ int explain_command(const std::string& pin_dir, const meridian::inspect::Explain
   return kExitOk;
 }
 
-int stats_command(const std::string& pin_dir, bool as_json, std::optional<double> watch,
-                  uint64_t count) {
+// The userspace server's answers from the control API, or nullopt when meridiand is not there.
+std::optional<json> userspace_counts(const std::string& socket) {
+  meridian::control::ClientOptions options;
+  options.unix_socket = socket;
+  options.timeout_ms = 2000;
+  auto r = meridian::control::ControlClient(options).request("GET", "/v1/stats");
+  if (!r || r->status != 200) return std::nullopt;
+  auto j = r->json();
+  if (!j || !j->contains("userspace")) return std::nullopt;
+  return (*j)["userspace"];
+}
+
+uint64_t counter(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<uint64_t>() : 0;
+}
+
+// Queries by path, the hit ratio, rcodes and pass reasons, from the XDP counters and (when the
+// daemon answers on its socket) the userspace server's.
+void print_summary(const json& xdp, const std::optional<json>& user, const std::string& socket) {
+  const uint64_t x = counter(xdp, "answered");
+  const uint64_t u = user ? counter(*user, "total") : 0;
+  std::printf("%-22s %12llu\n", "answered by xdp", static_cast<unsigned long long>(x));
+  if (user)
+    std::printf("%-22s %12llu\n", "answered by userspace", static_cast<unsigned long long>(u));
+  else
+    std::printf("%-22s %12s  (meridiand not reachable on %s)\n", "answered by userspace", "-",
+                socket.c_str());
+  if (x + u > 0)
+    std::printf("%-22s %11.1f%%\n", "fast-path hit ratio",
+                100.0 * static_cast<double>(x) / static_cast<double>(x + u));
+  std::map<std::string, uint64_t> rcodes;
+  rcodes["NXDOMAIN"] += counter(xdp, "hit_nxdomain");
+  rcodes["NOERROR"] += x - counter(xdp, "hit_nxdomain");
+  if (user)
+    for (const auto& [k, v] : (*user)["by_rcode"].items()) rcodes[k] += v.get<uint64_t>();
+  std::string line;
+  for (const auto& [k, v] : rcodes)
+    if (v) line += " " + k + " " + std::to_string(v);
+  std::printf("%-22s%s\n", "rcodes", line.empty() ? " -" : line.c_str());
+  line.clear();
+  for (const auto& [k, v] : xdp.items())
+    if (k.starts_with("pass_") && v.get<uint64_t>())
+      line += " " + k.substr(5) + " " + std::to_string(v.get<uint64_t>());
+  std::printf("%-22s%s\n\n", "passed up by xdp", line.empty() ? " -" : line.c_str());
+}
+
+int stats_command(const std::string& pin_dir, const std::string& socket, bool as_json,
+                  std::optional<double> watch, uint64_t count) {
   auto maps = open_pins(pin_dir);
   if (!maps) return kExitUnavailable;
   InspectError err;
@@ -198,6 +240,7 @@ int stats_command(const std::string& pin_dir, bool as_json, std::optional<double
       std::printf("%s\n", stats->dump(2).c_str());
       return kExitOk;
     }
+    print_summary(*stats, userspace_counts(socket), socket);
     std::printf("%-22s %12s\n", "counter", "value");
     for (const auto& [k, v] : stats->items())
       if (v.get<uint64_t>() != 0)
@@ -209,6 +252,7 @@ int stats_command(const std::string& pin_dir, bool as_json, std::optional<double
   const bool tty = isatty(STDOUT_FILENO);
   auto last = std::chrono::steady_clock::now();
   json previous = *stats;
+  auto previous_user = userspace_counts(socket);
   for (uint64_t round = 0; count == 0 || round < count; ++round) {
     std::this_thread::sleep_for(std::chrono::duration<double>(*watch));
     auto now_stats = meridian::inspect::read_stats(*maps, &err);
@@ -232,8 +276,22 @@ int stats_command(const std::string& pin_dir, bool as_json, std::optional<double
       std::printf("%s\n", line.dump().c_str());
     } else {
       if (tty) std::printf("\033[H\033[2J");
-      std::printf("every %.1f s, %s\n%-22s %14s %12s\n", *watch, pin_dir.c_str(), "counter",
-                  "value", "per second");
+      // Queries per second by path and the hit ratio over the interval.
+      auto user = userspace_counts(socket);
+      const double xdp_rate = rates["answered"].get<double>();
+      std::printf("every %.1f s, %s\nqueries per second: xdp %.1f", *watch, pin_dir.c_str(),
+                  xdp_rate);
+      if (user && previous_user) {
+        const uint64_t a = counter(*previous_user, "total"), b = counter(*user, "total");
+        const double user_rate = b >= a ? static_cast<double>(b - a) / elapsed : 0.0;
+        std::printf(", userspace %.1f", user_rate);
+        if (xdp_rate + user_rate > 0)
+          std::printf(", hit ratio %.1f%%", 100.0 * xdp_rate / (xdp_rate + user_rate));
+      } else {
+        std::printf(", userspace - (meridiand not reachable on %s)", socket.c_str());
+      }
+      previous_user = user;
+      std::printf("\n%-22s %14s %12s\n", "counter", "value", "per second");
       for (const auto& [k, v] : now_stats->items())
         if (v.get<uint64_t>() != 0)
           std::printf("%-22s %14llu %12.1f\n", k.c_str(),
@@ -250,8 +308,11 @@ int stats_command(const std::string& pin_dir, bool as_json, std::optional<double
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "meridianctl: inspect Meridian's XDP fast path from its pinned BPF maps.\n"
-      "Works while meridiand runs and after it stopped (the pins stay until removed)."};
+      "meridianctl: operate Meridian.\n"
+      "Map commands (maps, dump, explain, stats) read the XDP fast path's pinned BPF maps and "
+      "work\n"
+      "while meridiand runs and after it stopped. The other commands talk to meridiand's control\n"
+      "API (Unix socket by default, or --url with a bearer token)."};
   app.require_subcommand(1);
   app.footer(std::string("\nRun 'meridianctl COMMAND --help' for each command's manual.\n\n") +
              kExitText);
@@ -356,10 +417,18 @@ EXAMPLES
       ->expected(0, 1)
       ->default_str("1");
   stats->add_option("--count", count, "With --watch: stop after N refreshes (0: until stopped)");
+  std::string socket = "/run/meridian/control.sock";
+  stats
+      ->add_option("--socket", socket,
+                   "meridiand's control socket, for the userspace answers in the summary")
+      ->capture_default_str();
   stats->footer(std::string(R"(
 DESCRIPTION
-  The XDP program's outcome counters (enum mdn_stat) summed over CPUs. The human form lists the
-  non-zero ones; --json gives every counter. With --watch, the counters are read again every
+  The human form starts with a summary: queries answered by each path (XDP from the maps, the
+  userspace server from meridiand's control socket when it answers there), the fast-path hit
+  ratio, answers by rcode and the packets XDP passed up by reason; then the XDP program's
+  outcome counters (enum mdn_stat) summed over CPUs, the non-zero ones. --json gives every XDP
+  counter (the userspace counters are on the daemon's /metrics page). With --watch, the counters are read again every
   SECONDS and shown with their rate per second since the previous read.
 
 EXAMPLES
@@ -368,12 +437,16 @@ EXAMPLES
 
 )") + kExitText);
 
+  meridian::ctl::ApiCommands api;
+  meridian::ctl::add_api_commands(app, api);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
+  if (api.run) return api.run();
   if (*maps) return maps_command(pin_dir, as_json);
   if (*dump) return dump_command(pin_dir, map_name, as_json, generation, limit);
   if (*explain) return explain_command(pin_dir, request, as_json);
@@ -384,9 +457,9 @@ EXAMPLES
         std::fprintf(stderr, "meridianctl: --watch wants a positive number of seconds\n");
         return kExitUsage;
       }
-      return stats_command(pin_dir, as_json, seconds, count);
+      return stats_command(pin_dir, socket, as_json, seconds, count);
     }
-    return stats_command(pin_dir, as_json, std::nullopt, count);
+    return stats_command(pin_dir, socket, as_json, std::nullopt, count);
   }
   return kExitUsage;
 }

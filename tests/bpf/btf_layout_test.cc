@@ -75,7 +75,7 @@ TEST_F(BtfLayoutTest, ControlValue) {
   ASSERT_EQ(l.size, sizeof(mdn_control));
   EXPECT_EQ(l.offsets.size(), 2u);
   EXPECT_EQ(l.offsets.at("generation"), offsetof(mdn_control, generation));
-  EXPECT_EQ(l.offsets.at("reserved"), offsetof(mdn_control, reserved));
+  EXPECT_EQ(l.offsets.at("qlog_sample"), offsetof(mdn_control, qlog_sample));
 }
 
 template <typename Key>
@@ -170,6 +170,26 @@ TEST_F(BtfLayoutTest, NegativeValue) {
   EXPECT_MEMBER(neg, mdn_negative, unsafe);
   EXPECT_MEMBER(neg, mdn_negative, nx_data);
   EXPECT_EQ(MDN_NEG_AT + sizeof(mdn_negative), static_cast<size_t>(MDN_ANSWER_MAX));
+}
+
+// The query log event (bpf/query_log.h writes it to mdn_qlog; XdpQueryLogReader reads it).
+TEST_F(BtfLayoutTest, QueryLogEvent) {
+  const BtfLayout e = layout("mdn_qlog_event");
+  ASSERT_EQ(e.size, sizeof(mdn_qlog_event)) << "mdn_qlog_event missing from BTF or of another size";
+  EXPECT_EQ(e.offsets.size(), 13u);
+  EXPECT_MEMBER(e, mdn_qlog_event, timestamp_ns);
+  EXPECT_MEMBER(e, mdn_qlog_event, family);
+  EXPECT_MEMBER(e, mdn_qlog_event, kind);
+  EXPECT_MEMBER(e, mdn_qlog_event, rcode);
+  EXPECT_MEMBER(e, mdn_qlog_event, ecs_family);
+  EXPECT_MEMBER(e, mdn_qlog_event, ecs_source);
+  EXPECT_MEMBER(e, mdn_qlog_event, pad);
+  EXPECT_MEMBER(e, mdn_qlog_event, qtype);
+  EXPECT_MEMBER(e, mdn_qlog_event, client);
+  EXPECT_MEMBER(e, mdn_qlog_event, ecs_addr);
+  EXPECT_MEMBER(e, mdn_qlog_event, name_len);
+  EXPECT_MEMBER(e, mdn_qlog_event, pad2);
+  EXPECT_MEMBER(e, mdn_qlog_event, qname);
 }
 
 }  // namespace

@@ -338,20 +338,9 @@ class XdpPolicy : public ::testing::Test {
 
   // The userspace server's reply to the same query from the same resolver address.
   static Bytes userspace(const FrameSpec& f) {
-    answer::QueryContext ctx;
-    ctx.transport = answer::Transport::kUdp;
-    if (f.ipv6) {
-      auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ctx.client);
-      sin6->sin6_family = AF_INET6;
-      std::copy(f.client_address.begin(), f.client_address.end(), sin6->sin6_addr.s6_addr);
-    } else {
-      auto* sin = reinterpret_cast<sockaddr_in*>(&ctx.client);
-      sin->sin_family = AF_INET;
-      std::copy(f.client_address.begin(), f.client_address.end(),
-                reinterpret_cast<uint8_t*>(&sin->sin_addr));
-    }
     Bytes reply;
-    EXPECT_EQ(responder_->respond(**zones_, f.dns, ctx, reply), answer::Disposition::kReply);
+    EXPECT_EQ(responder_->respond(**zones_, f.dns, testing::udp_context(f.client_address), reply),
+              answer::Disposition::kReply);
     return reply;
   }
 

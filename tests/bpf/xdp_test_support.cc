@@ -5,7 +5,10 @@
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+#include <netinet/in.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "dns/name.h"
 
@@ -78,6 +81,21 @@ RunResult run_frame(int program_fd, const std::vector<uint8_t>& frame) {
   r.action = opts.retval;
   r.frame.resize(opts.data_size_out);
   return r;
+}
+
+answer::QueryContext udp_context(const std::vector<uint8_t>& client) {
+  answer::QueryContext ctx;
+  ctx.transport = answer::Transport::kUdp;
+  if (client.size() == 16) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ctx.client);
+    sin6->sin6_family = AF_INET6;
+    std::copy(client.begin(), client.end(), sin6->sin6_addr.s6_addr);
+  } else {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ctx.client);
+    sin->sin_family = AF_INET;
+    std::copy(client.begin(), client.end(), reinterpret_cast<uint8_t*>(&sin->sin_addr));
+  }
+  return ctx;
 }
 
 }  // namespace meridian::testing

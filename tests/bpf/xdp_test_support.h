@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "answer/responder.h"
+
 namespace meridian::testing {
 
 struct QuerySpec {
@@ -37,5 +39,9 @@ struct RunResult {
 };
 // Runs `frame` once through the program; the output frame is what the program left.
 RunResult run_frame(int program_fd, const std::vector<uint8_t>& frame);
+
+// The userspace server's context for a UDP query from `client` (4 or 16 address bytes): what
+// the XDP replies are compared with.
+answer::QueryContext udp_context(const std::vector<uint8_t>& client);
 
 }  // namespace meridian::testing

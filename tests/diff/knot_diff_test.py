@@ -119,7 +119,9 @@ zone:
   "workers": 1,
   "edns": {{"udp_payload": 1232}},
   "log": {{"level": "warn"}},
-  "zones": [{{"origin": "{ORIGIN}", "format": "rfc1035", "file": "{ZONE_FILE}"}}]
+  "zones": [{{"origin": "{ORIGIN}", "format": "rfc1035", "file": "{ZONE_FILE}"}}],
+  "state": {{"database": "state.db"}},
+  "control": {{"socket": "control.sock"}}
 }}
 """)
         self.procs.append(subprocess.Popen([binary, "--config", conf],

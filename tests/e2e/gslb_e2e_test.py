@@ -223,6 +223,7 @@ class GslbDaemon(DaemonProcess):
             "geoip": {"database": "geo.mmdb"},
             "health_checks": {"file": "checks.json"},
             "health": {"state_db": "health.db", "webhooks": [webhook_url]},
+            "state": {"database": "state.db"}, "control": {"socket": "control.sock"},
             "latency_table": {"file": "latency.csv"},
             "all_down": [{"name": "alldown." + ZONE, "type": "A", "mode": "nodata"}],
         }

@@ -51,7 +51,8 @@ class Daemon(DaemonProcess):
         for name, text in (extra_files or {}).items():
             self.write_file(name, text)
         self.config = {"listen": list(listen), "workers": workers, "log": {"level": "info"},
-                       "zones": self.zones}
+                       "zones": self.zones, "state": {"database": "state.db"},
+                       "control": {"socket": "control.sock"}}
         if tcp:
             self.config["tcp"] = tcp
         if edns:
@@ -532,7 +533,8 @@ class CheckConfigTest(unittest.TestCase):
   "zones": [
     {"origin": "example.com.", "format": "rfc1035", "file": "example.com.zone"},
     {"origin": "example.net.", "format": "route53-json", "file": "example.net.json"}
-  ]
+  ],
+  "state": {"database": "state.db"}
 }
 """
 

@@ -46,7 +46,8 @@ class RrlDaemon(DaemonProcess):
         self.config = {"listen": ["127.0.0.1:0"], "workers": 2, "log": {"level": "info"},
                        "zones": [{"origin": "example.com.", "format": "rfc1035",
                                   "file": "example.com.zone"}],
-                       "rrl": rrl}
+                       "rrl": rrl, "state": {"database": "state.db"},
+                       "control": {"socket": "control.sock"}}
         self.config_path = os.path.join(self.dir, "meridian.json")
         self.write_config()
         self.where = None

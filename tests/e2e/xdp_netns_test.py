@@ -82,6 +82,15 @@ def ensure_bpffs():
         run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"])
 
 
+def topology_or_skip(**kwargs):
+    """A created Topology (bpffs mounted), or unittest.SkipTest when not root."""
+    reason = skip_reason()
+    if reason:
+        raise unittest.SkipTest(reason)
+    ensure_bpffs()
+    return Topology(**kwargs).create()
+
+
 # --- network namespaces --------------------------------------------------------------------------
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -199,6 +208,8 @@ class XdpDaemon(DaemonProcess):
             "log": {"level": "info"},
             "zones": [{"origin": ORIGIN, "format": "rfc1035", "file": "xdp.example.zone"}],
             "xdp": xdp,
+            "state": {"database": "state.db"},
+            "control": {"socket": "control.sock"},
         }
         self.write_file("meridian.json", json.dumps(self.config, indent=2))
 
@@ -775,8 +786,8 @@ class XdpLifecycleTest(TopologyPerTest):
         self.assertEqual(sorted(os.listdir(daemon.pin_dir)),
                          ["mdn_control", "mdn_fragments", "mdn_geo", "mdn_groups", "mdn_health",
                           "mdn_latency", "mdn_names0", "mdn_names1", "mdn_names2", "mdn_names3",
-                          "mdn_prefixes", "mdn_rrl_allow", "mdn_rrl_buckets", "mdn_rrl_config",
-                          "mdn_stats"])
+                          "mdn_prefixes", "mdn_qlog", "mdn_rrl_allow", "mdn_rrl_buckets",
+                          "mdn_rrl_config", "mdn_stats"])
         self.assertEqual(read_stats(daemon.pin_dir)["answered"], 10)
         # Nothing answers any more: no program, no daemon.
         self.assertIsNone(self.query(SERVER4, "www.xdp.example.", "A"))

@@ -416,8 +416,11 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
     ReplyBuilder b(reply, query, qflags, limit, edns);
     b.begin(echo_question && question_parsed ? m.question_end : dns::kHeaderSize);
     b.finish(rcode, false, false);
-    if (info)
+    if (info) {
       *info = AnswerInfo{rcode, question_parsed ? m.questions[0].qtype : uint16_t{0}, false, false};
+      info->question = question_parsed;
+      if (pr.ok() && m.edns) info->ecs = m.edns->ecs;
+    }
     return Disposition::kReply;
   };
 
@@ -438,7 +441,8 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
   if (q.qtype == dns::rrtype::AXFR || q.qtype == dns::rrtype::IXFR)
     return simple_reply(ctx.transport == Transport::kUdp ? dns::rcode::NOTIMP : dns::rcode::REFUSED,
                         true);
-  if (!zones.find_zone(q.qname)) return simple_reply(dns::rcode::REFUSED, true);
+  const zone::Zone* zone = zones.find_zone(q.qname);
+  if (!zone) return simple_reply(dns::rcode::REFUSED, true);
 
   Routing routing;
   routing.engine = policy::gslb_engine(zones);
@@ -458,7 +462,12 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
   b.shuffle(config_.shuffle_rrsets);
   const bool fits = b.sections(a);
   b.finish(a.rcode, a.authoritative, !fits);
-  if (info) *info = AnswerInfo{a.rcode, q.qtype, !fits, a.authoritative, a.policy};
+  if (info) {
+    *info = AnswerInfo{a.rcode, q.qtype, !fits, a.authoritative, a.policy};
+    info->question = true;
+    info->zone = zone;
+    if (m.edns) info->ecs = m.edns->ecs;
+  }
   return Disposition::kReply;
 }
 

@@ -12,6 +12,7 @@
 
 #include <sys/socket.h>
 
+#include "dns/message.h"
 #include "zone/zone_set.h"
 
 namespace meridian::answer {
@@ -42,6 +43,12 @@ struct AnswerInfo {
   // A routing policy took part (directly or through a CNAME/alias): the answer may differ per
   // client, so it must never be cached or compiled as one answer for everyone.
   bool policy = false;
+  // For query logs: the question parsed (qtype is its type; its QNAME reads with Name::read at
+  // offset 12); the zone that answered, if one did (it lives in the ZoneSet the reply was built
+  // from); the query's ECS option, if well formed.
+  bool question = false;
+  const zone::Zone* zone = nullptr;
+  std::optional<dns::EcsOption> ecs;
 };
 
 class Responder {

@@ -375,6 +375,7 @@ Status read_health_checks(const ConfigReader& r, const json& value, std::string_
     auto checks = health::parse_health_checks(value, "/health_checks");
     if (!checks) return located(checks.error(), r.source());
     out.health_checks = std::move(checks).value();
+    out.health_check_objects.assign(value.begin(), value.end());
     return Ok{};
   }
   if (!value.is_object()) {
@@ -395,6 +396,7 @@ Status read_health(const ConfigReader& r, const json& value, std::string_view ba
   if (auto e = r.reject_unknown_keys(value, "/health", {"state_db", "webhooks"})) return *e;
   if (value.contains("state_db")) {
     const json& db = value["state_db"];
+    out.health.state_db_configured = true;
     if (db.is_null()) {
       out.health.state_db.clear();
     } else {
@@ -420,6 +422,106 @@ Status read_health(const ConfigReader& r, const json& value, std::string_view ba
       }
       out.health.webhooks.push_back(*url);
     }
+  }
+  return Ok{};
+}
+
+// A file path or null (`what_null` says what null means), resolved against the config's directory.
+Result<std::string> read_path_or_null(const ConfigReader& r, const json& value,
+                                      const std::string& path, std::string_view base_dir,
+                                      std::string_view what_null) {
+  if (value.is_null()) return std::string();
+  auto text = r.read_string(value, path);
+  if (!text) return r.error_at(path, "must be a file path or null");
+  if (text->empty())
+    return r.error_at(path, "must not be empty (null: " + std::string(what_null) + ")");
+  return join_path(base_dir, *text);
+}
+
+Status read_state(const ConfigReader& r, const json& value, std::string_view base_dir,
+                  DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/state", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/state", {"database"})) return *e;
+  if (value.contains("database")) {
+    auto db =
+        read_path_or_null(r, value["database"], "/state/database", base_dir, "no state database");
+    if (!db) return db.error();
+    out.state.database = *db;
+  }
+  return Ok{};
+}
+
+Status read_control(const ConfigReader& r, const json& value, std::string_view base_dir,
+                    DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/control", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/control",
+                                     {"socket", "listen", "token_file", "max_body_bytes"}))
+    return *e;
+  if (value.contains("socket")) {
+    auto socket =
+        read_path_or_null(r, value["socket"], "/control/socket", base_dir, "no Unix socket");
+    if (!socket) return socket.error();
+    out.control.socket = *socket;
+  }
+  if (value.contains("listen") && !value["listen"].is_null()) {
+    auto listen = r.read_string(value["listen"], "/control/listen");
+    if (!listen) return listen.error();
+    if (auto a = parse_listen_address(*listen); !a || listen->find(':') == std::string::npos)
+      return r.error_at("/control/listen", "must be \"IPv4:port\" or \"[IPv6]:port\"");
+    out.control.listen = *listen;
+  }
+  if (value.contains("token_file")) {
+    auto file =
+        read_path_or_null(r, value["token_file"], "/control/token_file", base_dir, "no token");
+    if (!file) return file.error();
+    out.control.token_file = *file;
+  }
+  if (!out.control.listen.empty() && out.control.token_file.empty()) {
+    return r.error_at("/control/token_file",
+                      "required with \"listen\": every TCP request must carry a bearer token");
+  }
+  if (value.contains("max_body_bytes")) {
+    auto v = r.read_uint(value["max_body_bytes"], "/control/max_body_bytes", 1024, 1u << 30);
+    if (!v) return v.error();
+    out.control.max_body_bytes = *v;
+  }
+  return Ok{};
+}
+
+Status read_metrics(const ConfigReader& r, const json& value, DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/metrics", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/metrics", {"listen"})) return *e;
+  if (value.contains("listen") && !value["listen"].is_null()) {
+    auto listen = r.read_string(value["listen"], "/metrics/listen");
+    if (!listen) return listen.error();
+    if (auto a = parse_listen_address(*listen); !a || listen->find(':') == std::string::npos)
+      return r.error_at("/metrics/listen", "must be \"IPv4:port\" or \"[IPv6]:port\"");
+    out.metrics.listen = *listen;
+  }
+  return Ok{};
+}
+
+Status read_query_log(const ConfigReader& r, const json& value, std::string_view base_dir,
+                      DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/query_log", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/query_log", {"file", "xdp_sample", "edge_location"}))
+    return *e;
+  if (value.contains("file")) {
+    auto file = read_path_or_null(r, value["file"], "/query_log/file", base_dir, "no query log");
+    if (!file) return file.error();
+    out.query_log.file = *file;
+  }
+  if (value.contains("xdp_sample")) {
+    auto v = r.read_uint(value["xdp_sample"], "/query_log/xdp_sample", 0, 1u << 30);
+    if (!v) return v.error();
+    out.query_log.xdp_sample = *v;
+  }
+  if (value.contains("edge_location")) {
+    auto v = r.read_string(value["edge_location"], "/query_log/edge_location");
+    if (!v) return v.error();
+    if (v->empty() || v->find_first_of(" \t\r\n") != std::string::npos)
+      return r.error_at("/query_log/edge_location", "must be one word without white space");
+    out.query_log.edge_location = *v;
   }
   return Ok{};
 }
@@ -646,6 +748,8 @@ Status load_health_checks_file(DaemonConfig& config) {
   }
   if (!checks) return located(checks.error(), path);
   config.health_checks = std::move(checks).value();
+  const json& list = doc.is_array() ? doc : doc["HealthChecks"];
+  config.health_check_objects.assign(list.begin(), list.end());
   return Ok{};
 }
 
@@ -812,7 +916,8 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   if (auto e = r.reject_unknown_keys(
           doc, "",
           {"listen", "workers", "edns", "tcp", "log", "zones", "xdp", "geoip", "health_checks",
-           "health", "latency_table", "regions", "cidr_collections", "all_down", "rrl"})) {
+           "health", "latency_table", "regions", "cidr_collections", "all_down", "rrl", "state",
+           "control", "metrics", "query_log"})) {
     return *e;
   }
 
@@ -867,6 +972,18 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   if (doc.contains("rrl")) {
     if (auto s = read_rrl(r, doc["rrl"], out); !s) return s.error();
   }
+  if (doc.contains("state")) {
+    if (auto s = read_state(r, doc["state"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("control")) {
+    if (auto s = read_control(r, doc["control"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("metrics")) {
+    if (auto s = read_metrics(r, doc["metrics"], out); !s) return s.error();
+  }
+  if (doc.contains("query_log")) {
+    if (auto s = read_query_log(r, doc["query_log"], base_dir, out); !s) return s.error();
+  }
   return out;
 }
 
@@ -883,6 +1000,27 @@ Status load_referenced_files(DaemonConfig& config) {
 std::string effective_geoip_database(const DaemonConfig& config) {
   if (config.geoip.configured) return config.geoip.database;
   return access(kDefaultGeoIpDatabase, R_OK) == 0 ? std::string(kDefaultGeoIpDatabase) : "";
+}
+
+std::string effective_health_state_db(const DaemonConfig& config) {
+  if (config.health.state_db_configured || config.state.database.empty())
+    return config.health.state_db;
+  return config.state.database;
+}
+
+Result<std::string> read_control_token(const DaemonConfig& config) {
+  if (config.control.token_file.empty()) return std::string();
+  std::ifstream in(config.control.token_file, std::ios::binary);
+  if (!in)
+    return make_error(std::string("cannot open control token: ") + std::strerror(errno),
+                      config.control.token_file);
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.size() < 16)
+    return make_error("control token must be at least 16 characters on the first line",
+                      config.control.token_file);
+  return token;
 }
 
 Result<DaemonConfig> load_daemon_config(const std::string& path) {

@@ -11,6 +11,8 @@
 
 #include <sys/socket.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 #include "dns/name.h"
 #include "health/health_check_config.h"
@@ -90,7 +92,8 @@ struct GeoIpSettings {
 // "health": where states persist and who hears about transitions.
 struct HealthSettings {
   std::string state_db = kDefaultHealthStateDb;  // empty ("state_db": null): not persisted
-  std::vector<std::string> webhooks;             // http:// or https:// URLs
+  bool state_db_configured = false;   // given explicitly; otherwise the state database keeps them
+  std::vector<std::string> webhooks;  // http:// or https:// URLs
 };
 
 // One block of a CIDR collection ("cidr_collections": {ID: {LOCATION: [CIDR, ...]}}).
@@ -122,6 +125,38 @@ struct AllDownConfig {
   std::string json_path;  // "/all_down/2", for errors found against the zones
 };
 
+// The durable state database (docs/operations.md, "Durable state").
+inline constexpr const char* kDefaultStateDatabase = "/var/lib/meridian/state.db";
+inline constexpr const char* kDefaultControlSocket = "/run/meridian/control.sock";
+
+// "state": zones, record sets, health checks and their states in one SQLite database.
+struct StateSettings {
+  std::string database = kDefaultStateDatabase;  // empty ("database": null): no database, the
+                                                 // config file is the only source, API read-only
+};
+
+// "control": the control API (docs/operations.md, "Control API").
+struct ControlSettings {
+  std::string socket = kDefaultControlSocket;  // empty ("socket": null): no Unix socket
+  std::string listen;      // "127.0.0.1:8053": also over TCP (bearer token required)
+  std::string token_file;  // resolved path; the token is its first line (required with listen)
+  uint32_t max_body_bytes = 16u << 20;
+};
+
+// "metrics": the Prometheus text endpoint on its own TCP address (also GET /metrics on the
+// control API).
+struct MetricsSettings {
+  std::string listen;  // empty: only on the control API
+};
+
+// "query_log": Route 53-format query log lines (docs/operations.md, "Query logging").
+struct QueryLogSettings {
+  std::string file;           // resolved path; empty: no query log
+  uint32_t xdp_sample = 100;  // log one XDP answer in N (0: none); userspace answers: all
+  std::string edge_location;  // the log's edge-location field; empty: the host name
+  bool operator==(const QueryLogSettings&) const = default;
+};
+
 struct DaemonConfig {
   std::string source;  // the config file as named on the command line
   std::vector<ListenAddress> listen;
@@ -138,6 +173,7 @@ struct DaemonConfig {
   // Inline checks, or the contents of "health_checks": {"file": ...} once load_daemon_config()
   // (or load_referenced_files()) has read it.
   std::vector<health::HealthCheckConfig> health_checks;
+  std::vector<nlohmann::json> health_check_objects;  // the same checks as given (for the state db)
   std::string health_checks_file;  // resolved path; empty when the checks are inline
   HealthSettings health;
   std::string latency_table_file;         // resolved path; empty: no operator latency table
@@ -145,7 +181,19 @@ struct DaemonConfig {
   std::vector<RegionConfig> regions;
   std::map<std::string, std::vector<CidrBlockConfig>> cidr_collections;  // by collection id
   std::vector<AllDownConfig> all_down;  // groups not listed fail open
+
+  // Operations.
+  StateSettings state;
+  ControlSettings control;
+  MetricsSettings metrics;
+  QueryLogSettings query_log;
 };
+
+// Where health states persist: "health.state_db" when given, else the state database, else the
+// built-in default file. Empty: not persisted.
+std::string effective_health_state_db(const DaemonConfig& config);
+// The control token: the first line of control.token_file (empty when no file is set).
+Result<std::string> read_control_token(const DaemonConfig& config);
 
 // The GeoIP database the daemon opens: the configured one, else the setup-built default when that
 // file exists, else empty (no database: geolocation answers fall to the '*' record sets).

@@ -1,21 +1,15 @@
-// meridiand: reads the configuration, loads the zones and the GSLB inputs (GeoIP database, health
-// checks, latency table, regions, CIDR collections), runs the server and the health checker, and
-// turns signals into reloads (SIGHUP) or a clean stop (SIGTERM/SIGINT). Thin by design: the work
-// is in the libraries.
+// meridiand: reads the configuration, brings up the controller (state database, zones, health
+// checks, GSLB inputs), the DNS server, the XDP fast path, the control API, metrics and query logs,
+// and turns signals into reloads (SIGHUP), query-log reopening (SIGUSR1) or a clean stop
+// (SIGTERM/SIGINT). Thin by design: the work is in the libraries and the daemon's modules.
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -24,18 +18,15 @@
 
 #include "answer/responder.h"
 #include "config/daemon_config.h"
-#include "config/zone_loading.h"
-#include "dns/types.h"
-#include "geo/geo_database.h"
-#include "health/health_checker.h"
+#include "control/http_server.h"
+#include "daemon/api_routes.h"
+#include "daemon/controller.h"
+#include "daemon/gslb_runtime.h"
+#include "daemon/observability.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
-#ifdef MERIDIAN_WITH_POLICY
-#include "policy/gslb_engine.h"
-#include "policy/gslb_inputs.h"
-#endif
 #ifdef MERIDIAN_WITH_XDP
-#include "fastpath/fast_path.h"
+#include "daemon/fast_path_runtime.h"
 #endif
 
 namespace {
@@ -43,11 +34,13 @@ namespace {
 using meridian::Result;
 using meridian::Status;
 using meridian::config::DaemonConfig;
+using meridian::daemon::Controller;
 
 // All components log to stderr through one sink, each under its own logger name.
 void setup_logging() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name : {"daemon", "server", "config", "fastpath", "health", "gslb"}) {
+  for (const char* name :
+       {"daemon", "server", "config", "fastpath", "health", "gslb", "control", "querylog"}) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     spdlog::register_logger(logger);
@@ -64,162 +57,6 @@ std::string join_addresses(const std::vector<meridian::config::ListenAddress>& a
   for (const auto& a : addresses) out += (out.empty() ? "" : ", ") + a.to_text();
   return out;
 }
-
-// Every HealthCheckId a record set names must be a configured check: a typo would otherwise
-// read as "always healthy" and hide an outage (Route 53 also rejects unknown ids).
-Status check_health_check_references(const DaemonConfig& config,
-                                     const meridian::zone::ZoneSet& zones) {
-  std::set<std::string> ids;
-  for (const auto& check : config.health_checks) ids.insert(check.id);
-  for (const auto& zone : zones.zones()) {
-    for (const auto& [key, node] : zone->nodes()) {
-      for (const auto& rs : node.record_sets) {
-        if (rs.health_check_id.empty() || ids.count(rs.health_check_id)) continue;
-        return meridian::make_error(
-            "record set " + node.owner.to_text() + " " + meridian::dns::type_to_text(rs.type) +
-                (rs.set_identifier.empty() ? ""
-                                           : " (SetIdentifier \"" + rs.set_identifier + "\")") +
-                ": HealthCheckId \"" + rs.health_check_id + "\" is not a configured health check",
-            "zone " + zone->origin().to_text());
-      }
-    }
-  }
-  return meridian::Ok{};
-}
-
-// GeoIP databases opened so far. One is reopened only when its file changed (path, inode, size or
-// mtime), and none is ever closed: answers computed from an older one may still be running, and
-// the inputs hold a plain pointer (policy/gslb_inputs.h). Reloads that replace the file are rare,
-// so the memory kept is a few mappings at most.
-class GeoDatabases {
- public:
-  // The database at `path` (empty: none, returns null).
-  Result<const meridian::geo::GeoDatabase*> open(const std::string& path) {
-    if (path.empty()) return static_cast<const meridian::geo::GeoDatabase*>(nullptr);
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) {
-      return meridian::make_error(
-          std::string("cannot open GeoIP database: ") + std::strerror(errno), path);
-    }
-    for (const auto& e : opened_) {
-      if (e.path == path && e.inode == st.st_ino && e.device == st.st_dev && e.size == st.st_size &&
-          e.mtime_ns == mtime_ns(st)) {
-        return static_cast<const meridian::geo::GeoDatabase*>(e.db.get());
-      }
-    }
-    auto db = meridian::geo::GeoDatabase::open(path);
-    if (!db) return db.error();
-    opened_.push_back(Entry{path, st.st_dev, st.st_ino, st.st_size, mtime_ns(st),
-                            std::make_unique<meridian::geo::GeoDatabase>(std::move(*db))});
-    return static_cast<const meridian::geo::GeoDatabase*>(opened_.back().db.get());
-  }
-
- private:
-  static int64_t mtime_ns(const struct stat& st) {
-    return int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
-  }
-  struct Entry {
-    std::string path;
-    dev_t device;
-    ino_t inode;
-    off_t size;
-    int64_t mtime_ns;
-    std::unique_ptr<meridian::geo::GeoDatabase> db;
-  };
-  std::vector<Entry> opened_;
-};
-
-// The health checker as the daemon runs it: started when the first checks are configured (so a
-// daemon without checks opens no state database), updated on reload, and every state it
-// publishes mirrored into the policy engine's health view: transitions at once from the
-// checker's thread, whole snapshots after start and update.
-class HealthRuntime {
- public:
-  using StateSink = std::function<void(const std::string& id, bool healthy)>;
-
-  explicit HealthRuntime(StateSink sink) : sink_(std::move(sink)) {}
-  ~HealthRuntime() { stop(); }
-
-  // Starts or updates the checker with `checks`; then the sink has every check's current state.
-  Status apply(const DaemonConfig& config) {
-    if (!checker_) {
-      if (config.health_checks.empty()) return meridian::Ok{};
-      meridian::health::HealthCheckerOptions options;
-      options.state_db_path = config.health.state_db;
-      options.webhooks.urls = config.health.webhooks;
-      if (!options.state_db_path.empty()) make_parent_directory(options.state_db_path);
-      auto checker = std::make_unique<meridian::health::HealthChecker>(
-          options, [this](const meridian::health::Transition& t) { on_transition(t); });
-      if (auto started = checker->start(config.health_checks); !started) return started;
-      checker_ = std::move(checker);
-      state_db_ = config.health.state_db;
-      webhooks_ = config.health.webhooks;
-    } else {
-      if (auto updated = checker_->update(config.health_checks); !updated) return updated;
-      if (config.health.state_db != state_db_ || config.health.webhooks != webhooks_) {
-        spdlog::get("config")->warn("reload: \"health\" changed; restart to apply");
-      }
-    }
-    sync(config.health_checks);
-    return meridian::Ok{};
-  }
-
-  void stop() {
-    if (!checker_) return;
-    checker_->stop();
-    auto c = checker_->counters();
-    spdlog::get("health")->info(
-        "health checker stopped: {} probes ({} failed), {} transitions ({} applied to answers), "
-        "webhooks {} delivered, {} failed",
-        c.probes, c.probe_failures, c.transitions, transitions_.load(), c.webhooks_delivered,
-        c.webhooks_failed);
-    checker_.reset();
-  }
-
- private:
-  void on_transition(const meridian::health::Transition& t) {
-    std::lock_guard lock(mutex_);
-    sink_(t.check_id, t.new_state == meridian::health::HealthStatus::kHealthy);
-    transitions_++;
-    spdlog::get("health")->debug("answers now treat {} as {}", t.check_id,
-                                 meridian::health::status_name(t.new_state));
-  }
-
-  // An update is applied by the checker's thread: wait (bounded) until its snapshot lists every
-  // configured check, then copy it. Under the transition lock, so a transition published after
-  // the snapshot is applied after it, never overwritten by it.
-  void sync(const std::vector<meridian::health::HealthCheckConfig>& checks) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    for (;;) {
-      std::lock_guard lock(mutex_);
-      auto snapshot = checker_->snapshot();
-      bool complete = snapshot.size() == checks.size();
-      for (const auto& check : checks) complete = complete && snapshot.count(check.id);
-      if (complete || std::chrono::steady_clock::now() >= deadline) {
-        if (!complete) spdlog::get("health")->warn("health states not all published yet");
-        for (const auto& [id, state] : snapshot) sink_(id, state.healthy());
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-
-  static void make_parent_directory(const std::string& path) {
-    size_t slash = path.rfind('/');
-    if (slash == std::string::npos || slash == 0) return;
-    std::string dir = path.substr(0, slash);
-    if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-      spdlog::get("health")->warn("cannot create {}: {}", dir, std::strerror(errno));
-    }
-  }
-
-  StateSink sink_;
-  std::mutex mutex_;  // orders transitions against snapshot copies
-  std::unique_ptr<meridian::health::HealthChecker> checker_;
-  std::string state_db_;
-  std::vector<std::string> webhooks_;
-  std::atomic<uint64_t> transitions_{0};
-};
 
 meridian::answer::ResponderConfig responder_config(const DaemonConfig& config) {
   meridian::answer::ResponderConfig out;
@@ -247,183 +84,17 @@ void warn_about_ignored_changes(const DaemonConfig& running, const DaemonConfig&
   if (running.edns.udp_payload != next.edns.udp_payload || running.edns.nsid != next.edns.nsid) {
     log->warn("reload: \"edns\" changed; restart to apply");
   }
-}
-
-#ifdef MERIDIAN_WITH_XDP
-// Loads and attaches the XDP program when the configuration asks for it. Returns null (after
-// logging why) when it cannot: the userspace server keeps serving everything.
-std::unique_ptr<meridian::fastpath::FastPath> start_fast_path(const DaemonConfig& config) {
-  if (!config.xdp) return nullptr;
-  auto log = spdlog::get("fastpath");
-  meridian::fastpath::FastPathSettings settings;
-  settings.interfaces = config.xdp->interfaces;
-  settings.mode = *meridian::fastpath::attach_mode_from_text(config.xdp->mode);
-  settings.pin_dir = config.xdp->pin_dir;
-  settings.max_entries_per_class = config.xdp->max_names;
-  settings.keep_attached_on_exit = config.xdp->keep_on_exit;
-  settings.advertised_udp_payload = config.edns.udp_payload;
-  settings.dns_ports.clear();
-  for (const auto& a : config.listen) {
-    const uint16_t port = a.port();
-    bool seen = false;
-    for (uint16_t p : settings.dns_ports) seen = seen || p == port;
-    if (!seen && settings.dns_ports.size() < MDN_MAX_PORTS) settings.dns_ports.push_back(port);
-  }
-  std::vector<std::string> warnings;
-  auto fp = meridian::fastpath::FastPath::start(settings, &warnings);
-  for (const auto& w : warnings) log->warn("{}", w);
-  if (!fp) {
-    log->error("XDP fast path not started, userspace serves everything: {}",
-               fp.error().to_string());
-    return nullptr;
-  }
-  for (const auto& a : (*fp)->attachments())
-    log->info("XDP program attached to {} ({} mode)", a->interface(),
-              a->generic() ? "generic" : "native");
-  return std::move(fp).value();
-}
-
-// The XDP program limits the replies it sends with the userspace server's settings.
-void configure_fast_path_rrl(meridian::fastpath::FastPath* fp,
-                             const meridian::server::Server& server) {
-  if (!fp) return;
-  const auto limits = server.rrl_limits();
-  if (auto s = fp->configure_rrl(limits->config, limits->settings.allow); !s)
-    spdlog::get("fastpath")
-        ->error("rate limiting settings not written to XDP: {}", s.error().to_string());
-}
-
-void publish_fast_path(meridian::fastpath::FastPath* fp, const meridian::zone::ZoneSet& zones,
-                       const meridian::answer::Responder& responder) {
-  if (!fp) return;
-  auto log = spdlog::get("fastpath");
-  auto report = fp->publish(zones, responder);
-  if (!report) {
-    log->error("publishing to the XDP maps failed, the previous data stays live: {}",
-               report.error().to_string());
-    return;
-  }
-  log->info(
-      "published {} answers to XDP (generation {}); left to userspace: {} oversize, {} "
-      "map full",
-      report->published.published, report->published.generation, report->compiled.oversize,
-      report->published.map_full);
-  const auto& c = report->compiled;
-  log->info(
-      "negative answers in XDP: NODATA at {} names, NXDOMAIN below {} names; left to userspace: "
-      "{} at or below zone cuts, {} CNAME or wildcard owners, {} with too many types (NODATA), {} "
-      "with a wildcard child (NXDOMAIN), {} not replayable exactly",
-      c.nodata, c.nxdomain_enclosers, c.negative_cut, c.negative_cname, c.negative_types,
-      c.negative_wildcard_child, c.negative_unverified);
-  const auto& p = report->policy;
-  if (p.groups + p.type + p.alias + p.oversize + p.mixed_ttl + p.not_policy > 0)
-    log->info(
-        "routing policies decided in XDP: {} groups; left to userspace: {} by type, {} with "
-        "aliases, {} oversize, {} multivalue with mixed TTLs, {} not answered by the group",
-        p.groups, p.type, p.alias, p.oversize, p.mixed_ttl, p.not_policy);
-  if (report->geo_prefixes > 0)
-    log->info("geolocation table written to XDP: {} prefixes", report->geo_prefixes);
-  for (const auto& note : report->notes) log->info("{}", note);
-  for (const auto& warning : report->warnings) log->warn("{}", warning);
-}
-#endif
-
-#ifdef MERIDIAN_WITH_POLICY
-using HealthViewPtr = std::shared_ptr<meridian::policy::HealthView>;
-
-// The policy engine's inputs from the configuration (strings are validated already).
-meridian::policy::GslbInputs gslb_inputs(const DaemonConfig& config,
-                                         const meridian::geo::GeoDatabase* geo,
-                                         HealthViewPtr health) {
-  meridian::policy::GslbInputs in;
-  in.geo = geo;
-  for (const auto& [id, blocks] : config.cidr_collections) {
-    auto& out = in.cidr_collections[id];
-    for (const auto& b : blocks) out.push_back(meridian::policy::CidrBlock{b.prefix, b.location});
-  }
-  for (const auto& row : config.latency_table) {
-    in.latency.push_back(meridian::policy::LatencyEntry{row.prefix, row.region, row.ms});
-  }
-  for (const auto& r : config.regions) {
-    in.regions.push_back(
-        meridian::policy::UserRegion{r.name, meridian::geo::LatLon{r.latitude, r.longitude}});
-  }
-  for (const auto& d : config.all_down) {
-    meridian::policy::AllDownSetting setting;
-    setting.name = d.name.to_text();
-    setting.type = d.type;
-    setting.mode =
-        d.mode == meridian::config::AllDownMode::kNoData     ? meridian::policy::AllDown::kNoData
-        : d.mode == meridian::config::AllDownMode::kServFail ? meridian::policy::AllDown::kServFail
-                                                             : meridian::policy::AllDown::kFailOpen;
-    in.all_down.push_back(std::move(setting));
-  }
-  in.health = std::move(health);
-  return in;
-}
-#else
-using HealthViewPtr = std::shared_ptr<void>;  // no policy engine in this build
-#endif
-
-// Every "all_down" entry must name a group of the zones that has a routing policy.
-Status check_all_down_groups(const DaemonConfig& config, const meridian::zone::ZoneSet& zones) {
-  for (const auto& d : config.all_down) {
-    const meridian::zone::Zone* zone = zones.find_zone(d.name);
-    const meridian::zone::Node* node = zone ? zone->find(d.name) : nullptr;
-    bool routed = false;
-    if (node) {
-      for (const auto* rs : node->group(d.type)) routed = routed || !rs->is_simple();
-    }
-    if (!routed) {
-      return meridian::make_error("no group " + d.name.to_text() + " " +
-                                      meridian::dns::type_to_text(d.type) +
-                                      " with a routing policy in the zones",
-                                  config.source + ": " + d.json_path);
-    }
-  }
-  return meridian::Ok{};
-}
-
-// What GSLB answers need beside the zones, prepared (and validated) before anything goes live.
-struct GslbPrepared {
-  const meridian::geo::GeoDatabase* geo = nullptr;
-  // The snapshot to publish: `zones` with the policy engine built for them attached.
-  std::shared_ptr<const meridian::zone::ZoneSet> zones;
-};
-
-// Validates the health-check and all_down references, opens the GeoIP database and builds the
-// policy engine for `zones`. Nothing running changes: a failure leaves the current state as is.
-Result<GslbPrepared> prepare_gslb(const DaemonConfig& config,
-                                  std::shared_ptr<const meridian::zone::ZoneSet> zones,
-                                  GeoDatabases& geo_databases, HealthViewPtr health) {
-  if (auto refs = check_health_check_references(config, *zones); !refs) return refs.error();
-  if (auto groups = check_all_down_groups(config, *zones); !groups) return groups.error();
-  GslbPrepared out;
-  auto geo = geo_databases.open(meridian::config::effective_geoip_database(config));
-  if (!geo) return geo.error();
-  out.geo = *geo;
-#ifdef MERIDIAN_WITH_POLICY
-  if (!health) health = std::make_shared<meridian::policy::HealthView>();
-  auto attached = meridian::policy::attach_gslb(*zones, gslb_inputs(config, out.geo, health));
-  if (!attached) return attached.error();
-  out.zones = std::move(attached).value();
-#else
-  (void)health;
-  out.zones = std::move(zones);
-#endif
-  return out;
-}
-
-void log_gslb_inputs(const DaemonConfig& config, const GslbPrepared& gslb) {
-  auto log = spdlog::get("gslb");
-  size_t blocks = 0;
-  for (const auto& [id, list] : config.cidr_collections) blocks += list.size();
-  log->info(
-      "GeoIP database: {}; {} health checks; latency table: {} rows; {} user regions; {} CIDR "
-      "collections ({} blocks)",
-      gslb.geo ? gslb.geo->path() + " (" + gslb.geo->database_type() + ")" : std::string("none"),
-      config.health_checks.size(), config.latency_table.size(), config.regions.size(),
-      config.cidr_collections.size(), blocks);
+  if (running.state.database != next.state.database)
+    log->warn("reload: \"state\" changed; restart to apply");
+  if (running.control.socket != next.control.socket ||
+      running.control.listen != next.control.listen ||
+      running.control.token_file != next.control.token_file ||
+      running.control.max_body_bytes != next.control.max_body_bytes)
+    log->warn("reload: \"control\" changed; restart to apply");
+  if (running.metrics.listen != next.metrics.listen)
+    log->warn("reload: \"metrics\" changed; restart to apply");
+  if (running.query_log != next.query_log)
+    log->warn("reload: \"query_log\" changed; restart to apply");
 }
 
 int check_config(const std::string& path) {
@@ -432,22 +103,63 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "meridiand: %s\n", config.error().to_string().c_str());
     return 1;
   }
-  auto zones = meridian::config::load_zones(*config);
-  if (!zones) {
-    std::fprintf(stderr, "meridiand: %s\n", zones.error().to_string().c_str());
-    return 1;
-  }
-  GeoDatabases geo;
-  auto gslb = prepare_gslb(*config, *zones, geo, nullptr);
-  if (!gslb) {
-    std::fprintf(stderr, "meridiand: %s\n", gslb.error().to_string().c_str());
+  if (auto s = Controller::check_config(*config); !s) {
+    std::fprintf(stderr, "meridiand: %s\n", s.error().to_string().c_str());
     return 1;
   }
   const std::string geoip = meridian::config::effective_geoip_database(*config);
-  std::printf("%s: OK (%zu zones, %zu health checks, GeoIP database: %s)\n", path.c_str(),
-              (*zones)->zones().size(), config->health_checks.size(),
-              geoip.empty() ? "none" : geoip.c_str());
+  std::printf(
+      "%s: OK (%zu zones in the file, %zu health checks, GeoIP database: %s, state "
+      "database: %s)\n",
+      path.c_str(), config->zones.size(), config->health_checks.size(),
+      geoip.empty() ? "none" : geoip.c_str(),
+      config->state.database.empty() ? "none" : config->state.database.c_str());
   return 0;
+}
+
+// The control API on the Unix socket and, when configured, on TCP with a bearer token. Null when
+// neither is configured; an error when one cannot be started (the daemon does not run without
+// the API its operators configured).
+Result<std::unique_ptr<meridian::control::ControlServer>> start_control(
+    const DaemonConfig& config, Controller& controller, meridian::daemon::ApiExtras extras) {
+  using Server = std::unique_ptr<meridian::control::ControlServer>;
+  if (config.control.socket.empty() && config.control.listen.empty()) return Server();
+  auto token = meridian::config::read_control_token(config);
+  if (!token) return token.error();
+  meridian::control::ControlServerOptions options;
+  options.unix_socket = config.control.socket;
+  options.tcp_listen = config.control.listen;
+  options.token = *token;
+  options.max_body_bytes = config.control.max_body_bytes;
+  auto server = std::make_unique<meridian::control::ControlServer>(options);
+  meridian::daemon::add_api_routes(*server, controller, std::move(extras));
+  if (auto s = server->start(); !s)
+    return meridian::make_error("control API: " + s.error().to_string());
+  spdlog::get("control")->info(
+      "control API on {}{}{}", config.control.socket,
+      !config.control.socket.empty() && !config.control.listen.empty() ? " and " : "",
+      config.control.listen.empty() ? "" : "tcp " + server->tcp_address() + " (token)");
+  return server;
+}
+
+// The Prometheus page on its own TCP address: read-only, so no token (like every exporter).
+Result<std::unique_ptr<meridian::control::ControlServer>> start_metrics(
+    const DaemonConfig& config, const meridian::daemon::ApiExtras& extras) {
+  using Server = std::unique_ptr<meridian::control::ControlServer>;
+  if (config.metrics.listen.empty()) return Server();
+  meridian::control::ControlServerOptions options;
+  options.tcp_listen = config.metrics.listen;
+  options.tcp_requires_token = false;
+  options.max_body_bytes = 1024;
+  auto server = std::make_unique<meridian::control::ControlServer>(options);
+  server->route("GET", "/metrics", [text = extras.metrics_text](const auto&) {
+    return meridian::control::HttpResponse::text(200, text(),
+                                                 "text/plain; version=0.0.4; charset=utf-8");
+  });
+  if (auto s = server->start(); !s)
+    return meridian::make_error("metrics: " + s.error().to_string());
+  spdlog::get("control")->info("metrics on http://{}/metrics", server->tcp_address());
+  return server;
 }
 
 int run(const std::string& path, const std::string& cli_log_level) {
@@ -460,6 +172,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -471,71 +184,105 @@ int run(const std::string& path, const std::string& cli_log_level) {
   DaemonConfig config = std::move(loaded).value();
   set_log_level(cli_log_level.empty() ? config.log_level : cli_log_level);
 
-  auto zones = meridian::config::load_zones(config);
-  if (!zones) {
-    log->error("{}", zones.error().to_string());
-    return 1;
-  }
-  GeoDatabases geo_databases;
-#ifdef MERIDIAN_WITH_POLICY
   // Health states as answers read them: one view for the daemon's lifetime, shared by every
   // engine built on reloads, written by the checker's transitions (no rebuild).
   auto health_view = std::make_shared<meridian::policy::HealthView>();
 #ifdef MERIDIAN_WITH_XDP
   // Where transitions go after the view: the fast path's health map, once it runs (its first
   // publish copies every slot, so transitions before it are not lost).
-  std::atomic<meridian::fastpath::FastPath*> xdp_health{nullptr};
+  std::atomic<meridian::fastpath::FastPath*> xdp{nullptr};
 #endif
-  HealthRuntime health([&](const std::string& id, bool healthy) {
+  meridian::daemon::HealthRuntime health([&](const std::string& id, bool healthy) {
     health_view->set(id, healthy);
 #ifdef MERIDIAN_WITH_XDP
-    auto* fp = xdp_health.load();
+    auto* fp = xdp.load();
     auto slot = health_view->find(id);
     if (fp && slot)
       if (auto s = fp->update_health(*health_view, *slot); !s)
         spdlog::get("fastpath")->error("health map: {}", s.error().to_string());
 #endif
   });
-  log->info("gslb: policy engine built in (routing policies answered per query)");
-#else
-  HealthViewPtr health_view;
-  HealthRuntime health([](const std::string&, bool) {});
-  log->warn("gslb: no policy engine in this build; record sets with routing policies get NODATA");
-#endif
-  auto gslb = prepare_gslb(config, *zones, geo_databases, health_view);
-  if (!gslb) {
-    log->error("{}", gslb.error().to_string());
-    return 1;
-  }
-  // Health states first, so the first answers already see them (restored or initial).
-  if (auto started = health.apply(config); !started) {
-    log->error("cannot start the health checker: {}", started.error().to_string());
-    return 1;
-  }
-  meridian::zone::ZoneStore store;
-  store.replace(gslb->zones);
-  log->info("loaded {} zones from {}", (*zones)->zones().size(), path);
-  log_gslb_inputs(config, *gslb);
 
+  log->info("gslb: policy engine built in (routing policies answered per query)");
+
+  meridian::zone::ZoneStore store;
   meridian::answer::Responder responder(responder_config(config));
+  meridian::daemon::ControllerDeps deps;
+  deps.store = &store;
+  deps.health = &health;
+  deps.health_view = health_view;
+  // Set once the controller exists; publishes before that (none: XDP starts later) skip it.
+  std::atomic<meridian::daemon::Observability*> observability{nullptr};
+#ifdef MERIDIAN_WITH_XDP
+  deps.publish = [&](const meridian::zone::ZoneSet& zones) {
+    auto* fp = xdp.load();
+    if (!fp) return true;
+    meridian::daemon::PublishSummary summary;
+    const bool ok = meridian::daemon::publish_fast_path(fp, zones, responder, &summary);
+    summary.max_entries_per_class = config.xdp ? config.xdp->max_names : 0;
+    if (auto* o = observability.load(); o && ok) o->set_publish_summary(summary);
+    return ok;
+  };
+#endif
+  auto controller = Controller::open(config, deps);
+  if (!controller) {
+    log->error("{}", controller.error().to_string());
+    return 1;
+  }
+  if (auto applied = (*controller)->apply_config(config); !applied) {
+    log->error("{}", applied.error().to_string());
+    return 1;
+  }
+  log->info("loaded {} zones ({}) from {}", (*controller)->zone_count(),
+            (*controller)->durable() ? "state database " + config.state.database
+                                     : std::string("config file only, no state database"),
+            path);
+
+  auto obs = meridian::daemon::Observability::open(config, **controller, health);
+  if (!obs) {
+    log->error("{}", obs.error().to_string());
+    return 1;
+  }
+  observability.store(obs->get());
+
   meridian::server::ServerOptions options;
   options.listen = config.listen;
   options.workers = config.workers;
   options.tcp = config.tcp;
   options.rrl = config.rrl;
+  options.on_query = [o = obs->get()](const meridian::server::QueryEvent& e) { o->on_query(e); };
   meridian::server::Server server(options, store, responder);
+  (*obs)->set_server(&server);
   if (auto started = server.start(); !started) {
     log->error("cannot start: {}", started.error().to_string());
     return 1;
   }
 #ifdef MERIDIAN_WITH_XDP
-  auto fast_path = start_fast_path(config);
-#ifdef MERIDIAN_WITH_POLICY
-  xdp_health.store(fast_path.get());
+  auto fast_path = meridian::daemon::start_fast_path(config);
+  xdp.store(fast_path.get());
+  (*obs)->attach_fast_path(fast_path.get(), config);
+  (*controller)->republish();
+  meridian::daemon::configure_fast_path_rrl(fast_path.get(), server);
 #endif
-  publish_fast_path(fast_path.get(), *gslb->zones, responder);
-  configure_fast_path_rrl(fast_path.get(), server);
-#endif
+  meridian::daemon::ApiExtras extras;
+  extras.status = [&]() {
+    return nlohmann::json{{"Version", "meridiand"},
+                          {"Config", path},
+                          {"StateDatabase", config.state.database},
+                          {"Zones", (*controller)->zone_count()}};
+  };
+  extras.metrics_text = [o = obs->get()]() { return o->metrics_text(); };
+  extras.stats = [o = obs->get()]() { return nlohmann::json{{"userspace", o->userspace_stats()}}; };
+  auto control = start_control(config, **controller, extras);
+  if (!control) {
+    log->error("cannot start: {}", control.error().to_string());
+    return 1;
+  }
+  auto metrics = start_metrics(config, extras);
+  if (!metrics) {
+    log->error("cannot start: {}", metrics.error().to_string());
+    return 1;
+  }
   log->info("response rate limiting: {}", server.rrl_summary());
   log->info("meridiand ready: listening on {} (udp+tcp, {} workers)",
             join_addresses(server.bound_addresses()), server.worker_count());
@@ -548,6 +295,10 @@ int run(const std::string& path, const std::string& cli_log_level) {
       log->error("sigwaitinfo failed: {}", std::strerror(errno));
       break;
     }
+    if (sig == SIGUSR1) {
+      (*obs)->reopen_query_log();
+      continue;
+    }
     if (sig == SIGHUP) {
       log->info("SIGHUP: reloading {}", path);
       auto next = meridian::config::load_daemon_config(path);
@@ -555,49 +306,34 @@ int run(const std::string& path, const std::string& cli_log_level) {
         log->error("reload failed, keeping the current zones: {}", next.error().to_string());
         continue;
       }
-      auto next_zones = meridian::config::load_zones(*next);
-      if (!next_zones) {
-        log->error("reload failed, keeping the current zones: {}", next_zones.error().to_string());
+      if (auto applied = (*controller)->apply_config(*next); !applied) {
+        log->error("reload failed, keeping the current zones: {}", applied.error().to_string());
         continue;
       }
-      auto next_gslb = prepare_gslb(*next, *next_zones, geo_databases, health_view);
-      if (!next_gslb) {
-        log->error("reload failed, keeping the current zones: {}", next_gslb.error().to_string());
-        continue;
-      }
-      // Last step that can fail: unchanged checks keep their states and schedules.
-      if (auto applied = health.apply(*next); !applied) {
-        log->error("reload failed, keeping the current zones and health checks: {}",
-                   applied.error().to_string());
-        continue;
-      }
-      store.replace(next_gslb->zones);
-      log_gslb_inputs(*next, *next_gslb);
       if (next->rrl != config.rrl) {
         if (auto applied = server.configure_rrl(next->rrl); applied) {
           config.rrl = next->rrl;
 #ifdef MERIDIAN_WITH_XDP
-          configure_fast_path_rrl(fast_path.get(), server);
+          meridian::daemon::configure_fast_path_rrl(fast_path.get(), server);
 #endif
           log->info("response rate limiting: {}", server.rrl_summary());
         } else {
           log->error("reload: \"rrl\" not applied: {}", applied.error().to_string());
         }
       }
-#ifdef MERIDIAN_WITH_XDP
-      publish_fast_path(fast_path.get(), *next_gslb->zones, responder);
-#endif
       warn_about_ignored_changes(config, *next);
       if (cli_log_level.empty()) set_log_level(next->log_level);
       // Settings that need a restart stay as they are; compare the next reload with them.
       config.zones = next->zones;
       config.log_level = next->log_level;
-      log->info("reloaded: {} zones", (*next_zones)->zones().size());
+      log->info("reloaded: {} zones", (*controller)->zone_count());
       continue;
     }
     log->info("{}: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  if (*metrics) (*metrics)->stop();
+  if (*control) (*control)->stop();
   health.stop();
   server.stop();
   auto stats = server.stats();
@@ -630,7 +366,36 @@ int main(int argc, char** argv) {
   run_option->excludes(check_option);
   app.add_option("--log-level", log_level, "Override the configured log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  CLI11_PARSE(app, argc, argv);
+  app.footer(R"(
+DESCRIPTION
+  Authoritative GSLB DNS server: answers from zones kept in its state database (seeded from the
+  config file's zones), with routing policies decided per query from live health checks, an
+  XDP fast path answering hot queries on the NIC, a control API for meridianctl, Prometheus
+  metrics and Route 53-format query logs. Runs in the foreground and logs to stderr; it is
+  ready when it logs "meridiand ready".
+
+SIGNALS
+  SIGHUP    reload the configuration and merge its zones and health checks (a failed reload
+            keeps everything as it was and logs why)
+  SIGUSR1   reopen the query log (after log rotation renamed it)
+  SIGTERM, SIGINT   stop cleanly
+
+FILES
+  /etc/meridian/meridian.json        configuration (docs/configuration.md)
+  /var/lib/meridian/state.db         zones, record sets, health checks and states (SQLite)
+  /run/meridian/control.sock         control API (meridianctl)
+  /sys/fs/bpf/meridian/default/      the XDP program's pinned maps
+
+EXIT STATUS
+  0  stopped by SIGTERM or SIGINT, or --check-config found everything valid
+  1  the configuration, a zone, the state database, the control socket, the metrics address or
+     the query log could not be used (the message says which and where)
+  2  bad command line)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help prints and exits 0
+  }
 
   setup_logging();
   if (!log_level.empty()) set_log_level(log_level);

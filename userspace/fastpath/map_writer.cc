@@ -227,12 +227,38 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
 
   if (auto s = publish_policy(fds_, policy, next); !s) return s.error();
 
-  // The flip: one array write, seen by the next lookup on every CPU.
-  control.generation = next;
-  if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
-    return make_error("flipping the control map: " + errno_text(errno));
+  // The flip: one array write, seen by the next lookup on every CPU. Read again under the lock
+  // so that the rest of the value (the query log sample rate) is kept as it is now.
+  {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
+      return make_error("reading the control map: " + errno_text(errno));
+    control.generation = next;
+    if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
+      return make_error("flipping the control map: " + errno_text(errno));
+  }
   result.generation = next;
   return result;
+}
+
+Status MapWriter::set_query_log_sample(uint32_t one_in_n) {
+  std::lock_guard<std::mutex> lock(control_mutex_);
+  const uint32_t zero = 0;
+  mdn_control control{};
+  if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
+    return make_error("reading the control map: " + errno_text(errno));
+  control.qlog_sample = one_in_n;
+  if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
+    return make_error("writing the query log sample rate: " + errno_text(errno));
+  return Ok{};
+}
+
+Result<uint32_t> MapWriter::query_log_sample() const {
+  const uint32_t zero = 0;
+  mdn_control control{};
+  if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
+    return make_error("reading the control map: " + errno_text(errno));
+  return control.qlog_sample;
 }
 
 Status MapWriter::publish_geo(const std::vector<PrefixEntry>& entries) {

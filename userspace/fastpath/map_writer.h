@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "common/result.h"
@@ -32,6 +33,8 @@ struct FastPathMapFds {
   // Response rate limiting (bpf/rrl.h): settings and allow list.
   int rrl_config = -1;
   int rrl_allow = -1;
+  // Query log sampling (bpf/query_log.h): the ring buffer of sampled answers.
+  int qlog = -1;
 };
 
 struct PublishResult {
@@ -62,12 +65,20 @@ class MapWriter {
   // settings and stale ones removed after, so an allow-listed source is never limited meanwhile.
   Status write_rrl(const mdn_rrl_config& config, const std::vector<policy::IpPrefix>& allow);
 
+  // Query log sampling: the program logs one answer in `one_in_n` (0: none) through mdn_qlog.
+  // Kept by every later publish (which rewrites mdn_control to flip generations).
+  Status set_query_log_sample(uint32_t one_in_n);
+  Result<uint32_t> query_log_sample() const;
+
   // Per-CPU stats summed over CPUs, indexed by enum mdn_stat.
   Result<std::array<uint64_t, MDN_STAT_COUNT>> read_stats() const;
 
  private:
   FastPathMapFds fds_;
   uint32_t max_entries_;
+  // mdn_control is written by read-modify-write (the flip, the sample rate): one at a time, so
+  // neither undoes the other.
+  mutable std::mutex control_mutex_;
 };
 
 }  // namespace meridian::fastpath

@@ -99,7 +99,8 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const XdpSettings& settings
         skel->maps.mdn_names1,     skel->maps.mdn_names2,      skel->maps.mdn_names3,
         skel->maps.mdn_groups,     skel->maps.mdn_fragments,   skel->maps.mdn_prefixes,
         skel->maps.mdn_latency,    skel->maps.mdn_geo,         skel->maps.mdn_health,
-        skel->maps.mdn_rrl_config, skel->maps.mdn_rrl_buckets, skel->maps.mdn_rrl_allow};
+        skel->maps.mdn_rrl_config, skel->maps.mdn_rrl_buckets, skel->maps.mdn_rrl_allow,
+        skel->maps.mdn_qlog};
     for (bpf_map* map : maps) {
       const std::string path = settings.pin_dir + "/" + bpf_map__name(map);
       if (auto s = replace_mismatched_pin(path, map, warnings); !s) return s.error();
@@ -149,6 +150,7 @@ FastPathMapFds XdpProgram::map_fds() const {
   fds.health = bpf_map__fd(skel_->maps.mdn_health);
   fds.rrl_config = bpf_map__fd(skel_->maps.mdn_rrl_config);
   fds.rrl_allow = bpf_map__fd(skel_->maps.mdn_rrl_allow);
+  fds.qlog = bpf_map__fd(skel_->maps.mdn_qlog);
   return fds;
 }
 

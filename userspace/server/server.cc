@@ -108,10 +108,10 @@ class Worker {
  public:
   Worker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
          const rrl::RateLimiter& limiter, TcpConnectionBudget& budget,
-         std::chrono::milliseconds idle_timeout)
+         std::chrono::milliseconds idle_timeout, const QueryObserver* on_query)
       : epoll_fd_{epoll_fd},
-        udp_(epoll_fd, zones, responder, limiter),
-        tcp_(epoll_fd, zones, responder, budget, idle_timeout) {}
+        udp_(epoll_fd, zones, responder, limiter, on_query),
+        tcp_(epoll_fd, zones, responder, budget, idle_timeout, on_query) {}
   ~Worker() = default;  // members close their sockets before the epoll fd below goes
 
   UdpWorker& udp() { return udp_; }
@@ -195,7 +195,8 @@ Status Server::start() {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) return give_up(make_error(std::string("epoll_create1: ") + strerror(errno)));
     auto worker = std::make_unique<Worker>(epfd, zones_, responder_, limiter_, *budget_,
-                                           std::chrono::milliseconds(options_.tcp.idle_timeout_ms));
+                                           std::chrono::milliseconds(options_.tcp.idle_timeout_ms),
+                                           options_.on_query ? &options_.on_query : nullptr);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = &stop_tag;

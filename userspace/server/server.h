@@ -15,6 +15,7 @@
 #include "config/daemon_config.h"
 #include "meridian_rrl.h"
 #include "rrl/rate_limiter.h"
+#include "server/query_event.h"
 #include "zone/zone_store.h"
 
 namespace meridian::server {
@@ -24,6 +25,10 @@ struct ServerOptions {
   uint32_t workers = 0;  // 0 = std::thread::hardware_concurrency()
   config::TcpSettings tcp;
   config::RrlSettings rrl;  // response rate limiting of UDP replies (off by default)
+  // Told about every query answered over UDP or TCP, on the worker threads; not about queries
+  // dropped (by the Responder, for size, or by rate limiting). A slipped TC=1 reply counts as
+  // answered. Empty: nothing is done per query.
+  QueryObserver on_query;
 };
 
 // Totals over all workers, for the shutdown log line.

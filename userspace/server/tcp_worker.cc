@@ -63,12 +63,14 @@ void TcpConnectionBudget::release(const sockaddr_storage& peer) {
 }
 
 TcpWorker::TcpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-                     TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout)
+                     TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout,
+                     const QueryObserver* on_query)
     : epoll_fd_(epoll_fd),
       zones_(zones),
       responder_(responder),
       budget_(budget),
-      idle_timeout_(idle_timeout) {
+      idle_timeout_(idle_timeout),
+      on_query_(on_query) {
   reply_.reserve(kMaxMessage);
 }
 
@@ -194,13 +196,18 @@ void TcpWorker::answer_buffered(TcpConnection& c) {
     std::span<const uint8_t> query(c.input.data() + offset + 2, length);
     offset += 2 + length;
     ++counters_.queries;
-    if (responder_.respond(*snapshot, query, ctx, reply_) != answer::Disposition::kReply ||
+    answer::AnswerInfo info;
+    if (responder_.respond(*snapshot, query, ctx, reply_, &info) != answer::Disposition::kReply ||
         reply_.empty() || reply_.size() > kMaxMessage) {
       continue;
     }
     c.output.push_back(static_cast<uint8_t>(reply_.size() >> 8));
     c.output.push_back(static_cast<uint8_t>(reply_.size() & 0xff));
     c.output.insert(c.output.end(), reply_.begin(), reply_.end());
+    if (on_query_) {
+      fill_query_event(event_, query, info, c.peer, answer::Transport::kTcp, false);
+      (*on_query_)(event_);
+    }
   }
   if (offset > 0) {
     std::memmove(c.input.data(), c.input.data() + offset, c.input_length - offset);

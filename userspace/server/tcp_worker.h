@@ -16,6 +16,7 @@
 
 #include "answer/responder.h"
 #include "server/event_tag.h"
+#include "server/query_event.h"
 #include "zone/zone_store.h"
 
 namespace meridian::server {
@@ -67,8 +68,11 @@ class TcpWorker {
   // A client that sends faster than it reads stops being read once this much is unsent.
   static constexpr size_t kMaxPendingOutput = 256 * 1024;
 
+  // `on_query` (null: no observer) is told about each query answered; it must outlive the
+  // worker.
   TcpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-            TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout);
+            TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout,
+            const QueryObserver* on_query = nullptr);
   ~TcpWorker();
   TcpWorker(const TcpWorker&) = delete;
   TcpWorker& operator=(const TcpWorker&) = delete;
@@ -101,6 +105,8 @@ class TcpWorker {
   const answer::Responder& responder_;
   TcpConnectionBudget& budget_;
   const std::chrono::milliseconds idle_timeout_;
+  const QueryObserver* on_query_;
+  QueryEvent event_;  // reused
   std::vector<std::unique_ptr<EventTag>> listeners_;
   std::list<TcpConnection> connections_;  // least recently active first
   std::vector<uint8_t> reply_;            // reused for every query

@@ -48,11 +48,12 @@ size_t reply_control_from_received(msghdr& hdr) {
 }  // namespace
 
 UdpWorker::UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-                     const rrl::RateLimiter& limiter)
+                     const rrl::RateLimiter& limiter, const QueryObserver* on_query)
     : epoll_fd_(epoll_fd),
       zones_(zones),
       responder_(responder),
       limiter_(limiter),
+      on_query_(on_query),
       // Default-initialised: the kernel only touches the pages a datagram lands in.
       receive_buffers_(new uint8_t[kBatch * kMaxDatagram]) {
   for (size_t i = 0; i < kBatch; ++i) {
@@ -119,7 +120,7 @@ void UdpWorker::serve(UdpSocket& socket) {
       std::span<const uint8_t> query(receive_buffers_.get() + i * kMaxDatagram,
                                      receive_msgs_[i].msg_len);
       std::vector<uint8_t>& reply = replies_[replies];
-      answer::AnswerInfo info;
+      answer::AnswerInfo& info = infos_[replies];
       if (responder_.respond(*snapshot, query, contexts_[i], reply, &info) !=
               answer::Disposition::kReply ||
           reply.empty() || reply.size() > kMaxDatagram) {
@@ -128,6 +129,7 @@ void UdpWorker::serve(UdpSocket& socket) {
       }
       // After the reply is built (its class is known), UDP only: TCP is the way out for a
       // limited client.
+      reply_slipped_[replies] = false;
       if (limits->enabled()) {
         const uint8_t klass = rrl::response_class(info.rcode);
         const rrl::Verdict verdict =
@@ -137,8 +139,12 @@ void UdpWorker::serve(UdpSocket& socket) {
           ++counters_.rrl_dropped[klass];
           continue;
         }
-        if (verdict == rrl::Verdict::kSlip) ++counters_.rrl_slipped[klass];
+        if (verdict == rrl::Verdict::kSlip) {
+          ++counters_.rrl_slipped[klass];
+          reply_slipped_[replies] = true;
+        }
       }
+      reply_query_[replies] = static_cast<uint16_t>(i);
       send_iov_[replies] = {reply.data(), reply.size()};
       msghdr& out = send_msgs_[replies].msg_hdr;
       out.msg_name = &contexts_[i].client;
@@ -158,7 +164,21 @@ void UdpWorker::serve(UdpSocket& socket) {
       ++replies;
     }
     send_batch(socket.fd, replies);
+    // After sending: the replies do not wait for the observer. The snapshot (which the events'
+    // zones point into) and the query buffers are still this batch's.
+    if (on_query_) observe_batch(replies);
     if (static_cast<size_t>(received) < kBatch) return;  // queue drained
+  }
+}
+
+void UdpWorker::observe_batch(unsigned count) {
+  for (unsigned r = 0; r < count; ++r) {
+    const size_t i = reply_query_[r];
+    std::span<const uint8_t> query(receive_buffers_.get() + i * kMaxDatagram,
+                                   receive_msgs_[i].msg_len);
+    fill_query_event(event_, query, infos_[r], contexts_[i].client, answer::Transport::kUdp,
+                     reply_slipped_[r]);
+    (*on_query_)(event_);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "meridian_rrl.h"
 #include "rrl/rate_limiter.h"
 #include "server/event_tag.h"
+#include "server/query_event.h"
 #include "zone/zone_store.h"
 
 namespace meridian::server {
@@ -41,9 +42,10 @@ class UdpWorker {
   static constexpr int kBatchesPerEvent = 8;
   static constexpr size_t kMaxDatagram = 65535;
 
-  // `limiter` decides which replies are rate limited (docs/rrl.md); it must outlive the worker.
+  // `limiter` decides which replies are rate limited (docs/rrl.md); it must outlive the worker,
+  // as must `on_query` (null: no observer), told about each query answered.
   UdpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-            const rrl::RateLimiter& limiter);
+            const rrl::RateLimiter& limiter, const QueryObserver* on_query = nullptr);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -62,11 +64,14 @@ class UdpWorker {
   static constexpr size_t kControlSpace = 64;
 
   void send_batch(int fd, unsigned count);
+  // Tells the observer about the `count` replies just sent.
+  void observe_batch(unsigned count);
 
   int epoll_fd_;
   const zone::ZoneStore& zones_;
   const answer::Responder& responder_;
   const rrl::RateLimiter& limiter_;
+  const QueryObserver* on_query_;
   std::vector<std::unique_ptr<UdpSocket>> sockets_;
 
   std::unique_ptr<uint8_t[]> receive_buffers_;  // kBatch * kMaxDatagram, not touched until used
@@ -77,6 +82,12 @@ class UdpWorker {
   std::array<std::vector<uint8_t>, kBatch> replies_;
   std::array<iovec, kBatch> send_iov_{};
   std::array<mmsghdr, kBatch> send_msgs_{};
+  // Per reply slot, for the observer: what the Responder said, which query it answers, whether
+  // it was slipped.
+  std::array<answer::AnswerInfo, kBatch> infos_{};
+  std::array<uint16_t, kBatch> reply_query_{};
+  std::array<bool, kBatch> reply_slipped_{};
+  QueryEvent event_;  // reused
   UdpCounters counters_;
 };
 

@@ -65,7 +65,7 @@ Status Zone::add(RecordSet rs) {
           (rs.type == dns::rrtype::CNAME) != (other.type == dns::rrtype::CNAME);
       if (cname_conflict)
         return make_error("CNAME at " + owner_text + " cannot coexist with other data (RFC 1034)");
-      if (rs.type == dns::rrtype::SOA)
+      if (rs.type == dns::rrtype::SOA && other.type == dns::rrtype::SOA)
         return make_error("a second SOA record set at " + owner_text);
     }
     if (rs.type == dns::rrtype::CNAME && rs.name.equals(origin_))

@@ -1,0 +1,472 @@
+// Controller: validate whole, commit, then install; Route 53-shaped JSON for the control API.
+#include "daemon/controller.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+#include "config/zone_loading.h"
+#include "dns/rdata_text.h"
+#include "dns/types.h"
+#include "manage/zone_text.h"
+#include "zone/master_file.h"
+#include "zone/route53_json.h"
+
+namespace meridian::daemon {
+namespace {
+
+using manage::Refusal;
+using nlohmann::json;
+
+std::string iso_time(int64_t ms) {
+  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+int64_t to_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+// Route 53 prints ids with their resource prefix; both forms are accepted.
+std::string strip_prefix(const std::string& id, std::string_view prefix) {
+  return id.starts_with(prefix) ? id.substr(prefix.size()) : id;
+}
+
+CatalogError refusal(Refusal r, std::string what, std::string where = {}) {
+  return CatalogError{r, make_error(std::move(what), std::move(where))};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Controller>> Controller::open(const config::DaemonConfig& config,
+                                                     ControllerDeps deps) {
+  if (!config.state.database.empty()) {
+    const std::string& path = config.state.database;
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos && slash > 0) {
+      std::string dir = path.substr(0, slash);
+      if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+        return make_error(std::string("cannot create the state directory: ") + std::strerror(errno),
+                          dir);
+    }
+  }
+  auto catalog = manage::Catalog::open(config.state.database);
+  if (!catalog) return catalog.error();
+  return std::unique_ptr<Controller>(
+      new Controller(config, std::move(deps), std::move(catalog).value()));
+}
+
+Status Controller::check_config(const config::DaemonConfig& config) {
+  auto zones = config::load_zones(config);
+  if (!zones) return zones.error();
+  // The database is read, never written: a proposal is computed and dropped.
+  std::unique_ptr<manage::Catalog> catalog;
+  if (!config.state.database.empty() && access(config.state.database.c_str(), F_OK) == 0) {
+    auto opened = manage::Catalog::open(config.state.database);
+    if (!opened) return opened.error();
+    catalog = std::move(opened).value();
+  } else {
+    auto opened = manage::Catalog::open("");
+    if (!opened) return opened.error();
+    catalog = std::move(opened).value();
+  }
+  auto proposal = catalog->propose_config(config, **zones);
+  if (!proposal) return proposal.error();
+  GeoDatabases geo;
+  auto prepared = prepare_gslb(config, proposal->health_checks, proposal->zone_set(), geo, nullptr);
+  if (!prepared) return prepared.error();
+  if (auto token = config::read_control_token(config); !token) return token.error();
+  return Ok{};
+}
+
+Status Controller::apply_config(const config::DaemonConfig& next) {
+  std::lock_guard lock(mutex_);
+  auto zones = config::load_zones(next);
+  if (!zones) return zones.error();
+  auto proposal = catalog_->propose_config(next, **zones);
+  if (!proposal) return proposal.error();
+  auto installed = commit_and_install(*proposal, next, /*health_changed=*/true);
+  if (!installed) return installed.error();
+  for (const auto& note : proposal->notes) spdlog::get("config")->info("{}", note);
+  config_ = next;
+  if (catalog_->durable() && *installed) {
+    // Changes acknowledged before a crash and now served are in sync too.
+    auto pending = catalog_->store()->list_changes(1);
+    if (pending && !pending->empty())
+      (void)catalog_->store()->mark_insync_through(pending->front().id);
+  }
+  return Ok{};
+}
+
+void Controller::republish() {
+  std::lock_guard lock(mutex_);
+  if (!deps_.publish) return;
+  auto snapshot = deps_.store->snapshot();
+  if (!deps_.publish(*snapshot)) {
+    publish_failures_++;
+    return;
+  }
+  if (catalog_->durable()) {
+    auto latest = catalog_->store()->list_changes(1);
+    if (latest && !latest->empty())
+      (void)catalog_->store()->mark_insync_through(latest->front().id);
+  }
+}
+
+Result<bool> Controller::commit_and_install(manage::Proposal& proposal,
+                                            const config::DaemonConfig& config,
+                                            bool health_changed) {
+  auto prepared = prepare_gslb(config, proposal.health_checks, proposal.zone_set(), geo_databases_,
+                               deps_.health_view);
+  if (!prepared) return prepared.error();
+  if (auto s = catalog_->commit(proposal); !s) return s.error();
+  // Committed: from here on the change is kept whatever happens to this process.
+  if (health_changed && deps_.health) {
+    if (auto s = deps_.health->apply(config, proposal.health_checks); !s)
+      spdlog::get("health")->error("health checks not applied: {}", s.error().to_string());
+  }
+  deps_.store->replace(prepared->zones);
+  refresh_zone_ids();
+  log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
+  const bool in_sync = deps_.publish ? deps_.publish(*prepared->zones) : true;
+  if (!in_sync) publish_failures_++;
+  if (in_sync && proposal.change && catalog_->store()) {
+    if (auto s = catalog_->store()->mark_insync_through(proposal.change->id); s)
+      proposal.change->status = state::ChangeStatus::kInsync;
+  }
+  return in_sync;
+}
+
+void Controller::refresh_zone_ids() {
+  auto ids = std::make_shared<std::map<std::string, std::string>>();
+  for (const auto& [id, entry] : catalog_->zones()) (*ids)[entry.info.origin.key()] = id;
+  zone_ids_.store(std::move(ids));
+}
+
+std::string Controller::zone_id_for(const dns::Name& qname) const {
+  auto ids = zone_ids_.load();
+  if (!ids) return "-";
+  for (dns::Name n = qname;; n = n.strip_left()) {
+    auto it = ids->find(n.key());
+    if (it != ids->end()) return it->second;
+    if (n.label_count() == 0) break;
+  }
+  return "-";
+}
+
+std::string Controller::zone_id_of_origin(const dns::Name& origin) const {
+  auto ids = zone_ids_.load();
+  if (!ids) return "-";
+  auto it = ids->find(origin.key());
+  return it == ids->end() ? "-" : it->second;
+}
+
+Controller::Counters Controller::counters() const {
+  return Counters{batches_applied_.load(), batches_rejected_.load(), changes_applied_.load(),
+                  publish_failures_.load()};
+}
+
+size_t Controller::zone_count() {
+  std::lock_guard lock(mutex_);
+  return catalog_->zones().size();
+}
+
+std::optional<std::string> Controller::resolve(const std::string& id_or_name) const {
+  return catalog_->resolve_zone(strip_prefix(id_or_name, "/hostedzone/"));
+}
+
+json Controller::zone_json(const manage::ZoneEntry& entry) const {
+  return json{{"Id", "/hostedzone/" + entry.info.id},
+              {"Name", entry.info.origin.to_text()},
+              {"CallerReference", entry.info.id},
+              {"Config", {{"Comment", entry.info.comment}, {"PrivateZone", false}}},
+              {"ResourceRecordSetCount", entry.zone->record_set_count()},
+              {"CreatedBy", std::string(state::zone_origin_name(entry.info.created_by))},
+              {"CreatedAt", iso_time(entry.info.created_at_ms)}};
+}
+
+json Controller::list_zones() {
+  std::lock_guard lock(mutex_);
+  json list = json::array();
+  for (const auto& [id, entry] : catalog_->zones()) list.push_back(zone_json(entry));
+  return json{{"HostedZones", list}, {"IsTruncated", false}, {"Durable", catalog_->durable()}};
+}
+
+CatalogResult<json> Controller::get_zone(const std::string& id_or_name) {
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+  const auto& entry = catalog_->zones().at(*id);
+  json out{{"HostedZone", zone_json(entry)}};
+  if (auto soa = entry.zone->soa_fields()) out["SOASerial"] = soa->serial;
+  json ns = json::array();
+  if (const auto* node = entry.zone->find(entry.info.origin))
+    if (const auto* rs = node->find(dns::rrtype::NS))
+      for (const auto& rdata : rs->rdatas) ns.push_back(dns::rdata_to_text(dns::rrtype::NS, rdata));
+  out["DelegationSet"] = {{"NameServers", ns}};
+  return out;
+}
+
+CatalogResult<json> Controller::create_zone(const json& body) {
+  if (!body.is_object() || !body.contains("Name") || !body["Name"].is_string())
+    return refusal(Refusal::kInvalidInput, "\"Name\" is required (the zone's domain name)",
+                   "/Name");
+  for (const auto& [key, value] : body.items())
+    if (key != "Name" && key != "Comment" && key != "ZoneFile" && key != "ResourceRecordSets" &&
+        key != "CallerReference" && key != "HostedZoneConfig")
+      return refusal(Refusal::kInvalidInput, "unknown field", "/" + key);
+  std::string name_text = body["Name"].get<std::string>();
+  if (!name_text.empty() && name_text.back() != '.') name_text += '.';
+  auto origin = dns::Name::from_text(name_text);
+  if (!origin || origin->label_count() == 0)
+    return refusal(Refusal::kInvalidInput, "not a valid zone name", "/Name");
+  std::string comment;
+  if (body.contains("Comment")) {
+    if (!body["Comment"].is_string())
+      return refusal(Refusal::kInvalidInput, "must be a string", "/Comment");
+    comment = body["Comment"].get<std::string>();
+  }
+  std::optional<zone::Zone> contents;
+  if (body.contains("ZoneFile")) {
+    if (!body["ZoneFile"].is_string())
+      return refusal(Refusal::kInvalidInput, "must be a string", "/ZoneFile");
+    auto z = zone::parse_master_file(body["ZoneFile"].get<std::string>(), *origin, "ZoneFile");
+    if (!z) return CatalogError{Refusal::kInvalidInput, z.error()};
+    contents = std::move(z).value();
+  } else if (body.contains("ResourceRecordSets")) {
+    auto z = zone::parse_route53_json(
+        json{{"ResourceRecordSets", body["ResourceRecordSets"]}}.dump(), *origin, "request");
+    if (!z) return CatalogError{Refusal::kInvalidInput, z.error()};
+    contents = std::move(z).value();
+  }
+  std::lock_guard lock(mutex_);
+  auto proposal = catalog_->propose_create_zone(*origin, comment, std::move(contents));
+  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, false);
+  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  spdlog::get("config")->info("hosted zone {} created ({})", origin->to_text(), p.change_zone_id);
+  return json{{"HostedZone", zone_json(catalog_->zones().at(p.change_zone_id))},
+              {"InSync", *installed}};
+}
+
+CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+  auto proposal = catalog_->propose_delete_zone(*id);
+  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, false);
+  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  for (const auto& note : p.notes) spdlog::get("config")->info("{}", note);
+  return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", *installed}};
+}
+
+CatalogResult<json> Controller::list_record_sets(const std::string& id_or_name,
+                                                 const std::string& name, const std::string& type) {
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+  const auto& entry = catalog_->zones().at(*id);
+  std::optional<dns::Name> want_name;
+  if (!name.empty()) {
+    // Absolute as Route 53 reads it ("www.example.com"), or relative to the zone ("www").
+    std::string text = name.back() == '.' ? name : name + ".";
+    auto absolute = dns::Name::from_text(text);
+    if (absolute && absolute->is_subdomain_of(entry.info.origin)) {
+      want_name = *absolute;
+    } else {
+      auto n = dns::Name::from_text(name, &entry.info.origin);
+      if (!n) return refusal(Refusal::kInvalidInput, "not a valid name", "name");
+      want_name = *n;
+    }
+  }
+  std::optional<uint16_t> want_type;
+  if (!type.empty()) {
+    want_type = dns::type_from_text(type);
+    if (!want_type) return refusal(Refusal::kInvalidInput, "unknown record type", "type");
+  }
+  json list = json::array();
+  for (const auto& rs : manage::record_sets_of(*entry.zone)) {
+    if (want_name && !rs.name.equals(*want_name)) continue;
+    if (want_type && rs.type != *want_type) continue;
+    list.push_back(zone::record_set_to_json(rs));
+  }
+  return json{{"ResourceRecordSets", list}, {"IsTruncated", false}};
+}
+
+CatalogResult<json> Controller::change_json(const state::ChangeInfo& change) const {
+  json info{{"Id", "/change/" + change.id},
+            {"Status", std::string(state::change_status_name(change.status))},
+            {"SubmittedAt", iso_time(change.submitted_at_ms)},
+            {"HostedZoneId", change.zone_id},
+            {"Changes", change.change_count}};
+  if (!change.comment.empty()) info["Comment"] = change.comment;
+  return json{{"ChangeInfo", info}};
+}
+
+CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name,
+                                                   const json& batch) {
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  if (!id) {
+    batches_rejected_++;
+    return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+  }
+  auto proposal = catalog_->propose_change_batch(*id, batch);
+  if (auto* e = std::get_if<CatalogError>(&proposal)) {
+    batches_rejected_++;
+    return *e;
+  }
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, false);
+  if (!installed) {
+    batches_rejected_++;
+    return CatalogError{Refusal::kInvalidChangeBatch, installed.error()};
+  }
+  batches_applied_++;
+  changes_applied_ += p.change ? p.change->change_count : 0;
+  if (!p.change) return refusal(Refusal::kInternal, "the change was not recorded");
+  spdlog::get("config")->info("change {} applied to {}: {} changes, {}", p.change->id,
+                              catalog_->zones().at(*id).info.origin.to_text(),
+                              p.change->change_count, state::change_status_name(p.change->status));
+  return change_json(*p.change);
+}
+
+CatalogResult<json> Controller::get_change(const std::string& change_id) {
+  std::lock_guard lock(mutex_);
+  if (!catalog_->store()) return refusal(Refusal::kNoSuchChange, "no state database is configured");
+  auto change = catalog_->store()->find_change(strip_prefix(change_id, "/change/"));
+  if (!change) return CatalogError{Refusal::kInternal, change.error()};
+  if (!*change) return refusal(Refusal::kNoSuchChange, "no change with id \"" + change_id + "\"");
+  return change_json(**change);
+}
+
+CatalogResult<std::string> Controller::export_zone(const std::string& id_or_name,
+                                                   const std::string& format_text) {
+  auto format = manage::zone_format_from_text(format_text);
+  if (!format) return CatalogError{Refusal::kInvalidInput, format.error()};
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+  const auto& z = *catalog_->zones().at(*id).zone;
+  if (*format == manage::ZoneFormat::kRoute53Json)
+    return manage::zone_to_route53_json(z).dump(2) + "\n";
+  auto text = manage::zone_to_master_file(z);
+  if (!text) return CatalogError{Refusal::kConflict, text.error()};
+  return *text;
+}
+
+CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
+                                            const std::string& format_text,
+                                            const std::string& text) {
+  auto format = manage::zone_format_from_text(format_text);
+  if (!format) return CatalogError{Refusal::kInvalidInput, format.error()};
+  std::lock_guard lock(mutex_);
+  auto id = resolve(id_or_name);
+  std::optional<dns::Name> origin;
+  if (id) {
+    origin = catalog_->zones().at(*id).info.origin;
+  } else {
+    std::string text = id_or_name;
+    if (!text.empty() && text.back() != '.') text += '.';
+    auto n = dns::Name::from_text(text);
+    if (!n || n->label_count() == 0 || id_or_name.starts_with("/hostedzone/"))
+      return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
+    origin = *n;
+  }
+  auto contents = manage::zone_from_text(*format, text, *origin, "import");
+  if (!contents) return CatalogError{Refusal::kInvalidInput, contents.error()};
+  auto proposal =
+      id ? catalog_->propose_replace_zone(*id, std::move(contents).value(), "import")
+         : catalog_->propose_create_zone(*origin, "imported", std::move(contents).value());
+  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, false);
+  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  const auto& entry = catalog_->zones().at(p.change_zone_id);
+  json out{{"HostedZone", zone_json(entry)}, {"InSync", *installed}, {"Created", !id}};
+  if (p.change) out["ChangeInfo"] = std::get<json>(change_json(*p.change))["ChangeInfo"];
+  return out;
+}
+
+json Controller::list_health_checks() {
+  std::lock_guard lock(mutex_);
+  json list = json::array();
+  for (const auto& object : catalog_->health_check_objects()) list.push_back(object);
+  return json{{"HealthChecks", list}, {"IsTruncated", false}};
+}
+
+CatalogResult<json> Controller::get_health_check(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  for (const auto& object : catalog_->health_check_objects())
+    if (object.value("Id", "") == id) return json{{"HealthCheck", object}};
+  return refusal(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
+}
+
+CatalogResult<json> Controller::put_health_check(const json& object) {
+  std::lock_guard lock(mutex_);
+  auto proposal = catalog_->propose_put_health_check(object);
+  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, true);
+  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  return json{{"HealthCheck", object}, {"InSync", *installed}};
+}
+
+CatalogResult<json> Controller::delete_health_check(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto proposal = catalog_->propose_delete_health_check(id);
+  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+  auto& p = std::get<manage::Proposal>(proposal);
+  auto installed = commit_and_install(p, config_, true);
+  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  return json{{"Deleted", id}, {"InSync", *installed}};
+}
+
+json Controller::health_status() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& c : catalog_->health_checks()) ids.push_back(c.id);
+  }
+  auto states =
+      deps_.health ? deps_.health->snapshot() : std::map<std::string, health::CheckState>{};
+  json list = json::array();
+  for (const auto& id : ids) {
+    json j{{"Id", id}};
+    auto it = states.find(id);
+    if (it == states.end()) {
+      j["Status"] = "unknown";
+    } else {
+      const auto& s = it->second;
+      j["Status"] = std::string(health::status_name(s.status));
+      j["LastResult"] =
+          s.last_result ? json(*s.last_result ? "success" : "failure") : json(nullptr);
+      j["LastFailureReason"] = s.last_failure_reason;
+      j["LastLatencyMs"] = static_cast<double>(s.last_latency.count()) / 1000.0;
+      j["ConsecutiveSuccesses"] = s.consecutive_successes;
+      j["ConsecutiveFailures"] = s.consecutive_failures;
+      j["Probes"] = s.probes;
+      j["UpdatedAt"] = s.updated_at.time_since_epoch().count() == 0
+                           ? json(nullptr)
+                           : json(iso_time(to_ms(s.updated_at)));
+    }
+    list.push_back(j);
+  }
+  return json{{"HealthCheckStatuses", list}};
+}
+
+}  // namespace meridian::daemon

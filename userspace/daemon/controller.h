@@ -1,0 +1,114 @@
+// Controller: the one writer of what meridiand serves. Config loads and reloads, and every change
+// through the control API, go through it one at a time: the catalog validates the change whole,
+// the policy engine is built for the result, the database commits it (the acknowledgement point),
+// and then the new snapshot goes live in userspace and in the XDP maps. A change is INSYNC once
+// the maps hold it (without XDP: once userspace serves it).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "config/daemon_config.h"
+#include "daemon/gslb_runtime.h"
+#include "manage/catalog.h"
+#include "zone/zone_store.h"
+
+namespace meridian::daemon {
+
+struct ControllerDeps {
+  zone::ZoneStore* store = nullptr;
+  HealthRuntime* health = nullptr;
+  HealthViewPtr health_view;
+  // Publishes a snapshot to the XDP maps; true once they hold it (or when there is no XDP).
+  std::function<bool(const zone::ZoneSet&)> publish;
+};
+
+using manage::CatalogError;
+using manage::CatalogResult;
+
+class Controller {
+ public:
+  // Opens the state database named by `config` (none: read-only catalog).
+  static Result<std::unique_ptr<Controller>> open(const config::DaemonConfig& config,
+                                                  ControllerDeps deps);
+
+  // Start and SIGHUP: the config's zones and checks merged with the database, all or nothing.
+  Status apply_config(const config::DaemonConfig& config);
+  // Publishes what userspace serves to the XDP maps again (once the fast path started).
+  void republish();
+  // The whole pipeline without changing anything (--check-config).
+  static Status check_config(const config::DaemonConfig& config);
+
+  bool durable() const { return catalog_->durable(); }
+  std::string database_path() const { return config_.state.database; }
+
+  // --- control API (JSON in Route 53's shapes) ---
+  nlohmann::json list_zones();
+  CatalogResult<nlohmann::json> get_zone(const std::string& id_or_name);
+  // {"Name": ..., "Comment"?: ...,  "ZoneFile"?: text | "ResourceRecordSets"?: [...]}
+  CatalogResult<nlohmann::json> create_zone(const nlohmann::json& body);
+  CatalogResult<nlohmann::json> delete_zone(const std::string& id_or_name);
+  CatalogResult<nlohmann::json> list_record_sets(const std::string& id_or_name,
+                                                 const std::string& name, const std::string& type);
+  CatalogResult<nlohmann::json> change_record_sets(const std::string& id_or_name,
+                                                   const nlohmann::json& batch);
+  CatalogResult<nlohmann::json> get_change(const std::string& change_id);
+  // The zone as text: {"format": ..., "text": ...}.
+  CatalogResult<std::string> export_zone(const std::string& id_or_name, const std::string& format);
+  // Replaces the zone's record sets with `text` (creates the zone when `id_or_name` is a name
+  // that does not exist yet).
+  CatalogResult<nlohmann::json> import_zone(const std::string& id_or_name,
+                                            const std::string& format, const std::string& text);
+  nlohmann::json list_health_checks();
+  CatalogResult<nlohmann::json> get_health_check(const std::string& id);
+  CatalogResult<nlohmann::json> put_health_check(const nlohmann::json& object);
+  CatalogResult<nlohmann::json> delete_health_check(const std::string& id);
+  // Every check's state: healthy, last result, failure reason, latency, updated at.
+  nlohmann::json health_status();
+
+  // For metrics.
+  struct Counters {
+    uint64_t batches_applied = 0;
+    uint64_t batches_rejected = 0;
+    uint64_t changes_applied = 0;  // record set changes in applied batches
+    uint64_t publish_failures = 0;
+  };
+  Counters counters() const;
+  size_t zone_count();
+  // The hosted zone id of the zone `qname` is in, for query logs; "-" if none. Lock-free: called
+  // per logged query.
+  std::string zone_id_for(const dns::Name& qname) const;
+  // The same for a zone's own origin (one lookup).
+  std::string zone_id_of_origin(const dns::Name& origin) const;
+
+ private:
+  Controller(config::DaemonConfig config, ControllerDeps deps,
+             std::unique_ptr<manage::Catalog> catalog)
+      : config_(std::move(config)), deps_(std::move(deps)), catalog_(std::move(catalog)) {}
+
+  // Prepares, commits and installs a proposal (the lock is held).
+  Result<bool> commit_and_install(manage::Proposal& proposal, const config::DaemonConfig& config,
+                                  bool health_changed);
+  nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
+  std::optional<std::string> resolve(const std::string& id_or_name) const;
+  CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
+  void refresh_zone_ids();
+
+  std::mutex mutex_;
+  config::DaemonConfig config_;
+  ControllerDeps deps_;
+  std::unique_ptr<manage::Catalog> catalog_;
+  GeoDatabases geo_databases_;
+  std::atomic<uint64_t> batches_applied_{0}, batches_rejected_{0}, changes_applied_{0},
+      publish_failures_{0};
+  // Hosted zone ids by origin key for the query log (read by logging threads).
+  std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> zone_ids_;
+};
+
+}  // namespace meridian::daemon

@@ -1,0 +1,70 @@
+// What meridiand tells operators about itself while it runs: per-query counters and Route 53-format
+// query log lines from the userspace server (every query) and from the XDP program (a sample, read
+// from its ring buffer), and the Prometheus text page built from those and from the controller,
+// the health checker, the server and the fast path's counters.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/daemon_config.h"
+#include "daemon/controller.h"
+#include "daemon/gslb_runtime.h"
+#include "observe/metrics.h"
+#include "observe/query_log.h"
+#include "server/query_event.h"
+#include "server/server.h"
+#ifdef MERIDIAN_WITH_XDP
+#include "daemon/fast_path_runtime.h"
+#include "fastpath/fast_path.h"
+#include "fastpath/xdp_query_log.h"
+#endif
+
+namespace meridian::daemon {
+
+class Observability {
+ public:
+  // Opens the query log when the config names one (an error names the file).
+  static Result<std::unique_ptr<Observability>> open(const config::DaemonConfig& config,
+                                                     Controller& controller, HealthRuntime& health);
+  ~Observability();
+
+  // The userspace server's per-query hook (called on worker threads).
+  void on_query(const server::QueryEvent& event);
+#ifdef MERIDIAN_WITH_XDP
+  // Starts reading the XDP program's sampled answers (sets the sample rate either way: the rate
+  // lives in a pinned map and would otherwise survive from an earlier run).
+  void attach_fast_path(fastpath::FastPath* fp, const config::DaemonConfig& config);
+  void set_publish_summary(const PublishSummary& summary);
+#endif
+  void set_server(const server::Server* server) {
+    server_ = server;
+  }
+  // SIGUSR1: the log file was moved by a rotation tool; write to a new one at the same path.
+  void reopen_query_log();
+
+  std::string metrics_text() const;
+  // Userspace answers for `meridianctl stats`: {"total", "by_rcode", "by_transport", "by_qtype"}.
+  nlohmann::json userspace_stats() const;
+
+ private:
+  Observability(Controller& controller, HealthRuntime& health)
+      : controller_(controller), health_(health) {}
+
+  Controller& controller_;
+  HealthRuntime& health_;
+  const server::Server* server_ = nullptr;
+  observe::QueryCounters counters_;
+  std::unique_ptr<observe::QueryLogWriter> query_log_;
+  std::atomic<uint64_t> xdp_logged_{0};
+#ifdef MERIDIAN_WITH_XDP
+  mutable std::mutex publish_mutex_;
+  PublishSummary publish_;
+  fastpath::FastPath* fast_path_ = nullptr;
+  std::unique_ptr<fastpath::XdpQueryLogReader> xdp_reader_;
+#endif
+};
+
+}  // namespace meridian::daemon

@@ -1,0 +1,472 @@
+// Catalog: validation on copies, then database writes, then the in-memory view.
+#include "manage/catalog.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <tuple>
+
+#include "dns/types.h"
+#include "zone/route53_json.h"
+
+namespace meridian::manage {
+namespace {
+
+std::string identity(const zone::RecordSet& rs) {
+  return rs.name.key() + "/" + std::to_string(rs.type) + "/" + rs.set_identifier;
+}
+
+std::string describe(const zone::RecordSet& rs) {
+  return rs.name.to_text() + " " + dns::type_to_text(rs.type) +
+         (rs.set_identifier.empty() ? "" : " (SetIdentifier \"" + rs.set_identifier + "\")");
+}
+
+bool same(const zone::RecordSet& a, const zone::RecordSet& b) {
+  return zone::record_set_to_json(a) == zone::record_set_to_json(b);
+}
+
+// Record sets that name a health check, with where each is.
+struct Reference {
+  std::string zone;
+  const zone::RecordSet* rs;
+};
+
+}  // namespace
+
+std::vector<zone::RecordSet> record_sets_of(const zone::Zone& z) {
+  std::vector<zone::RecordSet> out;
+  for (const auto& [key, node] : z.nodes())
+    for (const auto& rs : node.record_sets) out.push_back(rs);
+  // The state database's order: lower-cased owner text, type, set identifier.
+  auto owner = [](const zone::RecordSet& rs) {
+    std::string text = rs.name.to_text();
+    for (char& ch : text) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return text;
+  };
+  std::sort(out.begin(), out.end(), [&](const zone::RecordSet& a, const zone::RecordSet& b) {
+    return std::make_tuple(owner(a), a.type, a.set_identifier) <
+           std::make_tuple(owner(b), b.type, b.set_identifier);
+  });
+  return out;
+}
+
+Result<zone::Zone> zone_from_record_sets(const dns::Name& origin,
+                                         const std::vector<zone::RecordSet>& record_sets) {
+  zone::Zone z(origin);
+  for (const auto& rs : record_sets) {
+    if (auto s = z.add(rs); !s) return make_error(s.error().what, "zone " + origin.to_text());
+  }
+  if (auto s = z.validate(); !s) return make_error(s.error().what, "zone " + origin.to_text());
+  return z;
+}
+
+std::shared_ptr<const zone::ZoneSet> Proposal::zone_set() const {
+  std::vector<std::shared_ptr<const zone::Zone>> list;
+  for (const auto& [id, entry] : zones) list.push_back(entry.zone);
+  return std::make_shared<const zone::ZoneSet>(std::move(list));
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& db_path) {
+  if (db_path.empty()) return std::unique_ptr<Catalog>(new Catalog(nullptr));
+  auto store = state::StateStore::open(db_path);
+  if (!store) return store.error();
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(store).value()));
+  auto zones = catalog->store_->list_zones();
+  if (!zones) return zones.error();
+  for (auto& info : *zones) {
+    auto records = catalog->store_->record_sets(info.id);
+    if (!records) return records.error();
+    auto z = zone_from_record_sets(info.origin, *records);
+    if (!z) return make_error("stored zone is not valid: " + z.error().what, db_path);
+    ZoneEntry entry{info, std::make_shared<const zone::Zone>(std::move(z).value())};
+    catalog->zones_.emplace(info.id, std::move(entry));
+  }
+  auto checks = catalog->store_->health_checks();
+  if (!checks) return checks.error();
+  for (const auto& stored : *checks) {
+    auto parsed = health::parse_health_check(stored.config, "/HealthChecks/" + stored.id);
+    if (!parsed)
+      return make_error("stored health check is not valid: " + parsed.error().to_string(), db_path);
+    catalog->check_objects_.push_back(stored.config);
+    catalog->checks_.push_back(std::move(parsed).value());
+  }
+  return catalog;
+}
+
+std::optional<std::string> Catalog::resolve_zone(std::string_view id_or_name) const {
+  if (zones_.count(std::string(id_or_name))) return std::string(id_or_name);
+  // A name without its trailing dot is absolute here: "example.com" is example.com.
+  std::string text(id_or_name);
+  if (text.empty()) return std::nullopt;
+  if (text.back() != '.') text += '.';
+  auto name = dns::Name::from_text(text);
+  if (!name) return std::nullopt;
+  for (const auto& [id, entry] : zones_)
+    if (entry.info.origin.equals(*name)) return id;
+  return std::nullopt;
+}
+
+Proposal Catalog::base() const {
+  Proposal p;
+  p.zones = zones_;
+  p.health_check_objects = check_objects_;
+  p.health_checks = checks_;
+  return p;
+}
+
+CatalogError Catalog::refuse(Refusal r, std::string what, std::string where) const {
+  return CatalogError{r, make_error(std::move(what), std::move(where))};
+}
+
+CatalogResult<bool> Catalog::check_references(const zone::Zone& z,
+                                              const std::vector<health::HealthCheckConfig>& checks,
+                                              const std::string& where_prefix) const {
+  std::set<std::string> ids;
+  for (const auto& c : checks) ids.insert(c.id);
+  for (const auto& rs : record_sets_of(z)) {
+    if (!rs.health_check_id.empty() && !ids.count(rs.health_check_id))
+      return refuse(Refusal::kInvalidChangeBatch,
+                    "record set " + describe(rs) + ": HealthCheckId \"" + rs.health_check_id +
+                        "\" is not a health check",
+                    where_prefix);
+  }
+  return true;
+}
+
+Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
+                                         const zone::ZoneSet& file_zones) const {
+  Proposal p = base();
+  if (!store_) {
+    // No database: the config file is the whole truth.
+    p.zones.clear();
+    for (const auto& z : file_zones.zones()) {
+      state::ZoneInfo info;
+      info.id = state::zone_id_for_origin(z->origin());
+      info.origin = z->origin();
+      info.created_by = state::ZoneOrigin::kConfig;
+      info.record_set_count = z->record_set_count();
+      p.zones[info.id] = ZoneEntry{info, z};
+    }
+    p.health_check_objects = config.health_check_objects;
+    p.health_checks = config.health_checks;
+    return p;
+  }
+
+  for (const auto& file_zone : file_zones.zones()) {
+    const auto file_records = record_sets_of(*file_zone);
+    std::optional<std::string> id = resolve_zone(file_zone->origin().to_text());
+    const std::string source = "zone " + file_zone->origin().to_text();
+    if (!id) {
+      state::ZoneInfo info;
+      info.id = state::zone_id_for_origin(file_zone->origin());
+      info.origin = file_zone->origin();
+      info.created_by = state::ZoneOrigin::kConfig;
+      info.comment = "seeded from the config file";
+      info.record_set_count = file_records.size();
+      p.zones[info.id] = ZoneEntry{info, file_zone};
+      p.writes.push_back([info, file_records](state::StateStore& s, Proposal& self) -> Status {
+        auto created =
+            s.create_zone(info.origin, info.id, info.created_by, info.comment, file_records);
+        if (!created) return created.error();
+        self.zones.at(info.id).info = *created;
+        return s.set_seed_snapshot(info.id, file_records);
+      });
+      p.notes.push_back(source + ": seeded into the state database from its file (" +
+                        std::to_string(file_records.size()) + " record sets)");
+      continue;
+    }
+    auto snapshot = store_->seed_snapshot(*id);
+    if (!snapshot) return snapshot.error();
+    const std::vector<zone::RecordSet> before =
+        snapshot->has_value() ? **snapshot : std::vector<zone::RecordSet>{};
+    // The file's difference since it was last read, applied to the zone as it is now.
+    std::map<std::string, const zone::RecordSet*> old_by_id;
+    for (const auto& rs : before) old_by_id[identity(rs)] = &rs;
+    std::set<std::string> new_ids;
+    zone::ChangeBatch diff;
+    diff.comment = "config file changed";
+    const zone::Zone& current = *p.zones.at(*id).zone;
+    for (const auto& rs : file_records) {
+      new_ids.insert(identity(rs));
+      auto it = old_by_id.find(identity(rs));
+      if (it != old_by_id.end() && same(*it->second, rs)) continue;
+      const zone::Node* node = current.find(rs.name);
+      bool unchanged = false;
+      if (node)
+        for (const auto& cur : node->record_sets)
+          unchanged = unchanged || (identity(cur) == identity(rs) && same(cur, rs));
+      if (!unchanged) diff.changes.push_back(zone::Change{zone::ChangeAction::kUpsert, rs});
+    }
+    for (const auto& rs : before) {
+      if (new_ids.count(identity(rs))) continue;
+      const zone::Node* node = current.find(rs.name);
+      if (!node) continue;
+      for (const auto& cur : node->record_sets)
+        if (identity(cur) == identity(rs))
+          diff.changes.push_back(zone::Change{zone::ChangeAction::kDelete, cur});
+    }
+    const bool snapshot_stale =
+        !snapshot->has_value() || before.size() != file_records.size() ||
+        !std::equal(before.begin(), before.end(), file_records.begin(),
+                    [](const auto& a, const auto& b) { return same(a, b); });
+    if (!diff.changes.empty()) {
+      zone::Zone next = current;
+      if (auto s = zone::apply_change_batch(next, diff); !s)
+        return make_error(
+            "the config file's changes conflict with the state database: " + s.error().to_string(),
+            source);
+      ZoneEntry& entry = p.zones.at(*id);
+      entry.zone = std::make_shared<const zone::Zone>(std::move(next));
+      entry.info.record_set_count = entry.zone->record_set_count();
+      p.writes.push_back([zone_id = *id, diff](state::StateStore& s, Proposal&) -> Status {
+        auto applied = s.apply_change_batch(zone_id, diff);
+        if (!applied) return applied.error();
+        return Ok{};
+      });
+      p.notes.push_back(source + ": its file changed; " + std::to_string(diff.changes.size()) +
+                        " record sets updated in the state database");
+    }
+    if (snapshot_stale) {
+      p.writes.push_back([zone_id = *id, file_records](state::StateStore& s, Proposal&) {
+        return s.set_seed_snapshot(zone_id, file_records);
+      });
+    }
+  }
+
+  // Health checks: the file's win for their ids; the API's stay.
+  std::set<std::string> config_ids;
+  for (const auto& c : config.health_checks) config_ids.insert(c.id);
+  auto stored = store_->health_checks();
+  if (!stored) return stored.error();
+  p.health_check_objects = config.health_check_objects;
+  p.health_checks = config.health_checks;
+  for (const auto& s : *stored) {
+    if (s.from_config || config_ids.count(s.id)) continue;
+    auto parsed = health::parse_health_check(s.config, "/HealthChecks/" + s.id);
+    if (!parsed) return make_error(parsed.error().to_string(), store_->path());
+    p.health_check_objects.push_back(s.config);
+    p.health_checks.push_back(std::move(parsed).value());
+  }
+  if (auto v = health::validate_health_checks(p.health_checks); !v)
+    return make_error(
+        "health checks of the config file and the state database: " + v.error().to_string(),
+        config.source);
+  p.writes.push_back([objects = config.health_check_objects](state::StateStore& s, Proposal&) {
+    return s.sync_config_health_checks(objects);
+  });
+  for (const auto& [id, entry] : p.zones) {
+    auto refs =
+        check_references(*entry.zone, p.health_checks, "zone " + entry.info.origin.to_text());
+    if (auto* e = std::get_if<CatalogError>(&refs)) return e->error;
+  }
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id,
+                                                      const nlohmann::json& batch_json) const {
+  if (!store_)
+    return refuse(Refusal::kConflict,
+                  "no state database is configured (\"state\": {\"database\": null}): zones "
+                  "change only through the config file");
+  auto it = zones_.find(zone_id);
+  if (it == zones_.end())
+    return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + zone_id + "\"");
+  auto batch = zone::change_batch_from_json(batch_json, it->second.info.origin);
+  if (!batch) return CatalogError{Refusal::kInvalidChangeBatch, batch.error()};
+  // References first, so the error names the change that makes them.
+  std::set<std::string> ids;
+  for (const auto& c : checks_) ids.insert(c.id);
+  for (size_t i = 0; i < batch->changes.size(); ++i) {
+    const auto& c = batch->changes[i];
+    if (c.action == zone::ChangeAction::kDelete || c.record_set.health_check_id.empty()) continue;
+    if (!ids.count(c.record_set.health_check_id))
+      return refuse(Refusal::kInvalidChangeBatch,
+                    "no health check with id \"" + c.record_set.health_check_id + "\"",
+                    "/Changes/" + std::to_string(i) + "/ResourceRecordSet/HealthCheckId");
+  }
+  zone::Zone next = *it->second.zone;
+  if (auto s = zone::apply_change_batch(next, *batch); !s)
+    return CatalogError{Refusal::kInvalidChangeBatch, s.error()};
+  Proposal p = base();
+  ZoneEntry& entry = p.zones.at(zone_id);
+  entry.zone = std::make_shared<const zone::Zone>(std::move(next));
+  entry.info.record_set_count = entry.zone->record_set_count();
+  p.change_zone_id = zone_id;
+  p.writes.push_back([zone_id, b = std::move(batch).value()](state::StateStore& s, Proposal& self) {
+    auto applied = s.apply_change_batch(zone_id, b);
+    if (!applied) return Status(applied.error());
+    self.change = std::move(applied).value();
+    return Status(Ok{});
+  });
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
+                                                     std::string_view comment,
+                                                     std::optional<zone::Zone> contents) const {
+  if (!store_)
+    return refuse(Refusal::kConflict,
+                  "no state database is configured: zones are created only in the config file");
+  if (resolve_zone(origin.to_text()))
+    return refuse(Refusal::kConflict, "hosted zone " + origin.to_text() + " already exists");
+  zone::Zone z(origin);
+  if (contents) {
+    z = std::move(*contents);
+  } else {
+    // A new zone gets the SOA and NS every zone needs, as Route 53 creates them.
+    const std::string o = origin.to_text();
+    auto soa = zone::record_set_from_json(
+        nlohmann::json{
+            {"Name", o},
+            {"Type", "SOA"},
+            {"TTL", 900},
+            {"ResourceRecords",
+             {{{"Value", "ns1." + o + " hostmaster." + o + " 1 7200 900 1209600 86400"}}}}},
+        origin, "/SOA");
+    auto ns =
+        zone::record_set_from_json(nlohmann::json{{"Name", o},
+                                                  {"Type", "NS"},
+                                                  {"TTL", 172800},
+                                                  {"ResourceRecords", {{{"Value", "ns1." + o}}}}},
+                                   origin, "/NS");
+    if (!soa || !ns) return refuse(Refusal::kInternal, "cannot build the default SOA and NS");
+    (void)z.add(std::move(*soa));
+    (void)z.add(std::move(*ns));
+  }
+  if (auto s = z.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
+  auto refs = check_references(z, checks_, "zone " + origin.to_text());
+  if (auto* e = std::get_if<CatalogError>(&refs)) return *e;
+  Proposal p = base();
+  state::ZoneInfo info;
+  info.origin = origin;
+  info.created_by = state::ZoneOrigin::kApi;
+  info.comment = std::string(comment);
+  info.record_set_count = z.record_set_count();
+  // The id is chosen by the store: the entry is keyed by a placeholder until commit().
+  auto records = record_sets_of(z);
+  auto shared = std::make_shared<const zone::Zone>(std::move(z));
+  const std::string placeholder = "new:" + origin.key();
+  p.zones[placeholder] = ZoneEntry{info, shared};
+  p.writes.push_back(
+      [info, records, shared, placeholder](state::StateStore& s, Proposal& self) -> Status {
+        auto created = s.create_zone(info.origin, "", info.created_by, info.comment, records);
+        if (!created) return created.error();
+        self.zones.erase(placeholder);
+        self.zones[created->id] = ZoneEntry{*created, shared};
+        self.change_zone_id = created->id;
+        return Ok{};
+      });
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_delete_zone(const std::string& zone_id) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  if (!zones_.count(zone_id))
+    return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + zone_id + "\"");
+  Proposal p = base();
+  p.notes.push_back("zone " + p.zones.at(zone_id).info.origin.to_text() + " deleted");
+  p.zones.erase(zone_id);
+  p.change_zone_id = zone_id;
+  p.writes.push_back([zone_id](state::StateStore& s, Proposal&) -> Status {
+    auto deleted = s.delete_zone(zone_id);
+    if (!deleted) return deleted.error();
+    return Ok{};
+  });
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id,
+                                                      zone::Zone contents,
+                                                      std::string_view comment) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  auto it = zones_.find(zone_id);
+  if (it == zones_.end())
+    return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + zone_id + "\"");
+  if (!contents.origin().equals(it->second.info.origin))
+    return refuse(Refusal::kInvalidInput, "the imported zone's origin " +
+                                              contents.origin().to_text() + " is not " +
+                                              it->second.info.origin.to_text());
+  if (auto s = contents.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
+  auto refs = check_references(contents, checks_, "zone " + contents.origin().to_text());
+  if (auto* e = std::get_if<CatalogError>(&refs)) return *e;
+  Proposal p = base();
+  ZoneEntry& entry = p.zones.at(zone_id);
+  auto records = record_sets_of(contents);
+  entry.zone = std::make_shared<const zone::Zone>(std::move(contents));
+  entry.info.record_set_count = entry.zone->record_set_count();
+  p.change_zone_id = zone_id;
+  p.writes.push_back(
+      [zone_id, records, c = std::string(comment)](state::StateStore& s, Proposal& self) {
+        auto replaced = s.replace_record_sets(zone_id, records, c);
+        if (!replaced) return Status(replaced.error());
+        self.change = std::move(replaced).value();
+        return Status(Ok{});
+      });
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& object) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  auto parsed = health::parse_health_check(object, "");
+  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  Proposal p = base();
+  bool replaced = false;
+  for (size_t i = 0; i < p.health_checks.size(); ++i) {
+    if (p.health_checks[i].id != parsed->id) continue;
+    p.health_checks[i] = *parsed;
+    p.health_check_objects[i] = object;
+    replaced = true;
+  }
+  if (!replaced) {
+    p.health_checks.push_back(*parsed);
+    p.health_check_objects.push_back(object);
+  }
+  if (auto v = health::validate_health_checks(p.health_checks); !v)
+    return CatalogError{Refusal::kInvalidInput, v.error()};
+  p.writes.push_back(
+      [object](state::StateStore& s, Proposal&) { return s.put_health_check(object); });
+  return p;
+}
+
+CatalogResult<Proposal> Catalog::propose_delete_health_check(const std::string& id) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  Proposal p = base();
+  size_t at = p.health_checks.size();
+  for (size_t i = 0; i < p.health_checks.size(); ++i)
+    if (p.health_checks[i].id == id) at = i;
+  if (at == p.health_checks.size())
+    return refuse(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
+  for (const auto& c : p.health_checks)
+    for (const auto& child : c.child_health_checks)
+      if (child == id)
+        return refuse(Refusal::kConflict,
+                      "health check \"" + id + "\" is a child of \"" + c.id + "\"");
+  for (const auto& [zid, entry] : p.zones)
+    for (const auto& rs : record_sets_of(*entry.zone))
+      if (rs.health_check_id == id)
+        return refuse(Refusal::kConflict, "health check \"" + id + "\" is in use by record set " +
+                                              describe(rs) + " in zone " +
+                                              entry.info.origin.to_text());
+  p.health_checks.erase(p.health_checks.begin() + static_cast<std::ptrdiff_t>(at));
+  p.health_check_objects.erase(p.health_check_objects.begin() + static_cast<std::ptrdiff_t>(at));
+  p.writes.push_back([id](state::StateStore& s, Proposal&) -> Status {
+    auto deleted = s.delete_health_check(id);
+    if (!deleted) return deleted.error();
+    return Ok{};
+  });
+  return p;
+}
+
+Status Catalog::commit(Proposal& proposal) {
+  if (store_) {
+    for (auto& write : proposal.writes) {
+      if (auto s = write(*store_, proposal); !s) return s;
+    }
+  }
+  zones_ = proposal.zones;
+  check_objects_ = proposal.health_check_objects;
+  checks_ = proposal.health_checks;
+  return Ok{};
+}
+
+}  // namespace meridian::manage

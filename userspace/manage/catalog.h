@@ -1,0 +1,128 @@
+// Catalog: the hosted zones and health checks meridiand serves, as the state database holds them
+// (or, without a database, as the config file names them). It validates every change on an
+// in-memory copy first (zone rules, change-batch rules, health-check references), writes what
+// passed to the database (the acknowledgement point), and only then replaces its own view.
+//
+// The config file's zones seed the database: a zone the database does not have yet is created
+// from its file; a file that changed since it was last read is applied as a difference (record
+// sets it added or changed are upserted, those it removed are deleted), so changes made through
+// the API to other record sets are kept. The config file's health checks win for their ids.
+//
+// Not thread safe: the daemon's controller serialises every call.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "config/daemon_config.h"
+#include "health/health_check_config.h"
+#include "state/state_store.h"
+#include "zone/zone.h"
+#include "zone/zone_set.h"
+
+namespace meridian::manage {
+
+// The HTTP-facing class of a refusal, so the API can answer like Route 53.
+enum class Refusal : uint8_t {
+  kInvalidInput,        // 400 InvalidInput: malformed request
+  kInvalidChangeBatch,  // 400 InvalidChangeBatch: a change violates a rule
+  kNoSuchZone,          // 404 NoSuchHostedZone
+  kNoSuchHealthCheck,   // 404 NoSuchHealthCheck
+  kNoSuchChange,        // 404 NoSuchChange
+  kConflict,            // 409: exists already, in use, or read-only (no state database)
+  kInternal,            // 500: the database failed
+};
+
+struct CatalogError {
+  Refusal refusal = Refusal::kInternal;
+  Error error;
+};
+template <typename T>
+using CatalogResult = std::variant<T, CatalogError>;
+
+struct ZoneEntry {
+  state::ZoneInfo info;
+  std::shared_ptr<const zone::Zone> zone;
+};
+
+// A validated next state, not yet written: what the daemon prepares and installs, and what
+// commit() writes.
+struct Proposal {
+  std::map<std::string, ZoneEntry> zones;  // by zone id
+  std::vector<nlohmann::json> health_check_objects;
+  std::vector<health::HealthCheckConfig> health_checks;
+  // Writes that make the database hold this state, run by commit() in order.
+  std::vector<std::function<Status(state::StateStore&, Proposal&)>> writes;
+  std::vector<std::string> notes;           // for the log (zones seeded, differences applied)
+  std::string change_zone_id;               // the zone a change batch or import went to
+  std::optional<state::ChangeInfo> change;  // set by commit() for a batch or import
+
+  std::shared_ptr<const zone::ZoneSet> zone_set() const;
+};
+
+class Catalog {
+ public:
+  // Without a database (`db_path` empty) the catalog is read-only: the config file is its source.
+  static Result<std::unique_ptr<Catalog>> open(const std::string& db_path);
+
+  bool durable() const { return store_ != nullptr; }
+  state::StateStore* store() { return store_.get(); }
+  const std::map<std::string, ZoneEntry>& zones() const { return zones_; }
+  const std::vector<nlohmann::json>& health_check_objects() const { return check_objects_; }
+  const std::vector<health::HealthCheckConfig>& health_checks() const { return checks_; }
+  // Resolves an id, or a zone name ("example.com" / "example.com.") to an id.
+  std::optional<std::string> resolve_zone(std::string_view id_or_name) const;
+
+  // The state `config` asks for, merged with the database (seeding, differences, checks).
+  // `zones` are the config file's zones as loaded from their files.
+  Result<Proposal> propose_config(const config::DaemonConfig& config,
+                                  const zone::ZoneSet& file_zones) const;
+
+  // A Route 53 change batch ({"Comment", "Changes"}) for zone `zone_id`, validated whole.
+  CatalogResult<Proposal> propose_change_batch(const std::string& zone_id,
+                                               const nlohmann::json& batch) const;
+  // A new zone: {"Name": "example.com", "Comment": "..."} with optional record sets (import).
+  CatalogResult<Proposal> propose_create_zone(const dns::Name& origin, std::string_view comment,
+                                              std::optional<zone::Zone> contents) const;
+  CatalogResult<Proposal> propose_delete_zone(const std::string& zone_id) const;
+  // Replaces every record set of the zone (import of a whole zone).
+  CatalogResult<Proposal> propose_replace_zone(const std::string& zone_id, zone::Zone contents,
+                                               std::string_view comment) const;
+  // A health check (Route 53 HealthCheckConfig fields plus "Id"); replaces one with that id.
+  CatalogResult<Proposal> propose_put_health_check(const nlohmann::json& object) const;
+  CatalogResult<Proposal> propose_delete_health_check(const std::string& id) const;
+
+  // Writes the proposal (each write its own transaction, each idempotent when repeated) and
+  // makes it the catalog's state. On error the catalog keeps its state; the database may hold
+  // a prefix of the writes, which the next start reconciles.
+  Status commit(Proposal& proposal);
+
+ private:
+  explicit Catalog(std::unique_ptr<state::StateStore> store) : store_(std::move(store)) {}
+  Proposal base() const;  // a proposal that changes nothing
+  CatalogError refuse(Refusal r, std::string what, std::string where = {}) const;
+  CatalogResult<bool> check_references(const zone::Zone& zone,
+                                       const std::vector<health::HealthCheckConfig>& checks,
+                                       const std::string& where_prefix) const;
+
+  std::unique_ptr<state::StateStore> store_;
+  std::map<std::string, ZoneEntry> zones_;
+  std::vector<nlohmann::json> check_objects_;
+  std::vector<health::HealthCheckConfig> checks_;
+};
+
+// Builds a Zone from stored record sets (adds every one, then validate()).
+Result<zone::Zone> zone_from_record_sets(const dns::Name& origin,
+                                         const std::vector<zone::RecordSet>& record_sets);
+// Every record set of a zone, sorted by (owner, type, set identifier).
+std::vector<zone::RecordSet> record_sets_of(const zone::Zone& zone);
+
+}  // namespace meridian::manage
