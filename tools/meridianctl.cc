@@ -371,6 +371,7 @@ DESCRIPTION
   mdn_stats       the counters summed over CPUs
   mdn_control     the live generation
   mdn_rrl_config, mdn_rrl_allow, mdn_rrl_buckets   rate limiting settings, allow list, buckets
+  mdn_qlog        the query-log ring buffer: not dumped (its events are meridiand's to read)
   Other maps print as hex.
 
 EXAMPLES

@@ -160,6 +160,11 @@ class ControlCliTest(unittest.TestCase):
         proc = ctl("dump", "mdn_names0", "--pin-dir", self.daemon.pin_dir, "--json")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         names = json.loads(proc.stdout)
+        # The query-log ring is listed as such and not consumed by a dump.
+        maps = json.loads(ctl("maps", "--pin-dir", self.daemon.pin_dir, "--json").stdout)
+        [ring] = [m for m in maps["maps"] if m["name"] == "mdn_qlog"]
+        self.assertEqual((ring["type"], ring["entries"]), ("ringbuf", 0))
+        self.assertIn("ring buffer", ctl("dump", "mdn_qlog", "--pin-dir", self.daemon.pin_dir).stdout)
         self.assertIn("cli.xdp.example.", {n["name"] for n in names["entries"]})
         # The human form, the record set listed, then the same record set deleted.
         listed = self.ok("record-sets", "list", "xdp.example", "--name", "cli", "--type", "A")

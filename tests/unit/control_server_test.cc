@@ -343,14 +343,24 @@ TEST_F(ControlServerTest, BodyOverLimitIs413AndServerGoesOn) {
   ASSERT_TRUE(ok.ok()) << ok.error().to_string();
   EXPECT_EQ(ok->status, 200);
 
-  // Written by hand without waiting for "100 Continue": the 413 still arrives.
+  // Written by hand without waiting for "100 Continue": the body is read and dropped, and the
+  // 413 arrives (not a reset connection).
   RawSocket raw = RawSocket::unix_socket(socket_);
   ASSERT_GE(raw.fd(), 0);
   raw.send_all(
       "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Content-Length: 5000\r\n\r\n" +
-      std::string(2000, 'z'));
+      "Content-Length: 5000\r\nConnection: close\r\n\r\n" +
+      std::string(5000, 'z'));
   EXPECT_EQ(status_of(raw.read_until_close()), 413);
+
+  // A length far over the limit is refused at once, before any of the body.
+  RawSocket huge = RawSocket::unix_socket(socket_);
+  ASSERT_GE(huge.fd(), 0);
+  huge.send_all(
+      "POST /v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100000000\r\n\r\n" +
+      std::string(2000, 'z'));
+  EXPECT_EQ(status_of(huge.read_until_close()), 413);
 
   auto after = unix_client().request("GET", "/v1/echo");
   ASSERT_TRUE(after.ok());

@@ -341,6 +341,13 @@ std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
   if (!fd) return std::nullopt;
   MapInfo info = map_info(fd->get());
   json out = {{"map", name}, {"type", map_type_name(info.type)}};
+  if (info.type == BPF_MAP_TYPE_RINGBUF) {
+    // The query-log ring: a stream meridiand consumes (reading it here would steal events).
+    out["entries"] = json::array();
+    out["truncated"] = false;
+    out["note"] = "ring buffer of sampled query-log events, read by meridiand (query_log)";
+    return out;
+  }
   json entries = json::array();
   bool truncated = false;
   auto full = [&] {
@@ -522,6 +529,7 @@ std::string dump_text(const json& dump) {
            (dump["live"].get<bool>() ? " live" : " idle");
   out += "): " + std::to_string(dump["entries"].size()) + " entries" +
          (dump["truncated"].get<bool>() ? " (limit reached)" : "") + "\n";
+  if (dump.contains("note")) out += "  " + dump["note"].get<std::string>() + "\n";
   auto scalar = [](const json& v) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_null()) return std::string("-");

@@ -49,6 +49,8 @@ std::string map_type_name(uint32_t type) {
       return "lru_hash";
     case BPF_MAP_TYPE_LRU_PERCPU_HASH:
       return "lru_percpu_hash";
+    case BPF_MAP_TYPE_RINGBUF:
+      return "ringbuf";
     default:
       return "type_" + std::to_string(type);
   }
@@ -124,6 +126,7 @@ std::optional<std::vector<uint8_t>> map_value(int fd, const MapInfo& info, const
 }
 
 size_t entries_in_use(int fd, const MapInfo& info) {
+  if (info.type == BPF_MAP_TYPE_RINGBUF) return 0;  // a stream, not entries: nothing to count
   const bool array = info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
                      info.type == BPF_MAP_TYPE_ARRAY_OF_MAPS;
   if (!array) return map_keys(fd, info.key_size).size();

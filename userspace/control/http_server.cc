@@ -100,6 +100,7 @@ struct RequestContext {
   std::string raw_uri;
   bool started = false;
   bool answered = false;  // a refusal was queued before the body was read
+  bool draining = false;  // the body is too large: read and dropped, then 413
   const Route* route = nullptr;
   std::vector<std::string> params;
   std::string body;
@@ -320,6 +321,16 @@ MHD_Result ControlServer::Impl::handle(Listener& listener, MHD_Connection* c, co
     *upload_size = 0;
     return MHD_YES;
   }
+  if (ctx.draining) {
+    if (*upload_size > 0) {
+      *upload_size = 0;
+      return MHD_YES;
+    }
+    ctx.answered = true;
+    return refuse(c, HttpResponse::error(413, "RequestTooLarge",
+                                         "request body is larger than " +
+                                             std::to_string(options.max_body_bytes) + " bytes"));
+  }
   if (*upload_size > 0) {
     // Content-Length was checked up front; this guards the accumulated size regardless.
     if (ctx.body.size() + *upload_size > options.max_body_bytes) return MHD_NO;
@@ -396,6 +407,14 @@ MHD_Result ControlServer::Impl::first_call(Listener& listener, MHD_Connection* c
     errno = 0;
     char* end = nullptr;
     const unsigned long long n = std::strtoull(length, &end, 10);
+    // A body somewhat over the limit is read and dropped before the 413, so a client that
+    // sends it without waiting for the answer reads the 413 instead of a reset connection;
+    // one far over it is refused at once and the connection closed.
+    const unsigned long long drain_limit = 2ull * options.max_body_bytes + (1u << 20);
+    if (errno == 0 && end != length && n > options.max_body_bytes && n <= drain_limit) {
+      ctx.draining = true;
+      return MHD_YES;
+    }
     if (errno != 0 || end == length || n > options.max_body_bytes) {
       ctx.answered = true;
       return refuse(c, HttpResponse::error(413, "RequestTooLarge",

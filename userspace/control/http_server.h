@@ -58,7 +58,8 @@ struct ControlServerOptions {
   std::string token;        // required for TCP (start() fails on TCP without a token)
   // False only for a read-only listener such as the metrics endpoint: TCP without a token.
   bool tcp_requires_token = true;
-  size_t max_body_bytes = 16u << 20;  // larger requests get 413
+  size_t max_body_bytes = 16u << 20;  // larger requests get 413 (bodies up to twice this plus
+                                      // 1 MiB are read and dropped first, larger ones are not)
   unsigned threads = 2;               // handler threads
   unsigned max_connections = 64;
   unsigned connection_timeout_s = 10;  // idle or slow clients are closed after this
