@@ -285,10 +285,12 @@ class GslbTestBase(unittest.TestCase):
             raise
         cls.server = cls.daemon.server
         # Answers must come from the policy engine, not from a server that ignores the routing
-        # fields: a daemon built without it says so, and the test fails loudly here.
+        # fields: a daemon built without it says so, and the test fails loudly here (after
+        # stopping what it started).
         if cls.daemon.wait_for_line("gslb: policy engine", 1) is None:
-            raise AssertionError("meridiand did not report a GSLB policy engine:\n" +
-                                 cls.daemon.log())
+            log = cls.daemon.log()
+            cls.tearDownClass()
+            raise AssertionError("meridiand did not report a GSLB policy engine:\n" + log)
 
     @classmethod
     def tearDownClass(cls):
