@@ -28,6 +28,7 @@ INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 		return NULL;
 	__u32 gen = ctl->generation & 1;
 	s->ps.generation = gen; /* a policy answer reads the same generation's tables */
+	s->qlog_sample = ctl->qlog_sample; /* read here once, not again for the reply */
 	if (name_len <= MDN_NAME_CLASS0)
 		LOOKUP_CLASS(0);
 	if (name_len <= MDN_NAME_CLASS1)

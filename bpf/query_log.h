@@ -19,11 +19,7 @@ struct {
  * echoed ECS option when the query had one. */
 INLINE void qlog_answer(struct scratch *s, const struct mdn_answer *ans)
 {
-	__u32 zero = 0;
-	const struct mdn_control *ctl = bpf_map_lookup_elem(&mdn_control, &zero);
-	if (!ctl)
-		return;
-	__u32 n = ctl->qlog_sample;
+	__u32 n = s->qlog_sample; /* every reply follows a lookup_answer() that set it */
 	if (n == 0 || bpf_get_prandom_u32() % n != 0)
 		return;
 	struct query_info *q = &s->qi;

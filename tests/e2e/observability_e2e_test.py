@@ -58,6 +58,7 @@ class XdpObservabilityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.topology = netns.topology_or_skip()
+        cls.daemon = None
         try:
             cls.daemon = netns.XdpDaemon(cls.topology)
             cls.daemon.config["query_log"] = {"file": "query.log", "xdp_sample": 1,
@@ -70,6 +71,8 @@ class XdpObservabilityTest(unittest.TestCase):
             cls.udp = netns.socket_in_netns(cls.topology.client, socket.AF_INET,
                                             socket.SOCK_DGRAM)
         except BaseException:
+            if cls.daemon:
+                cls.daemon.stop()  # stops it if it started, removes its directory either way
             cls.topology.destroy()
             raise
 

@@ -396,5 +396,27 @@ TEST(CatalogWithoutDatabaseTest, TheConfigFileIsTheOnlySourceAndWritesAreRefused
   EXPECT_EQ(std::get<CatalogError>(refused).refusal, Refusal::kConflict);
 }
 
+// With or without a database, a zone may not name a health check the config does not have.
+TEST(CatalogWithoutDatabaseTest, UnknownHealthCheckIdsAreRefused) {
+  auto catalog = Catalog::open("");
+  ASSERT_TRUE(catalog);
+  auto z = zone::parse_route53_json(
+      R"([{"Name": "example.org.", "Type": "SOA", "TTL": 60, "ResourceRecords":
+           [{"Value": "ns1.example.org. hm.example.org. 1 2 3 4 5"}]},
+          {"Name": "example.org.", "Type": "NS", "TTL": 60,
+           "ResourceRecords": [{"Value": "ns1.example.org."}]},
+          {"Name": "w.example.org.", "Type": "A", "TTL": 60, "SetIdentifier": "a", "Weight": 1,
+           "HealthCheckId": "nope", "ResourceRecords": [{"Value": "198.18.0.1"}]}])",
+      *dns::Name::from_text("example.org."), "zone");
+  ASSERT_TRUE(z) << z.error().to_string();
+  zone::ZoneSet files({std::make_shared<const zone::Zone>(std::move(z).value())});
+  config::DaemonConfig config;
+  auto p = (*catalog)->propose_config(config, files);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().to_string(),
+            "zone example.org.: record set w.example.org. A (SetIdentifier \"a\"): HealthCheckId "
+            "\"nope\" is not a configured health check");
+}
+
 }  // namespace
 }  // namespace meridian::manage

@@ -71,20 +71,14 @@ Status Controller::check_config(const config::DaemonConfig& config) {
   auto zones = config::load_zones(config);
   if (!zones) return zones.error();
   // The database is read, never written: a proposal is computed and dropped.
-  std::unique_ptr<manage::Catalog> catalog;
-  if (!config.state.database.empty() && access(config.state.database.c_str(), F_OK) == 0) {
-    auto opened = manage::Catalog::open(config.state.database);
-    if (!opened) return opened.error();
-    catalog = std::move(opened).value();
-  } else {
-    auto opened = manage::Catalog::open("");
-    if (!opened) return opened.error();
-    catalog = std::move(opened).value();
-  }
-  auto proposal = catalog->propose_config(config, **zones);
+  const bool exists =
+      !config.state.database.empty() && access(config.state.database.c_str(), F_OK) == 0;
+  auto catalog = manage::Catalog::open(exists ? config.state.database : "");
+  if (!catalog) return catalog.error();
+  auto proposal = (*catalog)->propose_config(config, **zones);
   if (!proposal) return proposal.error();
   GeoDatabases geo;
-  auto prepared = prepare_gslb(config, proposal->health_checks, proposal->zone_set(), geo, nullptr);
+  auto prepared = prepare_gslb(config, proposal->zone_set(), geo, nullptr);
   if (!prepared) return prepared.error();
   if (auto token = config::read_control_token(config); !token) return token.error();
   return Ok{};
@@ -100,13 +94,14 @@ Status Controller::apply_config(const config::DaemonConfig& next) {
   if (!installed) return installed.error();
   for (const auto& note : proposal->notes) spdlog::get("config")->info("{}", note);
   config_ = next;
-  if (catalog_->durable() && *installed) {
-    // Changes acknowledged before a crash and now served are in sync too.
-    auto pending = catalog_->store()->list_changes(1);
-    if (pending && !pending->empty())
-      (void)catalog_->store()->mark_insync_through(pending->front().id);
-  }
+  if (*installed) mark_all_insync();  // changes acknowledged before a crash and now served
   return Ok{};
+}
+
+void Controller::mark_all_insync() {
+  if (!catalog_->durable()) return;
+  auto latest = catalog_->store()->list_changes(1);
+  if (latest && !latest->empty()) (void)catalog_->store()->mark_insync_through(latest->front().id);
 }
 
 void Controller::republish() {
@@ -117,18 +112,13 @@ void Controller::republish() {
     publish_failures_++;
     return;
   }
-  if (catalog_->durable()) {
-    auto latest = catalog_->store()->list_changes(1);
-    if (latest && !latest->empty())
-      (void)catalog_->store()->mark_insync_through(latest->front().id);
-  }
+  mark_all_insync();
 }
 
 Result<bool> Controller::commit_and_install(manage::Proposal& proposal,
                                             const config::DaemonConfig& config,
                                             bool health_changed) {
-  auto prepared = prepare_gslb(config, proposal.health_checks, proposal.zone_set(), geo_databases_,
-                               deps_.health_view);
+  auto prepared = prepare_gslb(config, proposal.zone_set(), geo_databases_, deps_.health_view);
   if (!prepared) return prepared.error();
   if (auto s = catalog_->commit(proposal); !s) return s.error();
   // Committed: from here on the change is kept whatever happens to this process.
@@ -138,7 +128,7 @@ Result<bool> Controller::commit_and_install(manage::Proposal& proposal,
   }
   deps_.store->replace(prepared->zones);
   refresh_zone_ids();
-  log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
+  if (health_changed) log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
   const bool in_sync = deps_.publish ? deps_.publish(*prepared->zones) : true;
   if (!in_sync) publish_failures_++;
   if (in_sync && proposal.change && catalog_->store()) {

@@ -46,7 +46,6 @@ class Controller {
   static Status check_config(const config::DaemonConfig& config);
 
   bool durable() const { return catalog_->durable(); }
-  std::string database_path() const { return config_.state.database; }
 
   // --- control API (JSON in Route 53's shapes) ---
   nlohmann::json list_zones();
@@ -92,13 +91,16 @@ class Controller {
              std::unique_ptr<manage::Catalog> catalog)
       : config_(std::move(config)), deps_(std::move(deps)), catalog_(std::move(catalog)) {}
 
-  // Prepares, commits and installs a proposal (the lock is held).
+  // Prepares, commits and installs a proposal (the lock is held); `health_changed`: the checks
+  // may differ, apply them to the checker and log the GSLB inputs.
   Result<bool> commit_and_install(manage::Proposal& proposal, const config::DaemonConfig& config,
                                   bool health_changed);
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
   CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
   void refresh_zone_ids();
+  // Every recorded change INSYNC: after a publish of everything the database holds.
+  void mark_all_insync();
 
   std::mutex mutex_;
   config::DaemonConfig config_;

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -28,28 +27,6 @@ void make_parent_directory(const std::string& path) {
   if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
     spdlog::get("health")->warn("cannot create {}: {}", dir, std::strerror(errno));
   }
-}
-
-// Every HealthCheckId a record set names must be a configured check: a typo would otherwise
-// read as "always healthy" and hide an outage (Route 53 also rejects unknown ids).
-Status check_health_check_references(const std::vector<health::HealthCheckConfig>& checks,
-                                     const zone::ZoneSet& zones) {
-  std::set<std::string> ids;
-  for (const auto& check : checks) ids.insert(check.id);
-  for (const auto& zone : zones.zones()) {
-    for (const auto& [key, node] : zone->nodes()) {
-      for (const auto& rs : node.record_sets) {
-        if (rs.health_check_id.empty() || ids.count(rs.health_check_id)) continue;
-        return make_error(
-            "record set " + node.owner.to_text() + " " + dns::type_to_text(rs.type) +
-                (rs.set_identifier.empty() ? ""
-                                           : " (SetIdentifier \"" + rs.set_identifier + "\")") +
-                ": HealthCheckId \"" + rs.health_check_id + "\" is not a configured health check",
-            "zone " + zone->origin().to_text());
-      }
-    }
-  }
-  return Ok{};
 }
 
 // Every "all_down" entry must name a group of the zones that has a routing policy.
@@ -200,10 +177,8 @@ void HealthRuntime::sync(const std::vector<health::HealthCheckConfig>& checks) {
 }
 
 Result<GslbPrepared> prepare_gslb(const config::DaemonConfig& config,
-                                  const std::vector<health::HealthCheckConfig>& checks,
                                   std::shared_ptr<const zone::ZoneSet> zones,
                                   GeoDatabases& geo_databases, HealthViewPtr health) {
-  if (auto refs = check_health_check_references(checks, *zones); !refs) return refs.error();
   if (auto groups = check_all_down_groups(config, *zones); !groups) return groups.error();
   GslbPrepared out;
   auto geo = geo_databases.open(config::effective_geoip_database(config));

@@ -84,10 +84,10 @@ struct GslbPrepared {
   std::shared_ptr<const zone::ZoneSet> zones;
 };
 
-// Validates the health-check and all_down references, opens the GeoIP database and builds the
-// policy engine for `zones`. Nothing running changes: a failure leaves the current state as is.
+// Validates the all_down references, opens the GeoIP database and builds the policy engine for
+// `zones` (health-check references are the catalog's to check). Nothing running changes: a
+// failure leaves the current state as is.
 Result<GslbPrepared> prepare_gslb(const config::DaemonConfig& config,
-                                  const std::vector<health::HealthCheckConfig>& checks,
                                   std::shared_ptr<const zone::ZoneSet> zones,
                                   GeoDatabases& geo_databases, HealthViewPtr health);
 

@@ -53,11 +53,13 @@ Observability::~Observability() {
 void Observability::on_query(const server::QueryEvent& ev) {
   const bool tcp = ev.transport == answer::Transport::kTcp;
   counters_.count(ev.zone_origin, ev.qtype, ev.rcode, tcp);
-  if (!query_log_ || !ev.question) return;
+  if (!query_log_) return;
+  auto qname = server::query_name(ev);
+  if (!qname) return;
   observe::QueryLogEntry entry;
   entry.time = std::chrono::system_clock::now();
   entry.hosted_zone_id = ev.zone_origin ? controller_.zone_id_of_origin(*ev.zone_origin) : "-";
-  entry.qname = observe::query_log_name(ev.qname);
+  entry.qname = observe::query_log_name(*qname);
   entry.qtype = ev.qtype;
   entry.rcode = static_cast<uint8_t>(ev.rcode);
   entry.tcp = tcp;
@@ -242,6 +244,15 @@ std::string Observability::metrics_text() const {
     m.sample("meridian_query_log_lines_total", {{"outcome", "dropped"}}, q.lines_dropped);
     m.counter("meridian_query_log_xdp_events_total", "Sampled XDP answers read from the ring");
     m.sample("meridian_query_log_xdp_events_total", xdp_logged_.load());
+#ifdef MERIDIAN_WITH_XDP
+    if (xdp_reader_) {
+      m.counter("meridian_query_log_xdp_bad_events_total",
+                "Ring records that were not a query log event of this build");
+      m.sample("meridian_query_log_xdp_bad_events_total", xdp_reader_->bad_events());
+      m.gauge("meridian_query_log_xdp_reader_up", "1 while the ring buffer is being read");
+      m.sample("meridian_query_log_xdp_reader_up", xdp_reader_->poll_error() == 0 ? 1 : 0);
+    }
+#endif
   }
   m.gauge("meridian_zones", "Hosted zones served");
   m.sample("meridian_zones", controller_.zone_count());

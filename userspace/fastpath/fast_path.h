@@ -72,7 +72,6 @@ class FastPath {
   // buffer query_log_ring_fd(). Publishes keep it; a pinned mdn_control also keeps it across
   // restarts, so call this at every start, with 0 too.
   Status set_query_log_sample(uint32_t one_in_n) { return writer_.set_query_log_sample(one_in_n); }
-  Result<uint32_t> query_log_sample() const { return writer_.query_log_sample(); }
   // The mdn_qlog ring buffer (BPF_MAP_TYPE_RINGBUF of struct mdn_qlog_event), for an
   // XdpQueryLogReader; owned by the program, valid while this FastPath lives.
   int query_log_ring_fd() const { return program_->map_fds().qlog; }

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <span>
 
+#include <spdlog/spdlog.h>
+
 namespace meridian::fastpath {
 
 namespace {
@@ -100,7 +102,12 @@ void XdpQueryLogReader::run() {
     offset_ = monotonic_to_realtime_offset();
     const int n = ring_buffer__poll(ring_, timeout_ms);
     if (n < 0 && n != -EINTR) {
+      // Nobody would notice the sampled lines stopping: say so where operators look.
       poll_error_.store(n, std::memory_order_relaxed);
+      auto log = spdlog::get("fastpath");
+      (log ? log : spdlog::default_logger())
+          ->error("XDP query log reader stopped: reading the ring buffer failed: {}",
+                  std::strerror(-n));
       return;
     }
   }

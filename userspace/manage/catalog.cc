@@ -118,19 +118,27 @@ CatalogError Catalog::refuse(Refusal r, std::string what, std::string where) con
   return CatalogError{r, make_error(std::move(what), std::move(where))};
 }
 
-CatalogResult<bool> Catalog::check_references(const zone::Zone& z,
-                                              const std::vector<health::HealthCheckConfig>& checks,
-                                              const std::string& where_prefix) const {
+std::optional<CatalogError> Catalog::check_references(
+    const zone::Zone& z, const std::vector<health::HealthCheckConfig>& checks,
+    const std::string& where_prefix) const {
   std::set<std::string> ids;
   for (const auto& c : checks) ids.insert(c.id);
   for (const auto& rs : record_sets_of(z)) {
     if (!rs.health_check_id.empty() && !ids.count(rs.health_check_id))
       return refuse(Refusal::kInvalidChangeBatch,
                     "record set " + describe(rs) + ": HealthCheckId \"" + rs.health_check_id +
-                        "\" is not a health check",
+                        "\" is not a configured health check",
                     where_prefix);
   }
-  return true;
+  return std::nullopt;
+}
+
+std::optional<CatalogError> Catalog::first_missing_reference(const Proposal& p) const {
+  for (const auto& [id, entry] : p.zones)
+    if (auto e =
+            check_references(*entry.zone, p.health_checks, "zone " + entry.info.origin.to_text()))
+      return e;
+  return std::nullopt;
 }
 
 Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
@@ -149,6 +157,7 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
     }
     p.health_check_objects = config.health_check_objects;
     p.health_checks = config.health_checks;
+    if (auto e = first_missing_reference(p)) return e->error;
     return p;
   }
 
@@ -254,11 +263,7 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
   p.writes.push_back([objects = config.health_check_objects](state::StateStore& s, Proposal&) {
     return s.sync_config_health_checks(objects);
   });
-  for (const auto& [id, entry] : p.zones) {
-    auto refs =
-        check_references(*entry.zone, p.health_checks, "zone " + entry.info.origin.to_text());
-    if (auto* e = std::get_if<CatalogError>(&refs)) return e->error;
-  }
+  if (auto e = first_missing_reference(p)) return e->error;
   return p;
 }
 
@@ -334,8 +339,7 @@ CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
     (void)z.add(std::move(*ns));
   }
   if (auto s = z.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
-  auto refs = check_references(z, checks_, "zone " + origin.to_text());
-  if (auto* e = std::get_if<CatalogError>(&refs)) return *e;
+  if (auto e = check_references(z, checks_, "zone " + origin.to_text())) return *e;
   Proposal p = base();
   state::ZoneInfo info;
   info.origin = origin;
@@ -387,8 +391,8 @@ CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id
                                               contents.origin().to_text() + " is not " +
                                               it->second.info.origin.to_text());
   if (auto s = contents.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
-  auto refs = check_references(contents, checks_, "zone " + contents.origin().to_text());
-  if (auto* e = std::get_if<CatalogError>(&refs)) return *e;
+  if (auto e = check_references(contents, checks_, "zone " + contents.origin().to_text()))
+    return *e;
   Proposal p = base();
   ZoneEntry& entry = p.zones.at(zone_id);
   auto records = record_sets_of(contents);

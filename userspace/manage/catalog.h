@@ -109,9 +109,12 @@ class Catalog {
   explicit Catalog(std::unique_ptr<state::StateStore> store) : store_(std::move(store)) {}
   Proposal base() const;  // a proposal that changes nothing
   CatalogError refuse(Refusal r, std::string what, std::string where = {}) const;
-  CatalogResult<bool> check_references(const zone::Zone& zone,
-                                       const std::vector<health::HealthCheckConfig>& checks,
-                                       const std::string& where_prefix) const;
+  // The first record set naming a health check not in `checks`.
+  std::optional<CatalogError> check_references(const zone::Zone& zone,
+                                               const std::vector<health::HealthCheckConfig>& checks,
+                                               const std::string& where_prefix) const;
+  // The same over every zone of a proposal, with its checks.
+  std::optional<CatalogError> first_missing_reference(const Proposal& p) const;
 
   std::unique_ptr<state::StateStore> store_;
   std::map<std::string, ZoneEntry> zones_;

@@ -221,10 +221,6 @@ bool QueryLogWriter::write(const QueryLogEntry& entry) {
   return enqueue(line);
 }
 
-bool QueryLogWriter::write_line(std::string_view line) {
-  return enqueue(line);
-}
-
 bool QueryLogWriter::enqueue(std::string_view line) {
   bool wake = false;
   {

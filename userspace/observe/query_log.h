@@ -91,8 +91,6 @@ class QueryLogWriter {
 
   // Formats and queues the entry; false when it was dropped because the queue is full.
   bool write(const QueryLogEntry& entry);
-  // Queues one already formatted line (without its newline).
-  bool write_line(std::string_view line);
 
   // Opens the path again (log rotation: the file was renamed, then meridiand signalled); lines
   // not yet written go to the new file. On error the old file stays in use.

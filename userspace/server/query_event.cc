@@ -11,24 +11,23 @@ void fill_query_event(QueryEvent& event, std::span<const uint8_t> query,
                       answer::Transport transport, bool rrl_slipped) {
   event.client = client;
   event.transport = transport;
-  event.question = false;
-  event.qname = dns::Name();
-  if (info.question) {
-    // Read again here rather than kept by the Responder: only observed queries pay for it.
-    dns::WireReader reader(query);
-    reader.seek(dns::kHeaderSize);
-    dns::Name name = dns::Name::read(reader);
-    if (reader.ok()) {
-      event.question = true;
-      event.qname = std::move(name);
-    }
-  }
-  event.qtype = event.question ? info.qtype : 0;
+  event.question = info.question;
+  event.query = query;
+  event.qtype = info.question ? info.qtype : 0;
   event.rcode = info.rcode;
   event.truncated = info.truncated || rrl_slipped;
   event.rrl_slipped = rrl_slipped;
   event.ecs = info.ecs;
   event.zone_origin = info.zone ? &info.zone->origin() : nullptr;
+}
+
+std::optional<dns::Name> query_name(const QueryEvent& event) {
+  if (!event.question) return std::nullopt;
+  dns::WireReader reader(event.query);
+  reader.seek(dns::kHeaderSize);
+  dns::Name name = dns::Name::read(reader);
+  if (!reader.ok()) return std::nullopt;
+  return name;
 }
 
 }  // namespace meridian::server

@@ -18,8 +18,8 @@ namespace meridian::server {
 struct QueryEvent {
   sockaddr_storage client{};  // the resolver's address and port
   answer::Transport transport = answer::Transport::kUdp;
-  bool question = false;  // the question parsed: qname and qtype are its
-  dns::Name qname;        // the root when the question did not parse; case as sent
+  bool question = false;           // the question parsed: qtype is its, qname() reads it
+  std::span<const uint8_t> query;  // the query as received (valid during the call only)
   uint16_t qtype = 0;
   uint16_t rcode = 0;                 // the reply's (12 bits, with EDNS's extended rcode)
   bool truncated = false;             // TC: the answer did not fit, or the reply was slipped
@@ -29,6 +29,10 @@ struct QueryEvent {
   // during the call only.
   const dns::Name* zone_origin = nullptr;
 };
+
+// The question's name, case as sent, read from the query on demand (only a query log needs it,
+// counters do not); nullopt when the question did not parse.
+std::optional<dns::Name> query_name(const QueryEvent& event);
 
 // Called on the worker threads, concurrently, once per query answered (after its reply was
 // queued): it must be thread-safe and quick.
