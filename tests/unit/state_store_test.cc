@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +184,36 @@ TEST(StateStoreTest, OpenErrorsNameThePath) {
   EXPECT_NE(store.error().to_string().find(junk), std::string::npos);
   EXPECT_NE(store.error().to_string().find("not a database"), std::string::npos)
       << store.error().to_string();
+}
+
+// Only a missing file is created: an existing empty or schema-less one is refused with the way
+// out, and left exactly as it was (not seeded over).
+TEST(StateStoreTest, EmptyOrSchemaLessFileIsRefusedNotSeeded) {
+  TempDir dir;
+  const std::string empty = dir.write("empty.db", "");
+  auto store = StateStore::open(empty);
+  ASSERT_FALSE(store.ok());
+  const std::string message = store.error().to_string();
+  EXPECT_NE(message.find(empty + " exists but holds no meridiand schema (0 bytes)"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("mv " + empty + " " + empty + ".broken"), std::string::npos) << message;
+  struct stat st {};
+  ASSERT_EQ(::stat(empty.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 0);  // untouched
+
+  // A SQLite file with tables of somebody else's, but no schema version: refused too.
+  const std::string foreign = dir.path() + "/foreign.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(foreign.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  store = StateStore::open(foreign);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.error().to_string().find("holds no meridiand schema"), std::string::npos);
+
+  // A file that does not exist is created with the schema.
+  ASSERT_TRUE(open_store(dir.path() + "/new.db"));
 }
 
 TEST(StateStoreTest, ZonesCreateListFindDelete) {

@@ -1,6 +1,7 @@
 // Tests of the zone loaders: RFC 1035 master files (every syntax form, and one row per class of bad
 // file with its exact file:line), Route 53 JSON in all three shapes with routing policies kept, and
 // the change-batch rules (all or nothing).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -303,6 +304,66 @@ TEST(MasterFileTest, ErrorInsideAnIncludedFileNamesThatFile) {
   ASSERT_FALSE(z2.ok());
   EXPECT_EQ(z2.error().where, (dir.path() / "out.inc").string() + ":1");
   EXPECT_NE(z2.error().what.find("outside the zone"), std::string::npos);
+}
+
+// $INCLUDE reads regular files below the zone file's directory only, and zone text (the control
+// API's) reads none; errors name the path and never quote what a refused file holds.
+TEST(MasterFileTest, IncludeStaysBelowTheZoneFilesDirectory) {
+  ScratchDir dir;
+  ScratchDir outside;
+  const std::string secret = outside.write("secret.txt", "topsecret-line A 192.0.2.1\n");
+  struct Row {
+    const char* what;
+    std::string directive;
+    const char* fragment;
+  };
+  // A symlink inside the directory that leads out of it, and a FIFO (not a regular file).
+  fs::create_symlink(secret, dir.path() / "link.inc");
+  fs::create_symlink("/dev/zero", dir.path() / "zero.inc");
+  ASSERT_EQ(mkfifo((dir.path() / "fifo.inc").c_str(), 0600), 0);
+  const std::vector<Row> rows = {
+      {"absolute path outside", "$INCLUDE " + secret, "is not below the zone file's directory"},
+      {"/etc/hosts", "$INCLUDE /etc/hosts", "is not below the zone file's directory"},
+      {"/proc/self/environ", "$INCLUDE /proc/self/environ", "is not below"},
+      {"/dev/zero", "$INCLUDE /dev/zero", "is not below"},
+      {"dot-dot", "$INCLUDE ../" + fs::path(outside.path()).filename().string() + "/secret.txt",
+       "is not below"},
+      {"symlink out", "$INCLUDE link.inc", "is not below"},
+      {"symlink to a device", "$INCLUDE zero.inc", "is not below"},
+      {"fifo", "$INCLUDE fifo.inc", "not a regular file"},
+  };
+  int n = 0;
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.what);
+    const std::string main =
+        dir.write("m" + std::to_string(n++) + ".zone", kHead + row.directive + "\n");
+    auto z = load_master_file(main, N("example.com."));
+    ASSERT_FALSE(z.ok());
+    EXPECT_EQ(z.error().where, main + ":6");
+    EXPECT_NE(z.error().what.find(row.fragment), std::string::npos) << z.error().to_string();
+    EXPECT_EQ(z.error().what.find("topsecret"), std::string::npos) << z.error().to_string();
+  }
+}
+
+TEST(MasterFileTest, ZoneTextReadsNoFiles) {
+  ScratchDir dir;
+  const std::string inc = dir.write("hosts.inc", "ok A 192.0.2.1\n");
+  for (const std::string& target : {inc, std::string("/etc/hosts"), std::string("/dev/zero")}) {
+    auto t = parse_master_file(kHead + "$INCLUDE " + target + "\n", N("example.com."), "api");
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.error().where, "api:6");
+    EXPECT_NE(t.error().what.find("$INCLUDE is not accepted"), std::string::npos)
+        << t.error().to_string();
+  }
+}
+
+TEST(MasterFileTest, ErrorsQuoteAtMostAShortPieceOfTheLine) {
+  const std::string long_owner(3000, 'x');
+  auto t = parse_master_file(kHead + long_owner + std::string(" A\x01\x02 192.0.2.1\n"),
+                             N("example.com."), "api");
+  ASSERT_FALSE(t.ok());
+  EXPECT_LE(t.error().what.size(), 130u) << t.error().what;
+  for (char c : t.error().what) EXPECT_GE(static_cast<unsigned char>(c), 0x20);
 }
 
 TEST(MasterFileTest, MissingFileIsAnError) {

@@ -40,6 +40,7 @@ struct Connection {
   std::string socket = "/run/meridian/control.sock";
   std::string url;
   std::string token_file;
+  std::string ca_file;
   bool as_json = false;
 };
 
@@ -49,6 +50,8 @@ void add_connection(CLI::App* cmd, Connection& c) {
                   "Reach the control API over TCP instead, e.g. http://127.0.0.1:8053 (needs "
                   "--token-file or MERIDIAN_TOKEN)");
   cmd->add_option("--token-file", c.token_file, "File whose first line is the bearer token");
+  cmd->add_option("--cacert", c.ca_file,
+                  "With an https:// --url: verify meridiand's certificate with this CA file (PEM)");
   cmd->add_flag("--json", c.as_json, "Print the daemon's JSON answer");
 }
 
@@ -92,6 +95,7 @@ Call call(const Connection& c, const std::string& method, const std::string& pat
   control::ClientOptions options;
   options.unix_socket = c.socket;
   options.url_base = c.url;
+  options.ca_file = c.ca_file;
   std::string token_file = c.token_file;
   if (const char* env = std::getenv("MERIDIAN_TOKEN"); env && token_file.empty())
     options.token = env;

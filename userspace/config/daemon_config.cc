@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -14,12 +15,15 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "dns/types.h"
 #include "geo/geo_point.h"
 #include "geo/regions.h"
@@ -126,7 +130,15 @@ std::string syntax_reason(const std::string& message) {
   if (pos == std::string::npos) return message;
   size_t colon = message.find(": ", pos);
   if (colon == std::string::npos) return message;
-  return message.substr(colon + 2);
+  // The message quotes the token the parser stopped at, which can be the rest of the file.
+  constexpr size_t kMaxReason = 160;
+  std::string reason = message.substr(colon + 2);
+  if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason) + "...";
+  return reason;
+}
+
+std::string nesting_reason() {
+  return "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
 }
 
 Status read_listen(const ConfigReader& r, const json& value, DaemonConfig& out) {
@@ -454,8 +466,10 @@ Status read_state(const ConfigReader& r, const json& value, std::string_view bas
 Status read_control(const ConfigReader& r, const json& value, std::string_view base_dir,
                     DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/control", "must be an object");
-  if (auto e = r.reject_unknown_keys(value, "/control",
-                                     {"socket", "listen", "token_file", "max_body_bytes"}))
+  if (auto e = r.reject_unknown_keys(
+          value, "/control",
+          {"socket", "listen", "token_file", "max_body_bytes", "tls", "insecure", "max_connections",
+           "max_connections_per_source", "request_timeout_ms"}))
     return *e;
   if (value.contains("socket")) {
     auto socket =
@@ -484,6 +498,49 @@ Status read_control(const ConfigReader& r, const json& value, std::string_view b
     auto v = r.read_uint(value["max_body_bytes"], "/control/max_body_bytes", 1024, 1u << 30);
     if (!v) return v.error();
     out.control.max_body_bytes = *v;
+  }
+  if (value.contains("tls") && !value["tls"].is_null()) {
+    const json& tls = value["tls"];
+    if (!tls.is_object()) return r.error_at("/control/tls", "must be an object or null");
+    if (auto e = r.reject_unknown_keys(tls, "/control/tls", {"certificate", "key"})) return *e;
+    for (const char* key : {"certificate", "key"}) {
+      const std::string path = std::string("/control/tls/") + key;
+      if (!tls.contains(key)) return r.error_at(path, "is required (a PEM file)");
+      auto file = read_path_or_null(r, tls[key], path, base_dir, "");
+      if (!file || file->empty()) return r.error_at(path, "must be the path of a PEM file");
+      (std::string_view(key) == "key" ? out.control.tls_key_file : out.control.tls_cert_file) =
+          *file;
+    }
+  }
+  if (value.contains("insecure")) {
+    if (!value["insecure"].is_boolean())
+      return r.error_at("/control/insecure", "must be a boolean");
+    out.control.insecure = value["insecure"].get<bool>();
+  }
+  if (value.contains("max_connections")) {
+    auto v = r.read_uint(value["max_connections"], "/control/max_connections", 4, 65536);
+    if (!v) return v.error();
+    out.control.max_connections = *v;
+  }
+  if (value.contains("max_connections_per_source")) {
+    auto v = r.read_uint(value["max_connections_per_source"], "/control/max_connections_per_source",
+                         1, 65536);
+    if (!v) return v.error();
+    out.control.max_connections_per_source = *v;
+  }
+  if (value.contains("request_timeout_ms")) {
+    auto v = r.read_uint(value["request_timeout_ms"], "/control/request_timeout_ms", 100, 600000);
+    if (!v) return v.error();
+    out.control.request_timeout_ms = *v;
+  }
+  // The token authorizes every change: over a network it must not travel in clear text.
+  if (!out.control.listen.empty() && out.control.tls_cert_file.empty() && !out.control.insecure) {
+    if (auto a = parse_listen_address(out.control.listen); a && !is_loopback(*a)) {
+      return r.error_at("/control/listen",
+                        "a TCP listener on a non-loopback address needs \"tls\" (the bearer "
+                        "token would travel in clear text); set \"insecure\": true to allow it "
+                        "anyway");
+    }
   }
   return Ok{};
 }
@@ -721,6 +778,10 @@ Status load_health_checks_file(DaemonConfig& config) {
   std::ostringstream text;
   text << in.rdbuf();
   json doc;
+  if (const size_t at = json_depth_violation(text.str(), kMaxJsonDepth, true);
+      at != std::string::npos) {
+    return make_error(nesting_reason(), path + ":" + line_and_column(text.str(), at + 1));
+  }
   try {
     doc = json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
@@ -836,6 +897,19 @@ ListenAddress listen_address_from_sockaddr(const sockaddr* sa, socklen_t length)
   return out;
 }
 
+bool is_loopback(const ListenAddress& address) {
+  if (address.family() == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.address);
+    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.family() == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.address);
+    if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127;
+  }
+  return false;
+}
+
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   std::string host;
   std::string_view port_text;
@@ -902,6 +976,11 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
                                          std::string_view base_dir) {
   ConfigReader r(source_name);
   json doc;
+  if (const size_t at = json_depth_violation(text, kMaxJsonDepth, true);
+      at != std::string_view::npos) {
+    return make_error(nesting_reason(),
+                      std::string(source_name) + ":" + line_and_column(text, at + 1));
+  }
   try {
     // Comments are allowed: operators annotate their configs.
     doc = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
@@ -1008,18 +1087,57 @@ std::string effective_health_state_db(const DaemonConfig& config) {
   return config.state.database;
 }
 
+Result<std::string> read_secret_file(const std::string& path, std::string_view what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    return make_error("cannot open " + std::string(what) + ": " + std::strerror(errno), path);
+  struct stat st {};
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "not a regular file";
+  } else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    // Anyone who can read it can do what it allows; anyone who can write it can replace it.
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    problem = std::string("mode ") + mode +
+              " lets other users read or change it (make it 0600: chmod 600 " + path + ")";
+  } else if (st.st_size > (1 << 20)) {
+    problem = "larger than 1 MiB";
+  }
+  std::string text;
+  if (problem.empty()) {
+    text.resize(static_cast<size_t>(st.st_size));
+    const ssize_t n = ::read(fd, text.data(), text.size());
+    if (n < 0) problem = std::strerror(errno);
+    text.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!problem.empty()) return make_error(std::string(what) + ": " + problem, path);
+  return text;
+}
+
 Result<std::string> read_control_token(const DaemonConfig& config) {
   if (config.control.token_file.empty()) return std::string();
-  std::ifstream in(config.control.token_file, std::ios::binary);
-  if (!in)
-    return make_error(std::string("cannot open control token: ") + std::strerror(errno),
-                      config.control.token_file);
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.size() < 16)
-    return make_error("control token must be at least 16 characters on the first line",
-                      config.control.token_file);
+  auto text = read_secret_file(config.control.token_file, "control token");
+  if (!text) return text.error();
+  std::string token = text->substr(0, text->find('\n'));
+  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  while (!token.empty() && blank(token.back())) token.pop_back();
+  while (!token.empty() && blank(token.front())) token.erase(token.begin());
+  if (token.size() < kMinControlTokenLength)
+    return make_error(
+        "control token must be at least " + std::to_string(kMinControlTokenLength) +
+            " characters on the first line (it is " +
+            (token.empty() ? std::string("blank") : std::to_string(token.size()) + " characters") +
+            ")",
+        config.control.token_file);
+  for (char c : token) {
+    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e)
+      return make_error("control token must be printable ASCII without spaces",
+                        config.control.token_file);
+  }
   return token;
 }
 

@@ -30,6 +30,9 @@ struct ListenAddress {
   std::string to_text() const;
 };
 
+// 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address.
+bool is_loopback(const ListenAddress& address);
+
 // "A.B.C.D:port", "[v6]:port", or either address alone (port 53). Error says why.
 Result<ListenAddress> parse_listen_address(std::string_view text);
 // The same for a bound socket's address (e.g. after port 0 was resolved).
@@ -141,7 +144,17 @@ struct ControlSettings {
   std::string listen;      // "127.0.0.1:8053": also over TCP (bearer token required)
   std::string token_file;  // resolved path; the token is its first line (required with listen)
   uint32_t max_body_bytes = 16u << 20;
+  // "tls": {"certificate", "key"}: PEM files (resolved paths); TCP is then HTTPS only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool insecure = false;  // allow a non-loopback "listen" without TLS (warned at each start)
+  // Slow or idle clients: a whole request within request_timeout_ms; at most max_connections
+  // (each listener), max_connections_per_source from one /24 (IPv4) or /56 (IPv6).
+  uint32_t max_connections = 64;
+  uint32_t max_connections_per_source = 8;
+  uint32_t request_timeout_ms = 10000;
 };
+inline constexpr size_t kMinControlTokenLength = 16;
 
 // "metrics": the Prometheus text endpoint on its own TCP address (also GET /metrics on the
 // control API).
@@ -192,8 +205,12 @@ struct DaemonConfig {
 // Where health states persist: "health.state_db" when given, else the state database, else the
 // built-in default file. Empty: not persisted.
 std::string effective_health_state_db(const DaemonConfig& config);
-// The control token: the first line of control.token_file (empty when no file is set).
+// The control token: the first line of control.token_file (empty when no file is set), trimmed;
+// refused when shorter than kMinControlTokenLength or when the file is readable by others.
 Result<std::string> read_control_token(const DaemonConfig& config);
+// A file holding a secret (token, TLS key): a regular file of at most 1 MiB that neither group
+// nor others can read or write. `what` names it in errors.
+Result<std::string> read_secret_file(const std::string& path, std::string_view what);
 
 // The GeoIP database the daemon opens: the configured one, else the setup-built default when that
 // file exists, else empty (no database: geolocation answers fall to the '*' record sets).

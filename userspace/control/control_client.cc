@@ -9,6 +9,8 @@
 #include <mutex>
 #include <utility>
 
+#include "common/json_parse.h"
+
 namespace meridian::control {
 
 namespace {
@@ -34,9 +36,9 @@ struct SlistDeleter {
 
 std::optional<nlohmann::json> ClientResponse::json() const {
   if (body.empty()) return std::nullopt;
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
+  auto j = parse_json(body);
+  if (!j) return std::nullopt;
+  return std::move(j).value();
 }
 
 ControlClient::ControlClient(ClientOptions options) : options_(std::move(options)) {}
@@ -65,6 +67,7 @@ Result<ClientResponse> ControlClient::request(const std::string& method,
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   if (use_socket) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket.c_str());
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
   // The control API is local or on a known address: never through a proxy from the environment.
   curl_easy_setopt(e, CURLOPT_PROXY, "");
   curl_easy_setopt(e, CURLOPT_NOPROXY, "*");

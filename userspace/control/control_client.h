@@ -17,6 +17,8 @@ struct ClientOptions {
   std::string url_base;     // e.g. "http://127.0.0.1:8053": TCP instead of the socket
   std::string token;        // sent as "Authorization: Bearer <token>" when not empty
   long timeout_ms = 30000;
+  std::string ca_file;  // https: the CA certificate(s) to verify the daemon with (PEM); empty:
+                        // the system's CAs
 };
 
 struct ClientResponse {

@@ -2,6 +2,8 @@
 // and handed to MHD, so the Unix socket's mode and the stale-socket rule are ours, not MHD's.
 #include "control/http_server.h"
 
+#include "control/connection_guard.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -22,6 +24,8 @@
 #include <utility>
 
 #include <spdlog/spdlog.h>
+
+#include "common/json_parse.h"
 
 namespace meridian::control {
 
@@ -205,6 +209,7 @@ struct ControlServer::Impl {
     Impl* impl = nullptr;
     bool over_tcp = false;
     MHD_Daemon* daemon = nullptr;
+    std::unique_ptr<ConnectionGuard> guard;  // outlives the daemon
   };
 
   ControlServerOptions options;
@@ -241,6 +246,11 @@ struct ControlServer::Impl {
   static MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method,
                                const char* version, const char* upload_data, size_t* upload_size,
                                void** con_cls);
+  static MHD_Result on_accept(void* cls, const sockaddr* addr, socklen_t length);
+  static void on_connection(void* cls, MHD_Connection* c, void** socket_context,
+                            MHD_ConnectionNotificationCode toe);
+  static void on_completed(void* cls, MHD_Connection* c, void** con_cls,
+                           MHD_RequestTerminationCode toe);
 };
 
 namespace {
@@ -269,13 +279,39 @@ void* on_uri(void* /*cls*/, const char* uri, MHD_Connection* /*c*/) {
   }
 }
 
-void on_completed(void* /*cls*/, MHD_Connection* /*c*/, void** con_cls,
-                  MHD_RequestTerminationCode /*toe*/) {
-  delete static_cast<RequestContext*>(*con_cls);
-  *con_cls = nullptr;
+// The guard's handle for a connection (set when MHD reported it opened).
+ConnectionGuard::Connection* guarded(MHD_Connection* c) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info ? static_cast<ConnectionGuard::Connection*>(info->socket_context) : nullptr;
 }
 
 }  // namespace
+
+MHD_Result ControlServer::Impl::on_accept(void* cls, const sockaddr* addr, socklen_t length) {
+  auto* listener = static_cast<Listener*>(cls);
+  return listener->guard->admit(addr, length) ? MHD_YES : MHD_NO;
+}
+
+void ControlServer::Impl::on_connection(void* cls, MHD_Connection* c, void** socket_context,
+                                        MHD_ConnectionNotificationCode toe) {
+  auto* listener = static_cast<Listener*>(cls);
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const MHD_ConnectionInfo* fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const MHD_ConnectionInfo* peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (fd == nullptr) return;
+    *socket_context = listener->guard->opened(fd->connect_fd, peer ? peer->client_addr : nullptr);
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    listener->guard->closed(static_cast<ConnectionGuard::Connection*>(*socket_context));
+    *socket_context = nullptr;
+  }
+}
+
+void ControlServer::Impl::on_completed(void* cls, MHD_Connection* c, void** con_cls,
+                                       MHD_RequestTerminationCode /*toe*/) {
+  delete static_cast<RequestContext*>(*con_cls);
+  *con_cls = nullptr;
+  static_cast<Listener*>(cls)->guard->request_finished(guarded(c));
+}
 
 MHD_Result ControlServer::Impl::on_request(void* cls, MHD_Connection* c, const char* url,
                                            const char* method, const char* /*version*/,
@@ -356,6 +392,7 @@ MHD_Result ControlServer::Impl::first_call(Listener& listener, MHD_Connection* c
                     {{"WWW-Authenticate", "Bearer"}});
     }
   }
+  listener.guard->authorized(guarded(c));
 
   const std::string_view raw(ctx.raw_uri);
   const std::string_view raw_path = raw.substr(0, raw.find('?'));
@@ -453,14 +490,15 @@ MHD_Result ControlServer::Impl::run_handler(Listener& listener, MHD_Connection* 
       return refuse(c, HttpResponse::error(400, "MalformedInput",
                                            "request body is empty; a JSON value is required"));
     }
-    try {
-      req.json = nlohmann::json::parse(req.body);
-    } catch (const nlohmann::json::exception& e) {
-      return refuse(
-          c, HttpResponse::error(400, "MalformedInput",
-                                 std::string("request body is not valid JSON: ") + e.what()));
+    auto parsed = parse_json(req.body);
+    if (!parsed) {
+      return refuse(c,
+                    HttpResponse::error(400, "MalformedInput",
+                                        "request body is not valid JSON: " + parsed.error().what));
     }
+    req.json = std::move(parsed).value();
   }
+  listener.guard->handler_started(guarded(c));
   HttpResponse resp;
   try {
     resp = ctx.route->handler(req);
@@ -589,15 +627,34 @@ Result<int> ControlServer::Impl::open_tcp_socket() {
 
 Result<MHD_Daemon*> ControlServer::Impl::start_daemon(Listener& listener, int fd) {
   const unsigned threads = std::max(1u, options.threads);
-  // MHD splits the connection limit between the pool's threads.
-  const unsigned limit = std::max(options.max_connections, threads);
+  ConnectionLimits limits;
+  limits.max_connections = std::max(1u, options.max_connections);
+  limits.max_per_source = listener.over_tcp ? options.max_connections_per_source : 0;
+  limits.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
+  listener.guard = std::make_unique<ConnectionGuard>(limits);
+  // The guard enforces max_connections; MHD's own cap (split between the pool's threads) only
+  // leaves room for connections the guard shut down and MHD has not closed yet.
+  const unsigned limit = 2 * limits.max_connections + 2 * threads;
   std::vector<MHD_OptionItem> items = {
       {MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
       {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(limit), nullptr},
       {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.connection_timeout_s), nullptr},
       {MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&on_uri), nullptr},
-      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&on_completed), nullptr},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&on_completed), &listener},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&on_connection), &listener},
   };
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+  if (listener.over_tcp && !options.tls_certificate_pem.empty()) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      ::close(fd);
+      return make_error("control TLS: this libmicrohttpd was built without TLS support");
+    }
+    flags |= MHD_USE_TLS;
+    // MHD reads both while starting (GnuTLS copies them); the options keep them alive anyway.
+    items.push_back(
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(options.tls_certificate_pem.c_str())});
+    items.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(options.tls_key_pem.c_str())});
+  }
   // A pool of one is refused with a warning: one internal thread is the same thing.
   if (threads > 1) {
     items.push_back({MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(threads), nullptr});
@@ -605,8 +662,7 @@ Result<MHD_Daemon*> ControlServer::Impl::start_daemon(Listener& listener, int fd
   items.push_back({MHD_OPTION_END, 0, nullptr});
   struct stat before {};
   ::fstat(fd, &before);
-  MHD_Daemon* d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, nullptr,
-                                   nullptr, &on_request, &listener,
+  MHD_Daemon* d = MHD_start_daemon(flags, 0, &on_accept, &listener, &on_request, &listener,
                                    // First, so that start-up messages go to spdlog too.
                                    MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr, MHD_OPTION_ARRAY,
                                    items.data(), MHD_OPTION_END);
@@ -619,7 +675,8 @@ Result<MHD_Daemon*> ControlServer::Impl::start_daemon(Listener& listener, int fd
       ::close(fd);
     }
     return make_error(std::string("cannot start the control HTTP server on ") +
-                      (listener.over_tcp ? options.tcp_listen : options.unix_socket));
+                      (listener.over_tcp ? options.tcp_listen : options.unix_socket) +
+                      (flags & MHD_USE_TLS ? " (check the TLS certificate and key)" : ""));
   }
   return d;  // MHD owns the socket now and closes it in MHD_stop_daemon
 }
@@ -633,8 +690,8 @@ Status ControlServer::Impl::start_locked() {
     return make_error("control tcp_listen " + options.tcp_listen +
                       " requires a token (TCP requests are authorized by bearer token)");
   }
-  unix_listener = Listener{this, false, nullptr};
-  tcp_listener = Listener{this, true, nullptr};
+  unix_listener = Listener{this, false, nullptr, nullptr};
+  tcp_listener = Listener{this, true, nullptr, nullptr};
   running = true;  // so stop_locked() cleans up a partial start
   if (!options.unix_socket.empty()) {
     auto fd = open_unix_socket();
@@ -671,6 +728,7 @@ void ControlServer::Impl::stop_locked() {
   for (Listener* l : {&unix_listener, &tcp_listener}) {
     if (l->daemon) MHD_stop_daemon(l->daemon);
     l->daemon = nullptr;
+    l->guard.reset();  // after the daemon: MHD reports every close first
   }
   // Remove the socket file only if it is still the one we bound (not a successor's).
   struct stat st {};
@@ -734,6 +792,14 @@ ControlServer::Counters ControlServer::counters() const {
   c.requests = impl_->requests.load(std::memory_order_relaxed);
   c.refused_unauthorized = impl_->refused_unauthorized.load(std::memory_order_relaxed);
   c.refused_bad_request = impl_->refused_bad_request.load(std::memory_order_relaxed);
+  std::lock_guard lock(impl_->mu);
+  for (const auto* l : {&impl_->unix_listener, &impl_->tcp_listener}) {
+    if (!l->guard) continue;
+    const auto g = l->guard->counters();
+    c.refused_connections += g.refused_source + g.refused_full;
+    c.evicted_connections += g.evicted;
+    c.timed_out_requests += g.timed_out;
+  }
   return c;
 }
 

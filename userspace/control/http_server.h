@@ -3,7 +3,8 @@
 // request must carry "Authorization: Bearer <token>". Requests are dispatched to handlers by
 // method and path pattern; the server knows nothing of zones or health checks.
 //
-// Refusals it makes itself, before any handler runs, each with a JSON body {"Error": {"Code",
+// Slow or idle clients cannot hold the listener (see ConnectionGuard). Refusals it makes itself,
+// before any handler runs, each with a JSON body {"Error": {"Code",
 // "Message"}}: 401 (TCP without a valid token, compared in constant time), 404 (no route),
 // 405 (route exists, other method), 411/413 (body too large or without a length when one is
 // needed), 400 (body not valid JSON where a handler declared it wants JSON). A slow or
@@ -61,8 +62,15 @@ struct ControlServerOptions {
   size_t max_body_bytes = 16u << 20;  // larger requests get 413 (bodies up to twice this plus
                                       // 1 MiB are read and dropped first, larger ones are not)
   unsigned threads = 2;               // handler threads
+  // Each listener: at most this many connections; when full, the oldest connection that is not
+  // an authorized request in progress is closed to admit a new one (connection_guard.h).
   unsigned max_connections = 64;
-  unsigned connection_timeout_s = 10;  // idle or slow clients are closed after this
+  unsigned max_connections_per_source = 16;  // TCP, per /24 (IPv4) or /56 (IPv6)
+  unsigned request_timeout_ms = 10000;       // to send a whole request, headers and body
+  unsigned connection_timeout_s = 10;        // idle between reads or writes
+  // PEM certificate chain and key: the TCP listener speaks only HTTPS (TLS through GnuTLS).
+  std::string tls_certificate_pem;
+  std::string tls_key_pem;
 };
 
 class ControlServer {
@@ -86,6 +94,9 @@ class ControlServer {
     uint64_t requests = 0;
     uint64_t refused_unauthorized = 0;  // 401
     uint64_t refused_bad_request = 0;   // 400/404/405/411/413 made by the server itself
+    uint64_t refused_connections = 0;   // per-source cap, or full of authorized work
+    uint64_t evicted_connections = 0;   // closed to admit a newer one
+    uint64_t timed_out_requests = 0;    // not sent whole within request_timeout_ms
   };
   Counters counters() const;
 

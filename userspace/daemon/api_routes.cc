@@ -24,6 +24,8 @@ HttpResponse error_response(const CatalogError& e) {
       return HttpResponse::error(404, "NoSuchChange", message);
     case Refusal::kConflict:
       return HttpResponse::error(409, "Conflict", message);
+    case Refusal::kUnavailable:
+      return HttpResponse::error(503, "ServiceUnavailable", message);
     case Refusal::kInternal:
       break;
   }

@@ -91,10 +91,10 @@ Status Controller::apply_config(const config::DaemonConfig& next) {
   auto proposal = catalog_->propose_config(next, **zones);
   if (!proposal) return proposal.error();
   auto installed = commit_and_install(*proposal, next, /*health_changed=*/true);
-  if (!installed) return installed.error();
+  if (auto* e = std::get_if<CatalogError>(&installed)) return e->error;
   for (const auto& note : proposal->notes) spdlog::get("config")->info("{}", note);
   config_ = next;
-  if (*installed) mark_all_insync();  // changes acknowledged before a crash and now served
+  if (std::get<bool>(installed)) mark_all_insync();  // acknowledged before a crash, now served
   return Ok{};
 }
 
@@ -115,12 +115,19 @@ void Controller::republish() {
   mark_all_insync();
 }
 
-Result<bool> Controller::commit_and_install(manage::Proposal& proposal,
-                                            const config::DaemonConfig& config,
-                                            bool health_changed) {
+CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
+                                                   const config::DaemonConfig& config,
+                                                   bool health_changed, Refusal invalid) {
   auto prepared = prepare_gslb(config, proposal.zone_set(), geo_databases_, deps_.health_view);
-  if (!prepared) return prepared.error();
-  if (auto s = catalog_->commit(proposal); !s) return s.error();
+  if (!prepared) return CatalogError{invalid, prepared.error()};
+  if (auto s = catalog_->commit(proposal); !s) {
+    // The database could not take it (disk full, I/O error, locked): nothing about the
+    // request is wrong, so the client may retry; the operator must hear of it.
+    storage_errors_++;
+    spdlog::get("config")->error("state database write failed, change not applied: {}",
+                                 s.error().to_string());
+    return CatalogError{Refusal::kUnavailable, s.error()};
+  }
   // Committed: from here on the change is kept whatever happens to this process.
   if (health_changed && deps_.health) {
     if (auto s = deps_.health->apply(config, proposal.health_checks); !s)
@@ -164,7 +171,7 @@ std::string Controller::zone_id_of_origin(const dns::Name& origin) const {
 
 Controller::Counters Controller::counters() const {
   return Counters{batches_applied_.load(), batches_rejected_.load(), changes_applied_.load(),
-                  publish_failures_.load()};
+                  publish_failures_.load(), storage_errors_.load()};
 }
 
 size_t Controller::zone_count() {
@@ -245,10 +252,10 @@ CatalogResult<json> Controller::create_zone(const json& body) {
   if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, false);
-  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   spdlog::get("config")->info("hosted zone {} created ({})", origin->to_text(), p.change_zone_id);
   return json{{"HostedZone", zone_json(catalog_->zones().at(p.change_zone_id))},
-              {"InSync", *installed}};
+              {"InSync", std::get<bool>(installed)}};
 }
 
 CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
@@ -259,9 +266,9 @@ CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
   if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, false);
-  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   for (const auto& note : p.notes) spdlog::get("config")->info("{}", note);
-  return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", *installed}};
+  return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", std::get<bool>(installed)}};
 }
 
 CatalogResult<json> Controller::list_record_sets(const std::string& id_or_name,
@@ -321,10 +328,10 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
     return *e;
   }
   auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, false);
-  if (!installed) {
+  auto installed = commit_and_install(p, config_, false, Refusal::kInvalidChangeBatch);
+  if (auto* e = std::get_if<CatalogError>(&installed)) {
     batches_rejected_++;
-    return CatalogError{Refusal::kInvalidChangeBatch, installed.error()};
+    return *e;
   }
   batches_applied_++;
   changes_applied_ += p.change ? p.change->change_count : 0;
@@ -385,9 +392,10 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
   if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, false);
-  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   const auto& entry = catalog_->zones().at(p.change_zone_id);
-  json out{{"HostedZone", zone_json(entry)}, {"InSync", *installed}, {"Created", !id}};
+  json out{
+      {"HostedZone", zone_json(entry)}, {"InSync", std::get<bool>(installed)}, {"Created", !id}};
   if (p.change) out["ChangeInfo"] = std::get<json>(change_json(*p.change))["ChangeInfo"];
   return out;
 }
@@ -412,8 +420,8 @@ CatalogResult<json> Controller::put_health_check(const json& object) {
   if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, true);
-  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
-  return json{{"HealthCheck", object}, {"InSync", *installed}};
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  return json{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
 }
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {
@@ -422,8 +430,8 @@ CatalogResult<json> Controller::delete_health_check(const std::string& id) {
   if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, true);
-  if (!installed) return CatalogError{Refusal::kInternal, installed.error()};
-  return json{{"Deleted", id}, {"InSync", *installed}};
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  return json{{"Deleted", id}, {"InSync", std::get<bool>(installed)}};
 }
 
 json Controller::health_status() {

@@ -77,6 +77,7 @@ class Controller {
     uint64_t batches_rejected = 0;
     uint64_t changes_applied = 0;  // record set changes in applied batches
     uint64_t publish_failures = 0;
+    uint64_t storage_errors = 0;  // writes the state database refused (503 to the client)
   };
   Counters counters() const;
   size_t zone_count();
@@ -93,8 +94,11 @@ class Controller {
 
   // Prepares, commits and installs a proposal (the lock is held); `health_changed`: the checks
   // may differ, apply them to the checker and log the GSLB inputs.
-  Result<bool> commit_and_install(manage::Proposal& proposal, const config::DaemonConfig& config,
-                                  bool health_changed);
+  // Refused with `invalid` when the proposal cannot be served, kUnavailable when the database
+  // cannot take it.
+  CatalogResult<bool> commit_and_install(manage::Proposal& proposal,
+                                         const config::DaemonConfig& config, bool health_changed,
+                                         manage::Refusal invalid = manage::Refusal::kInvalidInput);
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
   CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
@@ -108,7 +112,7 @@ class Controller {
   std::unique_ptr<manage::Catalog> catalog_;
   GeoDatabases geo_databases_;
   std::atomic<uint64_t> batches_applied_{0}, batches_rejected_{0}, changes_applied_{0},
-      publish_failures_{0};
+      publish_failures_{0}, storage_errors_{0};
   // Hosted zone ids by origin key for the query log (read by logging threads).
   std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> zone_ids_;
 };

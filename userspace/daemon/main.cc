@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "daemon/api_routes.h"
 #include "daemon/controller.h"
 #include "daemon/gslb_runtime.h"
+#include "daemon/instance_lock.h"
 #include "daemon/observability.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
@@ -131,6 +134,29 @@ Result<std::unique_ptr<meridian::control::ControlServer>> start_control(
   options.tcp_listen = config.control.listen;
   options.token = *token;
   options.max_body_bytes = config.control.max_body_bytes;
+  options.max_connections = config.control.max_connections;
+  options.max_connections_per_source = config.control.max_connections_per_source;
+  options.request_timeout_ms = config.control.request_timeout_ms;
+  options.connection_timeout_s = (config.control.request_timeout_ms + 999) / 1000;
+  if (!config.control.tls_cert_file.empty()) {
+    std::ifstream cert(config.control.tls_cert_file, std::ios::binary);
+    if (!cert)
+      return meridian::make_error(
+          "cannot open the control TLS certificate: " + std::string(std::strerror(errno)),
+          config.control.tls_cert_file);
+    options.tls_certificate_pem.assign(std::istreambuf_iterator<char>(cert), {});
+    auto key = meridian::config::read_secret_file(config.control.tls_key_file, "control TLS key");
+    if (!key) return key.error();
+    options.tls_key_pem = std::move(key).value();
+  } else if (!config.control.listen.empty()) {
+    auto address = meridian::config::parse_listen_address(config.control.listen);
+    if (address && !meridian::config::is_loopback(*address)) {
+      spdlog::get("control")->warn(
+          "control API on {} without TLS (\"insecure\": true): the bearer token travels in "
+          "clear text",
+          config.control.listen);
+    }
+  }
   auto server = std::make_unique<meridian::control::ControlServer>(options);
   meridian::daemon::add_api_routes(*server, controller, std::move(extras));
   if (auto s = server->start(); !s)
@@ -138,7 +164,10 @@ Result<std::unique_ptr<meridian::control::ControlServer>> start_control(
   spdlog::get("control")->info(
       "control API on {}{}{}", config.control.socket,
       !config.control.socket.empty() && !config.control.listen.empty() ? " and " : "",
-      config.control.listen.empty() ? "" : "tcp " + server->tcp_address() + " (token)");
+      config.control.listen.empty()
+          ? ""
+          : "tcp " + server->tcp_address() +
+                (config.control.tls_cert_file.empty() ? " (token)" : " (TLS, token)"));
   return server;
 }
 
@@ -162,6 +191,29 @@ Result<std::unique_ptr<meridian::control::ControlServer>> start_metrics(
   return server;
 }
 
+// The locks this instance holds for its lifetime (see InstanceLock).
+Result<std::vector<meridian::daemon::InstanceLock>> lock_instance(const DaemonConfig& config) {
+  using meridian::daemon::InstanceLock;
+  std::vector<InstanceLock> locks;
+  if (!config.state.database.empty()) {
+    // A file of its own beside the database: SQLite's own locks are per transaction.
+    auto lock = InstanceLock::acquire(config.state.database + ".lock", "state database");
+    if (!lock) return lock.error();
+    locks.push_back(std::move(lock).value());
+  }
+#ifdef MERIDIAN_WITH_XDP
+  // A pin directory that cannot be made is not locked: the fast path then fails to start with
+  // that reason and userspace serves everything, as it would have anyway.
+  if (config.xdp && !config.xdp->pin_dir.empty() &&
+      meridian::fastpath::prepare_pin_dir(config.xdp->pin_dir)) {
+    auto lock = InstanceLock::acquire(config.xdp->pin_dir, "XDP pin directory");
+    if (!lock) return lock.error();
+    locks.push_back(std::move(lock).value());
+  }
+#endif
+  return locks;
+}
+
 int run(const std::string& path, const std::string& cli_log_level) {
   auto log = spdlog::get("daemon");
 
@@ -183,6 +235,14 @@ int run(const std::string& path, const std::string& cli_log_level) {
   }
   DaemonConfig config = std::move(loaded).value();
   set_log_level(cli_log_level.empty() ? config.log_level : cli_log_level);
+
+  // Before anything is opened, bound or attached: one instance per state database and pin
+  // directory, so a second meridiand cannot take over a live one's program or share its port.
+  auto locks = lock_instance(config);
+  if (!locks) {
+    log->error("cannot start: {}", locks.error().to_string());
+    return 1;
+  }
 
   // Health states as answers read them: one view for the daemon's lifetime, shared by every
   // engine built on reloads, written by the checker's transitions (no rebuild).

@@ -225,6 +225,9 @@ std::string Observability::metrics_text() const {
   m.sample("meridian_record_set_changes_total", cc.changes_applied);
   m.counter("meridian_publish_failures_total", "Publishes to the XDP maps that failed");
   m.sample("meridian_publish_failures_total", cc.publish_failures);
+  m.counter("meridian_state_write_errors_total",
+            "Changes the state database could not write (answered 503, nothing applied)");
+  m.sample("meridian_state_write_errors_total", cc.storage_errors);
 
   if (server_) {
     const auto s = server_->stats();

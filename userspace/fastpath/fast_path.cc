@@ -42,19 +42,23 @@ Status ensure_bpffs(const std::string& pin_dir) {
 
 }  // namespace
 
+Status prepare_pin_dir(const std::string& pin_dir) {
+  if (auto s = ensure_bpffs(pin_dir); !s) return s.error();
+  if (auto s = make_directories(pin_dir); !s) return s.error();
+  // mkdir reports EEXIST for anything at the path; a pinned map or program there would fail
+  // the load with a bare "Not a directory".
+  struct stat st {};
+  if (stat(pin_dir.c_str(), &st) != 0)
+    return make_error(std::string("pin_dir: ") + std::strerror(errno), pin_dir);
+  if (!S_ISDIR(st.st_mode))
+    return make_error("pin_dir is not a directory (a pinned BPF object is there)", pin_dir);
+  return Ok{};
+}
+
 Result<std::unique_ptr<FastPath>> FastPath::start(const FastPathSettings& settings,
                                                   std::vector<std::string>* warnings) {
   if (!settings.pin_dir.empty()) {
-    if (auto s = ensure_bpffs(settings.pin_dir); !s) return s.error();
-    if (auto s = make_directories(settings.pin_dir); !s) return s.error();
-    // mkdir reports EEXIST for anything at the path; a pinned map or program there would fail
-    // the load with a bare "Not a directory".
-    struct stat st {};
-    if (stat(settings.pin_dir.c_str(), &st) != 0)
-      return make_error(std::string("pin_dir: ") + std::strerror(errno), settings.pin_dir);
-    if (!S_ISDIR(st.st_mode))
-      return make_error("pin_dir is not a directory (a pinned BPF object is there)",
-                        settings.pin_dir);
+    if (auto s = prepare_pin_dir(settings.pin_dir); !s) return s.error();
   }
   // Before loading: a foreign program is refused without touching the pins.
   std::vector<InterfaceXdp> found;

@@ -42,6 +42,10 @@ struct PublishReport {
   std::vector<std::string> warnings;
 };
 
+// Mounts bpffs when this mount namespace has none and creates the pin directory (mode 0700),
+// which must then be a directory. FastPath::start does it too.
+Status prepare_pin_dir(const std::string& pin_dir);
+
 class FastPath {
  public:
   // Loads the program and attaches it to every interface. An interface that already carries

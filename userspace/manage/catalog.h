@@ -38,7 +38,8 @@ enum class Refusal : uint8_t {
   kNoSuchHealthCheck,   // 404 NoSuchHealthCheck
   kNoSuchChange,        // 404 NoSuchChange
   kConflict,            // 409: exists already, in use, or read-only (no state database)
-  kInternal,            // 500: the database failed
+  kUnavailable,         // 503 ServiceUnavailable: the database cannot write now (retryable)
+  kInternal,            // 500: something that should not happen
 };
 
 struct CatalogError {

@@ -2,12 +2,15 @@
 #include "state/state_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <set>
 #include <system_error>
@@ -465,10 +468,18 @@ std::string zone_id_for_origin(const dns::Name& origin) {
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
+  // Only a file that does not exist is created (and then seeded from the config file): an
+  // existing file without the schema, such as one truncated to 0 bytes, is somebody's lost
+  // data, and seeding it would bury what the API had written.
+  struct stat st {};
+  const bool existed = ::stat(path.c_str(), &st) == 0;
+  if (!existed && errno != ENOENT) {
+    return make_error(std::string("cannot open state database: ") + std::strerror(errno), path);
+  }
   sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db,
+      SQLITE_OPEN_READWRITE | (existed ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string what = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -493,6 +504,15 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& path) {
   auto v = version();
   if (!v) return v.error();
   if (auto s = refuse_newer(*v); !s) return s.error();
+  if (existed && *v == 0) {
+    return make_error(
+        "state database " + path + " exists but holds no meridiand schema (" +
+        std::to_string(st.st_size) +
+        " bytes): it is not seeded over, so nothing written through the API is lost by "
+        "accident. Restore it from a backup; or, to start again from the config file's zones "
+        "(everything written through the API is gone), move it aside (mv " +
+        path + " " + path + ".broken) and start meridiand again");
+  }
 
   // WAL + FULL: a commit is on disk (the WAL fsynced) before the write returns, so what was
   // acknowledged survives power loss, and readers never block the writer.

@@ -3,7 +3,15 @@
 // 5.1), else an error naming the line: no silent default.
 #include "zone/master_file.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -16,6 +24,69 @@ namespace meridian::zone {
 namespace {
 
 constexpr int kMaxIncludeDepth = 8;
+// An included file is read whole; larger ones (or a device such as /dev/zero) are refused.
+constexpr size_t kMaxIncludeBytes = 256u << 20;
+// What an error about one line may quote of it: a file included by mistake must not come back
+// whole inside error messages.
+constexpr size_t kMaxErrorText = 120;
+
+// Which files $INCLUDE may read: none for zone text from the control API; for a zone file,
+// regular files below that file's directory (`root`, resolved, ending in '/').
+struct IncludeRule {
+  bool allowed = false;
+  std::string root;
+};
+
+Error cut_short(Error e) {
+  std::string& what = e.what;
+  for (char& c : what) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) c = '?';
+  }
+  if (what.size() > kMaxErrorText) what = what.substr(0, kMaxErrorText) + "...";
+  return e;
+}
+
+// Reads an included file under `rule`; errors name the path as written and why, never content.
+Result<std::string> read_included(const std::string& path, const IncludeRule& rule) {
+  if (!rule.allowed) {
+    return make_error(
+        "$INCLUDE is not accepted in zone text sent to the control API (it would read files on "
+        "the server); put the records in the text itself");
+  }
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    return make_error("cannot read included file " + path + ": " + std::strerror(errno));
+  }
+  if (std::string_view(resolved).substr(0, rule.root.size()) != rule.root) {
+    return make_error("included file " + path + " is not below the zone file's directory " +
+                      rule.root);
+  }
+  const int fd = ::open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return make_error("cannot read included file " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  std::string text;
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "not a regular file";
+  } else if (static_cast<uint64_t>(st.st_size) > kMaxIncludeBytes) {
+    problem = "larger than " + std::to_string(kMaxIncludeBytes >> 20) + " MiB";
+  } else {
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);  // a file that shrank while read is read as it was
+  }
+  ::close(fd);
+  if (!problem.empty()) return make_error("cannot read included file " + path + ": " + problem);
+  return text;
+}
 
 struct Token {
   std::string text;
@@ -165,7 +236,8 @@ std::optional<uint32_t> parse_ttl(std::string_view s) {
 
 class MasterFileParser {
  public:
-  MasterFileParser(Zone& zone, const dns::Name& origin) : zone_(zone), origin_(origin) {}
+  MasterFileParser(Zone& zone, const dns::Name& origin, IncludeRule include)
+      : zone_(zone), origin_(origin), include_(std::move(include)) {}
 
   Status parse(std::string_view text, std::string_view source, const std::string& dir, int depth) {
     auto entries = split_entries(text, source);
@@ -175,10 +247,10 @@ class MasterFileParser {
       if (tokens.empty()) continue;
       const std::string loc = where(source, e.line);
       if (tokens[0].text[0] == '$' && !e.blank_owner) {
-        if (auto s = directive(tokens, loc, dir, depth); !s) return s;
+        if (auto s = directive(tokens, loc, dir, depth); !s) return cut_short(s.error());
         continue;
       }
-      if (auto s = record(e, tokens, loc); !s) return s;
+      if (auto s = record(e, tokens, loc); !s) return cut_short(s.error());
     }
     return Ok{};
   }
@@ -207,10 +279,8 @@ class MasterFileParser {
       if (depth >= kMaxIncludeDepth) return make_error("$INCLUDE nested too deeply", loc);
       std::string path = t[1].text;
       if (!path.empty() && path[0] != '/') path = dir + path;
-      std::ifstream in(path);
-      if (!in) return make_error("cannot read included file " + path, loc);
-      std::stringstream ss;
-      ss << in.rdbuf();
+      auto included = read_included(path, include_);
+      if (!included) return make_error(included.error().what, loc);
       const dns::Name saved_origin = origin_;
       if (t.size() == 3) {
         auto n = dns::Name::from_text(t[2].text, &origin_);
@@ -219,7 +289,7 @@ class MasterFileParser {
       }
       const auto slash = path.find_last_of('/');
       const std::string sub_dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-      Status s = parse(ss.str(), path, sub_dir, depth + 1);
+      Status s = parse(*included, path, sub_dir, depth + 1);
       origin_ = saved_origin;  // RFC 1035: $INCLUDE does not change the including file's origin
       return s;
     }
@@ -330,6 +400,7 @@ class MasterFileParser {
   };
   Zone& zone_;
   dns::Name origin_;
+  const IncludeRule include_;
   std::optional<uint32_t> default_ttl_;
   std::optional<uint32_t> last_ttl_;
   dns::Name last_owner_;
@@ -343,7 +414,7 @@ class MasterFileParser {
 Result<Zone> parse_master_file(std::string_view text, const dns::Name& origin,
                                std::string_view source_name) {
   Zone zone(origin);
-  MasterFileParser parser(zone, origin);
+  MasterFileParser parser(zone, origin, IncludeRule{});  // text from a client reads no files
   if (auto s = parser.parse(text, source_name, "", 0); !s) return s.error();
   if (auto s = parser.finish(); !s) {
     Error e = s.error();
@@ -359,9 +430,16 @@ Result<Zone> load_master_file(const std::string& path, const dns::Name& origin) 
   std::stringstream ss;
   ss << in.rdbuf();
   Zone zone(origin);
-  MasterFileParser parser(zone, origin);
   const auto slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  IncludeRule include{true, {}};
+  char root[PATH_MAX];
+  if (::realpath(dir.empty() ? "." : dir.c_str(), root) == nullptr)
+    return make_error(
+        std::string("cannot resolve the zone file's directory: ") + std::strerror(errno), path);
+  include.root = root;
+  if (include.root.back() != '/') include.root += '/';
+  MasterFileParser parser(zone, origin, std::move(include));
   if (auto s = parser.parse(ss.str(), path, dir, 0); !s) return s.error();
   if (auto s = parser.finish(); !s) {
     Error e = s.error();

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_parse.h"
 #include "dns/rdata_text.h"
 #include "dns/types.h"
 
@@ -487,12 +488,9 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
 Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
                                 std::string_view source_name) {
   const std::string source(source_name);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-    return Error{std::string("invalid JSON: ") + e.what(), source};
-  }
+  auto parsed = parse_json(text);
+  if (!parsed) return Error{"invalid JSON: " + parsed.error().what, source};
+  json j = std::move(parsed).value();
   auto located = [&](Error e) {
     e.where = source + (e.where.empty() ? "" : ": " + e.where);
     return e;
