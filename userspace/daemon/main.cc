@@ -76,11 +76,7 @@ void warn_about_ignored_changes(const DaemonConfig& running, const DaemonConfig&
   };
   if (texts(running) != texts(next)) log->warn("reload: \"listen\" changed; restart to apply");
   if (running.workers != next.workers) log->warn("reload: \"workers\" changed; restart to apply");
-  if (running.tcp.idle_timeout_ms != next.tcp.idle_timeout_ms ||
-      running.tcp.max_connections != next.tcp.max_connections ||
-      running.tcp.max_connections_per_source != next.tcp.max_connections_per_source) {
-    log->warn("reload: \"tcp\" changed; restart to apply");
-  }
+  if (running.tcp != next.tcp) log->warn("reload: \"tcp\" changed; restart to apply");
   if (running.edns.udp_payload != next.edns.udp_payload || running.edns.nsid != next.edns.nsid) {
     log->warn("reload: \"edns\" changed; restart to apply");
   }
