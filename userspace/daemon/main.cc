@@ -335,9 +335,10 @@ int run(const std::string& path, const std::string& cli_log_level) {
   auto stats = server.stats();
   log->info(
       "stopped: udp {} received, {} replied, {} dropped; tcp {} connections ({} refused, {} "
-      "timed out), {} queries",
+      "timed out idle, {} timed out receiving a query, {} evicted), {} queries",
       stats.udp_received, stats.udp_replied, stats.udp_dropped, stats.tcp_accepted,
-      stats.tcp_refused, stats.tcp_timed_out, stats.tcp_queries);
+      stats.tcp_refused, stats.tcp_timed_out, stats.tcp_query_timed_out, stats.tcp_evicted,
+      stats.tcp_queries);
   log->info(
       "rate limited (answer/nxdomain/error): {}/{}/{} dropped, {}/{}/{} slipped (TC=1); {} busy "
       "buckets evicted",
