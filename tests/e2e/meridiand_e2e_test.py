@@ -15,9 +15,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -91,12 +93,20 @@ def answer_texts(response, rdtype):
     return out
 
 
-def tcp_connect(where):
+def tcp_connect(where, source=None):
+    """A connected TCP socket; `source`: the local address to bind (any 127.0.0.0/8 address is
+    local, so tests can be clients in many /24s)."""
     family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(QUERY_TIMEOUT_S)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.connect(where)
+    try:
+        s.settimeout(QUERY_TIMEOUT_S)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if source:
+            s.bind((source, 0))
+        s.connect(where)
+    except OSError:
+        s.close()
+        raise
     return s
 
 
@@ -318,6 +328,10 @@ class TcpLimitsTest(unittest.TestCase):
                     raise
             time.sleep(0.1)
 
+    def assert_refused(self, sock, why):
+        """Closed as it is accepted: well before the idle timeout would close it anyway."""
+        self.assertTrue(closed_by_peer(sock, self.IDLE_MS / 1000 / 2), why)
+
     def test_idle_connection_is_closed(self):
         with self.served_connection(self.daemon.udp4) as s:
             started = time.monotonic()  # idle from the reply on
@@ -341,7 +355,7 @@ class TcpLimitsTest(unittest.TestCase):
         try:
             extra = tcp_connect(self.daemon.udp4)
             with extra:
-                self.assertTrue(closed_by_peer(extra, 2), "connection over the cap is closed")
+                self.assert_refused(extra, "connection over the cap is closed")
             for s in conns:  # the ones within the cap still work
                 q = dns.message.make_query("host.example.com.", "A")
                 s.sendall(frame(q))
@@ -351,15 +365,156 @@ class TcpLimitsTest(unittest.TestCase):
                 s.close()
         self.served_connection(self.daemon.udp4).close()  # closed connections give slots back
 
-    def test_cap_is_per_address(self):
-        # Holding the whole IPv4 quota does not block ::1.
+    def test_cap_is_per_network(self):
+        # 127.0.0.1 holding the quota blocks the rest of 127.0.0.0/24, not another /24 nor ::1.
         conns = self.full_quota(self.daemon.udp4)
         try:
+            with tcp_connect(self.daemon.udp4, source="127.0.0.2") as same_network:
+                self.assert_refused(same_network, "a connection from the same /24 over the cap")
+            with tcp_connect(self.daemon.udp4, source="127.0.1.1") as other_network:
+                q = dns.message.make_query("host.example.com.", "A")
+                other_network.sendall(frame(q))
+                self.assertEqual(recv_message(other_network).id, q.id)
             r = query("host.example.com.", "A", self.daemon.udp6, tcp=True)
             self.assertEqual(answer_texts(r, dns.rdatatype.A), {"192.0.2.10"})
         finally:
             for s in conns:
                 s.close()
+
+
+class SlowDrip:
+    """Slow clients: `per_network` connections from each of `networks` /24s (127.1.N.10 and up),
+    each sending one byte of a query that never ends every `interval` seconds, and connecting
+    again on the next tick when the server closed it, as an attacker holding the table would.
+    One thread, non-blocking sends; stop() closes every socket."""
+
+    def __init__(self, where, networks, per_network, interval):
+        self.where = where
+        self.interval = interval
+        self.sources = [f"127.1.{n}.{10 + k}" for n in range(networks) for k in range(per_network)]
+        self.socks = [None] * len(self.sources)
+        # A length prefix announcing 512 bytes, then zeros: one byte a tick never completes it.
+        self.payload = b"\x02\x00" + bytes(512)
+        self.sent = [0] * len(self.sources)
+        self.connects = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+        for i, s in enumerate(self.socks):
+            if s:
+                s.close()
+                self.socks[i] = None
+
+    def open_count(self):
+        return sum(1 for s in self.socks if s)
+
+    def _tick(self, i):
+        s = self.socks[i]
+        if s is None:
+            try:
+                s = tcp_connect(self.where, source=self.sources[i])
+            except OSError:
+                return
+            s.setblocking(False)
+            self.socks[i], self.sent[i] = s, 0
+            self.connects += 1
+        try:
+            s.send(self.payload[self.sent[i] % len(self.payload):][:1])
+            self.sent[i] += 1
+        except OSError:  # closed by the server (reset, broken pipe): again on the next tick
+            s.close()
+            self.socks[i] = None
+
+    def _run(self):
+        start = time.monotonic()
+        due = [start + self.interval * i / len(self.sources) for i in range(len(self.sources))]
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            for i in range(len(self.sources)):
+                if now >= due[i]:
+                    self._tick(i)
+                    due[i] = now + self.interval
+            self.stopping.wait(0.01)
+
+
+class TcpSlowClientTest(unittest.TestCase):
+    """Slow clients holding every TCP slot (the idle timer used to restart on every byte) must not
+    keep honest clients out: each query has to arrive whole within tcp.query_timeout_ms, and a
+    new connection to a full table closes the least recently active one."""
+
+    MAX_CONNECTIONS = 64
+    PER_SOURCE = 8
+    NETWORKS = 16  # x 12 connections: 192 slow clients, 128 within their /24's cap, for 64 slots
+    PER_NETWORK = 12
+    DRIP_S = 1.0  # well inside the idle timeout (10 s, the default)
+    MONITOR_S = 12
+
+    def setUp(self):
+        self.daemon = Daemon(listen=("127.0.0.1:0",), tcp={
+            "max_connections": self.MAX_CONNECTIONS,
+            "max_connections_per_source": self.PER_SOURCE}).start()
+        self.addCleanup(self.daemon.stop)
+
+    def honest_tcp_query(self):
+        q = dns.message.make_query("host.example.com.", "A")
+        try:
+            with tcp_connect(self.daemon.udp4) as s:
+                s.sendall(frame(q))
+                r = recv_message(s)
+            return r.id == q.id and answer_texts(r, dns.rdatatype.A) == {"192.0.2.10"}
+        except (OSError, EOFError, dns.exception.DNSException):
+            return False
+
+    def honest_dig(self):
+        host, port = self.daemon.udp4
+        try:
+            out = subprocess.run(["dig", "+tcp", "+tries=1", "+time=3", "+short", f"@{host}",
+                                  "-p", str(port), "host.example.com.", "A"],
+                                 capture_output=True, text=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            return False
+        return out.returncode == 0 and out.stdout.split() == ["192.0.2.10"]
+
+    def test_honest_clients_answered_while_slow_clients_drip(self):
+        drip = SlowDrip(self.daemon.udp4, self.NETWORKS, self.PER_NETWORK, self.DRIP_S).start()
+        try:
+            # One full round of the drip: every slow client has connected (and the table is full).
+            time.sleep(self.DRIP_S * 1.5)
+            self.assertGreaterEqual(drip.open_count(), self.MAX_CONNECTIONS)
+            answered, failed = {"tcp": 0, "dig": 0}, {"tcp": 0, "dig": 0}
+            deadline = time.monotonic() + self.MONITOR_S
+            round_ = 0
+            while time.monotonic() < deadline:
+                kind = "dig" if round_ % 5 == 0 else "tcp"
+                ok = self.honest_dig() if kind == "dig" else self.honest_tcp_query()
+                (answered if ok else failed)[kind] += 1
+                round_ += 1
+                time.sleep(0.2)
+            connects = drip.connects
+        finally:
+            drip.stop()
+        self.assertEqual(self.daemon.terminate(), 0)
+        stopped = self.daemon.wait_for_line("stopped:", 5) or ""
+        print(f"\nhonest answered {answered}, failed {failed}; slow-client connections "
+              f"{connects}; {stopped.split('stopped: ', 1)[-1]}", file=sys.stderr)
+        self.assertEqual(failed, {"tcp": 0, "dig": 0},
+                         f"honest queries failed during the attack (answered {answered})")
+        self.assertGreater(answered["dig"], 5)
+        self.assertGreater(answered["tcp"], 20)
+        # The table really was full and held by slow clients: they were timed out and evicted,
+        # and the /24s over their cap were refused.
+        counts = dict((k, int(v)) for v, k in re.findall(
+            r"(\d+) (refused|timed out receiving a query|evicted)", stopped))
+        self.assertGreater(counts.get("timed out receiving a query", 0), 0, stopped)
+        self.assertGreater(counts.get("evicted", 0), 0, stopped)
+        self.assertGreater(counts.get("refused", 0), 0, stopped)
 
 
 class Rfc8906Test(unittest.TestCase):

@@ -40,8 +40,11 @@ TEST(DaemonConfigTest, EmptyObjectGivesDefaults) {
   EXPECT_EQ(config->edns.udp_payload, 1232);
   EXPECT_FALSE(config->edns.nsid.has_value());
   EXPECT_EQ(config->tcp.idle_timeout_ms, 10000u);
+  EXPECT_EQ(config->tcp.query_timeout_ms, 2000u);
   EXPECT_EQ(config->tcp.max_connections, 1024u);
   EXPECT_EQ(config->tcp.max_connections_per_source, 32u);
+  EXPECT_EQ(config->tcp.ipv4_prefix_length, 24u);
+  EXPECT_EQ(config->tcp.ipv6_prefix_length, 56u);
   EXPECT_EQ(config->log_level, "info");
   EXPECT_TRUE(config->zones.empty());
   EXPECT_EQ(config->source, "meridian.json");
@@ -53,7 +56,8 @@ TEST(DaemonConfigTest, FullFileIsRead) {
     "listen": ["127.0.0.1:5353", "[::1]:5353"],
     "workers": 3,
     "edns": {"udp_payload": 1400, "nsid": "meridian-1"},
-    "tcp": {"idle_timeout_ms": 500, "max_connections": 10, "max_connections_per_source": 2},
+    "tcp": {"idle_timeout_ms": 500, "query_timeout_ms": 300, "max_connections": 10,
+            "max_connections_per_source": 2, "ipv4_prefix_length": 32, "ipv6_prefix_length": 64},
     "log": {"level": "debug"},
     "zones": [
       {"origin": "example.com.", "format": "rfc1035", "file": "zones/example.com.zone"},
@@ -71,8 +75,11 @@ TEST(DaemonConfigTest, FullFileIsRead) {
   EXPECT_EQ(config->edns.udp_payload, 1400);
   EXPECT_EQ(config->edns.nsid, "meridian-1");
   EXPECT_EQ(config->tcp.idle_timeout_ms, 500u);
+  EXPECT_EQ(config->tcp.query_timeout_ms, 300u);
   EXPECT_EQ(config->tcp.max_connections, 10u);
   EXPECT_EQ(config->tcp.max_connections_per_source, 2u);
+  EXPECT_EQ(config->tcp.ipv4_prefix_length, 32u);
+  EXPECT_EQ(config->tcp.ipv6_prefix_length, 64u);
   EXPECT_EQ(config->log_level, "debug");
   ASSERT_EQ(config->zones.size(), 2u);
   EXPECT_EQ(config->zones[0].format, ZoneFormat::kRfc1035);
@@ -120,6 +127,12 @@ TEST(DaemonConfigTest, FieldErrorsNameTheJsonPath) {
       {R"({"tcp": {"max_connections_per_source": true}})",
        "meridian.json: /tcp/max_connections_per_source: "},
       {R"({"tcp": {"idle_timeout": 5}})", "meridian.json: /tcp/idle_timeout: unknown key"},
+      {R"({"tcp": {"query_timeout_ms": 0}})",
+       "meridian.json: /tcp/query_timeout_ms: must be between 1 and 3600000"},
+      {R"({"tcp": {"ipv4_prefix_length": 33}})",
+       "meridian.json: /tcp/ipv4_prefix_length: must be between 1 and 32"},
+      {R"({"tcp": {"ipv6_prefix_length": 0}})",
+       "meridian.json: /tcp/ipv6_prefix_length: must be between 1 and 128"},
       {R"({"log": {"level": "verbose"}})", "meridian.json: /log/level: must be one of"},
       {R"({"log": {"file": "x"}})", "meridian.json: /log/file: unknown key"},
       {R"({"zone": []})", "meridian.json: /zone: unknown key"},

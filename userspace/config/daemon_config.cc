@@ -12,6 +12,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <unordered_map>
 
@@ -90,6 +91,23 @@ class ConfigReader {
                                 std::to_string(max) + " (got " + std::to_string(v) + ")");
     }
     return static_cast<uint32_t>(v);
+  }
+
+  // The optional unsigned fields of the object at `path`, each in its range.
+  struct UintField {
+    const char* key;
+    uint32_t* target;
+    uint64_t min, max;
+  };
+  Status read_uint_fields(const json& object, const std::string& path,
+                          std::span<const UintField> fields) const {
+    for (const UintField& f : fields) {
+      if (!object.contains(f.key)) continue;
+      auto v = read_uint(object[f.key], path + "/" + f.key, f.min, f.max);
+      if (!v) return v.error();
+      *f.target = *v;
+    }
+    return Ok{};
   }
 
   Result<std::string> read_string(const json& value, const std::string& path) const {
@@ -186,26 +204,20 @@ Status read_edns(const ConfigReader& r, const json& value, DaemonConfig& out) {
 Status read_tcp(const ConfigReader& r, const json& value, DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/tcp", "must be an object");
   if (auto e = r.reject_unknown_keys(
-          value, "/tcp", {"idle_timeout_ms", "max_connections", "max_connections_per_source"})) {
+          value, "/tcp",
+          {"idle_timeout_ms", "query_timeout_ms", "max_connections", "max_connections_per_source",
+           "ipv4_prefix_length", "ipv6_prefix_length"})) {
     return *e;
   }
-  if (value.contains("idle_timeout_ms")) {
-    auto v = r.read_uint(value["idle_timeout_ms"], "/tcp/idle_timeout_ms", 1, 3600000);
-    if (!v) return v.error();
-    out.tcp.idle_timeout_ms = *v;
-  }
-  if (value.contains("max_connections")) {
-    auto v = r.read_uint(value["max_connections"], "/tcp/max_connections", 1, 1000000);
-    if (!v) return v.error();
-    out.tcp.max_connections = *v;
-  }
-  if (value.contains("max_connections_per_source")) {
-    auto v = r.read_uint(value["max_connections_per_source"], "/tcp/max_connections_per_source", 1,
-                         1000000);
-    if (!v) return v.error();
-    out.tcp.max_connections_per_source = *v;
-  }
-  return Ok{};
+  const ConfigReader::UintField fields[] = {
+      {"idle_timeout_ms", &out.tcp.idle_timeout_ms, 1, 3600000},
+      {"query_timeout_ms", &out.tcp.query_timeout_ms, 1, 3600000},
+      {"max_connections", &out.tcp.max_connections, 1, 1000000},
+      {"max_connections_per_source", &out.tcp.max_connections_per_source, 1, 1000000},
+      {"ipv4_prefix_length", &out.tcp.ipv4_prefix_length, 1, 32},
+      {"ipv6_prefix_length", &out.tcp.ipv6_prefix_length, 1, 128},
+  };
+  return r.read_uint_fields(value, "/tcp", fields);
 }
 
 Status read_xdp(const ConfigReader& r, const json& value, DaemonConfig& out) {
@@ -591,12 +603,7 @@ Status read_rrl(const ConfigReader& r, const json& value, DaemonConfig& out) {
     return *e;
   }
   // Limits as in maps/meridian_rrl.h (MDN_RRL_MAX_RATE, _MAX_BURST, _MAX_SLIP).
-  struct Field {
-    const char* key;
-    uint32_t* target;
-    uint64_t min, max;
-  };
-  const Field fields[] = {
+  const ConfigReader::UintField fields[] = {
       {"responses_per_second", &out.rrl.responses_per_second, 0, 1000000},
       {"burst", &out.rrl.burst, 0, 1000000},
       {"slip", &out.rrl.slip, 0, 10},
@@ -604,12 +611,7 @@ Status read_rrl(const ConfigReader& r, const json& value, DaemonConfig& out) {
       {"ipv6_prefix_length", &out.rrl.ipv6_prefix_length, 1, 128},
       {"table_size", &out.rrl.table_size, 1024, 1u << 24},
   };
-  for (const Field& f : fields) {
-    if (!value.contains(f.key)) continue;
-    auto v = r.read_uint(value[f.key], std::string("/rrl/") + f.key, f.min, f.max);
-    if (!v) return v.error();
-    *f.target = *v;
-  }
+  if (auto read = r.read_uint_fields(value, "/rrl", fields); !read) return read;
   if (value.contains("allow")) {
     const json& allow = value["allow"];
     if (!allow.is_array()) return r.error_at("/rrl/allow", "must be an array of prefixes");

@@ -49,8 +49,13 @@ struct ZoneSource {
 
 struct TcpSettings {
   uint32_t idle_timeout_ms = 10000;
+  uint32_t query_timeout_ms = 2000;  // to receive one whole query, from its first byte
   uint32_t max_connections = 1024;
   uint32_t max_connections_per_source = 32;
+  // Sources are counted together per prefix of these lengths, as RRL counts them.
+  uint32_t ipv4_prefix_length = 24;
+  uint32_t ipv6_prefix_length = 56;
+  bool operator==(const TcpSettings&) const = default;
 };
 
 struct EdnsSettings {

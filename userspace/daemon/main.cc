@@ -79,11 +79,7 @@ void warn_about_ignored_changes(const DaemonConfig& running, const DaemonConfig&
   };
   if (texts(running) != texts(next)) log->warn("reload: \"listen\" changed; restart to apply");
   if (running.workers != next.workers) log->warn("reload: \"workers\" changed; restart to apply");
-  if (running.tcp.idle_timeout_ms != next.tcp.idle_timeout_ms ||
-      running.tcp.max_connections != next.tcp.max_connections ||
-      running.tcp.max_connections_per_source != next.tcp.max_connections_per_source) {
-    log->warn("reload: \"tcp\" changed; restart to apply");
-  }
+  if (running.tcp != next.tcp) log->warn("reload: \"tcp\" changed; restart to apply");
   if (running.edns.udp_payload != next.edns.udp_payload || running.edns.nsid != next.edns.nsid) {
     log->warn("reload: \"edns\" changed; restart to apply");
   }
@@ -399,9 +395,10 @@ int run(const std::string& path, const std::string& cli_log_level) {
   auto stats = server.stats();
   log->info(
       "stopped: udp {} received, {} replied, {} dropped; tcp {} connections ({} refused, {} "
-      "timed out), {} queries",
+      "timed out idle, {} timed out receiving a query, {} evicted), {} queries",
       stats.udp_received, stats.udp_replied, stats.udp_dropped, stats.tcp_accepted,
-      stats.tcp_refused, stats.tcp_timed_out, stats.tcp_queries);
+      stats.tcp_refused, stats.tcp_timed_out, stats.tcp_query_timed_out, stats.tcp_evicted,
+      stats.tcp_queries);
   log->info(
       "rate limited (answer/nxdomain/error): {}/{}/{} dropped, {}/{}/{} slipped (TC=1); {} busy "
       "buckets evicted",

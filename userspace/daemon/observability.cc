@@ -239,6 +239,9 @@ std::string Observability::metrics_text() const {
     m.sample("meridian_tcp_connections_total", {{"outcome", "accepted"}}, s.tcp_accepted);
     m.sample("meridian_tcp_connections_total", {{"outcome", "refused"}}, s.tcp_refused);
     m.sample("meridian_tcp_connections_total", {{"outcome", "timed_out"}}, s.tcp_timed_out);
+    m.sample("meridian_tcp_connections_total", {{"outcome", "query_timed_out"}},
+             s.tcp_query_timed_out);
+    m.sample("meridian_tcp_connections_total", {{"outcome", "evicted"}}, s.tcp_evicted);
   }
   if (query_log_) {
     const auto q = query_log_->counters();

@@ -101,6 +101,19 @@ Result<int> open_bound_socket(const config::ListenAddress& a, int type) {
   return fd;
 }
 
+// Worker `w` of `count`: its share of the connection cap. A worker evicts only its own
+// connections (no closing across threads), so the cap is split into shares that add up to
+// max_connections, at least one each; the kernel spreads connections evenly enough
+// (SO_REUSEPORT hashes the client's address and port).
+TcpWorkerLimits tcp_limits(const config::TcpSettings& tcp, uint32_t w, uint32_t count) {
+  TcpWorkerLimits limits;
+  limits.idle_timeout = std::chrono::milliseconds(tcp.idle_timeout_ms);
+  limits.query_timeout = std::chrono::milliseconds(tcp.query_timeout_ms);
+  limits.max_connections =
+      std::max(1u, tcp.max_connections / count + (w < tcp.max_connections % count ? 1 : 0));
+  return limits;
+}
+
 }  // namespace
 
 // One thread's share of the server: its sockets, its epoll set, its loop.
@@ -108,10 +121,10 @@ class Worker {
  public:
   Worker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
          const rrl::RateLimiter& limiter, TcpConnectionBudget& budget,
-         std::chrono::milliseconds idle_timeout, const QueryObserver* on_query)
+         const TcpWorkerLimits& tcp_limits, const QueryObserver* on_query)
       : epoll_fd_{epoll_fd},
         udp_(epoll_fd, zones, responder, limiter, on_query),
-        tcp_(epoll_fd, zones, responder, budget, idle_timeout, on_query) {}
+        tcp_(epoll_fd, zones, responder, budget, tcp_limits, on_query) {}
   ~Worker() = default;  // members close their sockets before the epoll fd below goes
 
   UdpWorker& udp() { return udp_; }
@@ -147,7 +160,7 @@ class Worker {
             break;  // the loop condition sees `stopping`
         }
       }
-      tcp_.expire_idle(TcpWorker::Clock::now());
+      tcp_.finish_batch(TcpWorker::Clock::now());
     }
   }
 
@@ -164,8 +177,9 @@ class Worker {
 Server::Server(ServerOptions options, const zone::ZoneStore& zones,
                const answer::Responder& responder)
     : options_(std::move(options)), zones_(zones), responder_(responder) {
-  budget_ = std::make_unique<TcpConnectionBudget>(options_.tcp.max_connections,
-                                                  options_.tcp.max_connections_per_source);
+  budget_ = std::make_unique<TcpConnectionBudget>(options_.tcp.max_connections_per_source,
+                                                  options_.tcp.ipv4_prefix_length,
+                                                  options_.tcp.ipv6_prefix_length);
 }
 
 Server::~Server() {
@@ -195,7 +209,7 @@ Status Server::start() {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) return give_up(make_error(std::string("epoll_create1: ") + strerror(errno)));
     auto worker = std::make_unique<Worker>(epfd, zones_, responder_, limiter_, *budget_,
-                                           std::chrono::milliseconds(options_.tcp.idle_timeout_ms),
+                                           tcp_limits(options_.tcp, w, count),
                                            options_.on_query ? &options_.on_query : nullptr);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -243,6 +257,8 @@ ServerStats Server::stats() const {
     total.tcp_accepted += tcp.accepted;
     total.tcp_refused += tcp.refused;
     total.tcp_timed_out += tcp.timed_out;
+    total.tcp_query_timed_out += tcp.query_timed_out;
+    total.tcp_evicted += tcp.evicted;
     total.tcp_queries += tcp.queries;
     for (size_t k = 0; k < MDN_RRL_CLASS_COUNT; ++k) {
       total.rrl_dropped[k] += udp.rrl_dropped[k];

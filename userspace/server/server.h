@@ -38,7 +38,9 @@ struct ServerStats {
   uint64_t udp_dropped = 0;
   uint64_t tcp_accepted = 0;
   uint64_t tcp_refused = 0;
-  uint64_t tcp_timed_out = 0;
+  uint64_t tcp_timed_out = 0;        // idle
+  uint64_t tcp_query_timed_out = 0;  // a query not received whole in time
+  uint64_t tcp_evicted = 0;          // closed to make room for a new connection
   uint64_t tcp_queries = 0;
   // Response rate limiting, by response class (enum mdn_rrl_class).
   std::array<uint64_t, MDN_RRL_CLASS_COUNT> rrl_dropped{};

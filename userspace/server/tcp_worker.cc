@@ -1,5 +1,5 @@
-// RFC 7766 DNS over TCP on non-blocking sockets: framing, pipelining, partial I/O, idle timeout,
-// and shared connection caps.
+// RFC 7766 DNS over TCP on non-blocking sockets: framing, pipelining, partial I/O, idle and
+// per-query timeouts, eviction of the least recently active connection, per-network caps.
 #include "server/tcp_worker.h"
 
 #include <netinet/in.h>
@@ -11,8 +11,12 @@
 #include <cerrno>
 #include <cstring>
 #include <iterator>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
+
+#include "meridian_rrl.h"
+#include "policy/ip_prefix.h"
 
 namespace meridian::server {
 namespace {
@@ -22,18 +26,6 @@ std::shared_ptr<spdlog::logger> server_log() {
   return log ? log : spdlog::default_logger();
 }
 
-std::string source_key(const sockaddr_storage& peer) {
-  if (peer.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
-    return std::string(reinterpret_cast<const char*>(&v4->sin_addr), sizeof v4->sin_addr);
-  }
-  if (peer.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-    return std::string(reinterpret_cast<const char*>(&v6->sin6_addr), sizeof v6->sin6_addr);
-  }
-  return {};
-}
-
 // Reads per readiness event before other connections get a turn (the socket stays readable).
 constexpr int kReadsPerEvent = 16;
 constexpr int kAcceptsPerEvent = 64;
@@ -41,35 +33,50 @@ constexpr size_t kInitialInput = 1024;
 
 }  // namespace
 
+size_t TcpConnectionBudget::SourceKeyHash::operator()(const SourceKey& k) const {
+  return std::hash<std::string_view>()(
+      std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
+}
+
+TcpConnectionBudget::SourceKey TcpConnectionBudget::source_key(const sockaddr_storage& peer) const {
+  // The same masking as RRL's bucket keys (maps/meridian_rrl.h).
+  const policy::ClientAddress address = policy::ClientAddress::from_sockaddr(peer);
+  const uint32_t length = address.ipv6 ? ipv6_prefix_length_ : ipv4_prefix_length_;
+  SourceKey key{};
+  key[0] = address.ipv6 ? MDN_RRL_FAMILY_IPV6 : MDN_RRL_FAMILY_IPV4;
+  for (uint32_t i = 0; i < 16; ++i) key[1 + i] = address.address[i] & mdn_rrl_byte_mask(length, i);
+  return key;
+}
+
 bool TcpConnectionBudget::try_acquire(const sockaddr_storage& peer) {
+  const SourceKey key = source_key(peer);
   std::lock_guard lock(mutex_);
-  if (total_ >= max_total_) return false;
-  uint32_t& from_source = per_source_[source_key(peer)];
-  if (from_source >= max_per_source_) {
-    if (from_source == 0) per_source_.erase(source_key(peer));
-    return false;
+  auto it = per_source_.find(key);
+  if (it == per_source_.end()) {
+    per_source_.emplace(key, 1);
+    return true;
   }
-  ++from_source;
-  ++total_;
+  if (it->second >= max_per_source_) return false;
+  ++it->second;
   return true;
 }
 
 void TcpConnectionBudget::release(const sockaddr_storage& peer) {
+  const SourceKey key = source_key(peer);
   std::lock_guard lock(mutex_);
-  auto it = per_source_.find(source_key(peer));
+  auto it = per_source_.find(key);
   if (it == per_source_.end()) return;
   if (--it->second == 0) per_source_.erase(it);
-  --total_;
 }
 
 TcpWorker::TcpWorker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
-                     TcpConnectionBudget& budget, std::chrono::milliseconds idle_timeout,
+                     TcpConnectionBudget& budget, const TcpWorkerLimits& limits,
                      const QueryObserver* on_query)
     : epoll_fd_(epoll_fd),
       zones_(zones),
       responder_(responder),
       budget_(budget),
-      idle_timeout_(idle_timeout),
+      limits_(limits),
       on_query_(on_query) {
   reply_.reserve(kMaxMessage);
 }
@@ -108,10 +115,17 @@ void TcpWorker::accept_ready(EventTag& listener) {
       return;
     }
     if (!budget_.try_acquire(peer)) {
-      // Over a cap: close at once rather than queue, so one source cannot hold the server.
+      // The source network is at its cap: it is the one holding the server, so it is refused
+      // (closed at once rather than queued) instead of pushing another client out.
       ++counters_.refused;
       close(fd);
       continue;
+    }
+    if (connections_.size() >= limits_.max_connections && !connections_.empty()) {
+      // Full: the least recently active connection (idle, or still sending its query) makes room,
+      // so clients holding connections cannot keep a new honest one out (RFC 7766 6.2.3).
+      ++counters_.evicted;
+      close_connection(connections_.front());
     }
     // Replies are written whole; Nagle would only delay the next pipelined answer.
     int one = 1;
@@ -123,6 +137,9 @@ void TcpWorker::accept_ready(EventTag& listener) {
     c.fd = fd;
     c.peer = peer;
     c.last_activity = Clock::now();
+    c.receiving_slot.push_back(&c);  // the one allocation the query clock needs
+    c.receiving_position = c.receiving_slot.begin();
+    start_query_clock(c, c.last_activity);  // the first query is due from the accept on
     c.registered_events = EPOLLIN;
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -137,6 +154,7 @@ void TcpWorker::accept_ready(EventTag& listener) {
 }
 
 void TcpWorker::connection_ready(TcpConnection& c, uint32_t events) {
+  if (c.fd < 0) return;  // evicted by an accept earlier in this batch
   if (events & EPOLLERR) {
     close_connection(c);
     return;
@@ -165,7 +183,6 @@ bool TcpWorker::read_queries(TcpConnection& c) {
     ssize_t n = recv(c.fd, c.input.data() + c.input_length, room, 0);
     if (n > 0) {
       c.input_length += static_cast<size_t>(n);
-      touch(c);
       answer_buffered(c);
       if (!flush(c)) return false;
       if (static_cast<size_t>(n) < room) break;  // drained for now
@@ -212,6 +229,13 @@ void TcpWorker::answer_buffered(TcpConnection& c) {
   if (offset > 0) {
     std::memmove(c.input.data(), c.input.data() + offset, c.input_length - offset);
     c.input_length -= offset;
+  }
+  if (c.input_length == 0 || c.output.size() - c.output_sent >= kMaxPendingOutput) {
+    // Between queries, or held back until the client reads its replies: only the idle timeout
+    // applies.
+    stop_query_clock(c);
+  } else if (offset > 0 || !c.receiving) {
+    start_query_clock(c, Clock::now());  // the bytes left over begin the next query
   }
 }
 
@@ -262,23 +286,51 @@ void TcpWorker::touch(TcpConnection& c) {
   connections_.splice(connections_.end(), connections_, c.position);
 }
 
+void TcpWorker::start_query_clock(TcpConnection& c, Clock::time_point now) {
+  c.query_started = now;
+  // To the back: every clock in receiving_ started no later than `now`, so the front is always
+  // the first to expire.
+  receiving_.splice(receiving_.end(), c.receiving ? receiving_ : c.receiving_slot,
+                    c.receiving_position);
+  c.receiving = true;
+}
+
+void TcpWorker::stop_query_clock(TcpConnection& c) {
+  if (!c.receiving) return;
+  c.receiving_slot.splice(c.receiving_slot.end(), receiving_, c.receiving_position);
+  c.receiving = false;
+}
+
 void TcpWorker::close_connection(TcpConnection& c) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
   close(c.fd);
+  c.fd = -1;
   budget_.release(c.peer);
-  connections_.erase(c.position);
+  stop_query_clock(c);
+  // Kept until the batch of events is done: an accept that evicts `c` may come before an event
+  // for `c` in the same batch.
+  closed_.splice(closed_.end(), connections_, c.position);
 }
 
-void TcpWorker::expire_idle(Clock::time_point now) {
-  while (!connections_.empty() && connections_.front().last_activity + idle_timeout_ <= now) {
+void TcpWorker::finish_batch(Clock::time_point now) {
+  while (!receiving_.empty() && receiving_.front()->query_started + limits_.query_timeout <= now) {
+    ++counters_.query_timed_out;
+    close_connection(*receiving_.front());
+  }
+  while (!connections_.empty() &&
+         connections_.front().last_activity + limits_.idle_timeout <= now) {
     ++counters_.timed_out;
     close_connection(connections_.front());
   }
+  closed_.clear();
 }
 
 int TcpWorker::next_expiry_ms(Clock::time_point now) const {
   if (connections_.empty()) return -1;
-  auto due = connections_.front().last_activity + idle_timeout_;
+  auto due = connections_.front().last_activity + limits_.idle_timeout;
+  if (!receiving_.empty()) {
+    due = std::min(due, receiving_.front()->query_started + limits_.query_timeout);
+  }
   if (due <= now) return 0;
   // Rounded up so the wake-up is never early (an early wake-up would spin until it is due).
   auto wait = std::chrono::ceil<std::chrono::milliseconds>(due - now).count();
