@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -472,6 +473,102 @@ TEST(ZoneLoadingTest, DuplicateOriginsRejectedBeforeLoading) {
   auto zones = load_zones(config);
   ASSERT_FALSE(zones.ok());
   EXPECT_EQ(zones.error().where, "meridian.json: /zones/1/origin");
+}
+
+// The control API's TLS, the insecure flag and the connection limits; a non-loopback listener
+// without TLS is refused unless "insecure" says so.
+TEST(DaemonConfigControlTest, TlsInsecureAndLimits) {
+  auto config = parse(R"({"control": {"listen": "192.0.2.1:8053", "token_file": "token",
+      "tls": {"certificate": "cert.pem", "key": "/keys/key.pem"}, "request_timeout_ms": 2500,
+      "max_connections": 32, "max_connections_per_source": 4}})");
+  ASSERT_TRUE(config.ok()) << config.error().to_string();
+  EXPECT_EQ(config->control.tls_cert_file, "/etc/meridian/cert.pem");
+  EXPECT_EQ(config->control.tls_key_file, "/keys/key.pem");
+  EXPECT_EQ(config->control.request_timeout_ms, 2500u);
+  EXPECT_EQ(config->control.max_connections, 32u);
+  EXPECT_EQ(config->control.max_connections_per_source, 4u);
+  EXPECT_FALSE(config->control.insecure);
+
+  auto defaults = parse("{}");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->control.request_timeout_ms, 10000u);
+  EXPECT_EQ(defaults->control.max_connections, 64u);
+  EXPECT_EQ(defaults->control.max_connections_per_source, 8u);
+
+  for (const char* loopback : {"127.0.0.1:8053", "127.9.9.9:1", "[::1]:8053"}) {
+    const std::string text = std::string(R"({"control": {"listen": ")") + loopback +
+                              R"(", "token_file": "t"}})";
+    EXPECT_TRUE(parse(text).ok()) << loopback;
+  }
+  EXPECT_NE(error_of(R"({"control": {"listen": "0.0.0.0:8053", "token_file": "t"}})")
+                .find("meridian.json: /control/listen: a TCP listener on a non-loopback address "
+                      "needs \"tls\""),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"control": {"listen": "[2001:db8::1]:8053", "token_file": "t"}})")
+                .find("needs \"tls\""),
+            std::string::npos);
+  auto insecure =
+      parse(R"({"control": {"listen": "0.0.0.0:8053", "token_file": "t", "insecure": true}})");
+  ASSERT_TRUE(insecure.ok()) << insecure.error().to_string();
+  EXPECT_TRUE(insecure->control.insecure);
+
+  EXPECT_NE(error_of(R"({"control": {"tls": {"certificate": "c.pem"}}})")
+                .find("/control/tls/key: is required"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"control": {"tls": {"certificate": "c", "key": "k", "x": 1}}})")
+                .find("/control/tls/x"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"control": {"insecure": "yes"}})").find("/control/insecure: must be a"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"control": {"request_timeout_ms": 5}})").find("/control/request_timeout_ms"),
+            std::string::npos);
+}
+
+TEST(DaemonConfigControlTest, TokenFileRules) {
+  TempDir dir;
+  DaemonConfig config;
+  auto token_with = [&](const std::string& text, mode_t mode) {
+    config.control.token_file = dir.write("token", text);
+    EXPECT_EQ(::chmod(config.control.token_file.c_str(), mode), 0);
+    return read_control_token(config);
+  };
+  auto ok = token_with("  0123456789abcdefXYZ \r\nsecond line\n", 0600);
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_EQ(*ok, "0123456789abcdefXYZ");
+  EXPECT_TRUE(token_with("0123456789abcdefXYZ\n", 0400).ok());
+
+  auto others = token_with("0123456789abcdefXYZ\n", 0644);
+  ASSERT_FALSE(others.ok());
+  EXPECT_NE(others.error().what.find("mode 0644 lets other users read or change it"),
+            std::string::npos)
+      << others.error().what;
+  EXPECT_EQ(others.error().what.find("0123456789abcdef"), std::string::npos);  // never echoed
+  EXPECT_FALSE(token_with("0123456789abcdefXYZ\n", 0620).ok());  // group may replace it
+
+  auto blank = token_with("   \t \n", 0600);
+  ASSERT_FALSE(blank.ok());
+  EXPECT_NE(blank.error().what.find("it is blank"), std::string::npos) << blank.error().what;
+  auto shorter = token_with("short-token\n", 0600);
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_NE(shorter.error().what.find("at least 16 characters"), std::string::npos);
+  EXPECT_FALSE(token_with("0123456789 abcdefXYZ\n", 0600).ok());  // a space inside
+
+  config.control.token_file = dir.path() + "/no-such-token";
+  EXPECT_FALSE(read_control_token(config).ok());
+}
+
+TEST(DaemonConfigTest, DeepNestingIsRefusedWithItsPlace) {
+  std::string text = "{\"zones\": ";
+  for (int i = 0; i < 100000; ++i) text += "[";
+  const std::string error = error_of(text);
+  EXPECT_EQ(error.rfind("meridian.json:1:", 0), 0u) << error;
+  EXPECT_NE(error.find("JSON nested deeper than 64 levels"), std::string::npos) << error;
+  // 64 levels are fine as far as nesting goes (the field is still checked).
+  std::string deep = "{\"x\": ";
+  for (int i = 0; i < 62; ++i) deep += "[";
+  for (int i = 0; i < 62; ++i) deep += "]";
+  deep += "}";
+  EXPECT_EQ(error_of(deep).find("nested"), std::string::npos);
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ namespace meridian::control {
 
 struct ConnectionLimits {
   uint32_t max_connections = 64;
-  uint32_t max_per_source = 16;  // 0: no per-source cap (the Unix socket)
+  uint32_t max_per_source = 8;  // 0: no per-source cap (the Unix socket)
   std::chrono::milliseconds request_timeout{10000};
 };
 
