@@ -1015,13 +1015,13 @@ class XdpTakeoverTest(TopologyPerTest):
     def test_mismatched_pins_are_replaced(self):
         daemon = self.daemon()
         os.makedirs(daemon.pin_dir)
-        # mdn_control holds 8 bytes; a map of 16-byte values stands for an incompatible build.
+        # mdn_control holds 24 bytes; a map of 16-byte values stands for an incompatible build.
         run(["bpftool", "map", "create", f"{daemon.pin_dir}/mdn_control", "type", "array", "key",
              "4", "value", "16", "entries", "1", "name", "mdn_control"])
         run(["bpftool", "map", "create", f"{daemon.pin_dir}/mdn_stats", "type", "hash", "key",
              "4", "value", "8", "entries", "4", "name", "mdn_stats"])
         daemon.start()
-        for name, why in (("mdn_control", "value size 16, this build's is 8"),
+        for name, why in (("mdn_control", "value size 16, this build's is 24"),
                           ("mdn_stats", "type 1, this build's is 6")):
             line = daemon.wait_for_line(f"pinned map {name} at {daemon.pin_dir}/{name}", 0)
             self.assertIsNotNone(line, daemon.log())
