@@ -154,7 +154,7 @@ class MeridianctlGslbTest(CtlAssertions, gslb.XdpGslbTestBase):
         self.assertEqual(maps["mdn_stats"]["type"], "percpu_array")
         self.assertEqual(maps["mdn_health"]["max_entries"], 65536)
         self.assertGreater(maps["mdn_health"]["memlock"], 0)
-        self.assertEqual(maps["mdn_control"]["entries"], 1 if live else 0)  # zero value: unused
+        self.assertEqual(maps["mdn_control"]["entries"], 1)  # never zero: the heartbeat
         groups = maps["mdn_groups"]
         self.assertEqual(groups["type"], "array_of_maps")
         self.assertEqual(groups["entries"], 2 if "empty" not in groups["inner"][1 - live] else 1)
