@@ -254,7 +254,12 @@ class MeridianctlGslbTest(CtlAssertions, gslb.XdpGslbTestBase):
 
     def test_dump_small_maps_generation_limit(self):
         live = self.ctl_json("maps")["live_generation"]
-        self.assertEqual(self.ctl_json("dump", "mdn_control")["entries"], [{"generation": live}])
+        [control] = self.ctl_json("dump", "mdn_control")["entries"]
+        self.assertEqual(control["generation"], live)
+        heartbeat = control["heartbeat"]
+        self.assertTrue(heartbeat["written"], heartbeat)
+        self.assertLess(heartbeat["age_s"], 5, heartbeat)  # written every second
+        self.assertEqual((heartbeat["stale_after_s"], heartbeat["stale"]), (30, False), heartbeat)
         stats = self.ctl_json("dump", "mdn_stats")
         self.assertEqual(stats["entries"][0]["counter"], "packets")
         idle = self.ctl_json("dump", "mdn_groups", "--generation", str(1 - live))
