@@ -1285,12 +1285,13 @@ HEARTBEAT_LINE = re.compile(r"^xdp heartbeat +([0-9.]+) s ago(.*)$", re.M)
 
 
 class XdpStaleTest(TopologyPerTest):
-    """A dead meridiand's program ("on_exit": "keep", then kill -9) answers from its frozen maps
-    only until meridiand's heartbeat in mdn_control is older than "stale_after"; then it passes
-    every query up (pass_stale), and with no daemon behind it nothing answers, so resolvers move
-    on to the other authoritative servers. A restarted meridiand takes the program over and XDP
-    answers again. `meridianctl stats` shows the heartbeat's age from the pinned map, with or
-    without the daemon, and the metrics page has it as a gauge."""
+    """A dead meridiand's program ("on_exit": "keep", then kill -9 or SIGTERM) answers from its
+    frozen maps only until meridiand's heartbeat in mdn_control is older than "stale_after"; then
+    it passes every query up (pass_stale), and with no daemon behind it nothing answers, so
+    resolvers move on to the other authoritative servers. A restarted meridiand takes the program
+    over and XDP answers again; a reload changes stale_after. `meridianctl stats` shows the
+    heartbeat's age from the pinned map, with or without the daemon, and the metrics page has it
+    as a gauge."""
 
     STALE_AFTER_S = 3
     PROBE_INTERVAL_S = 0.1
@@ -1308,6 +1309,12 @@ class XdpStaleTest(TopologyPerTest):
         self.assertIsNotNone(m, out)
         return float(m.group(1)), m.group(2)
 
+    def last_beat(self, pin_dir):
+        """time.monotonic() of the last heartbeat in the pinned mdn_control."""
+        control = json.loads(run([MERIDIANCTL, "dump", "mdn_control", "--pin-dir", pin_dir,
+                                  "--json"]).stdout)["entries"][0]
+        return time.monotonic() - control["heartbeat"]["age_s"]
+
     def probe(self, count):
         """Answers to `count` probes sent now, one after the other."""
         probe = StaleProbe(self.topology.client)
@@ -1315,6 +1322,30 @@ class XdpStaleTest(TopologyPerTest):
             return [probe.answered() for _ in range(count)]
         finally:
             probe.close()
+
+    def probe_until_stale(self, since, seconds):
+        """Probes every PROBE_INTERVAL_S until `seconds` after `since` (200 at most). Checks that
+        they were answered without a gap and then never again; returns (seconds after `since` the
+        last answered one was sent or None, the same for the first unanswered one, how many were
+        answered, how many not)."""
+        results = []
+        probe = StaleProbe(self.topology.client)
+        try:
+            while time.monotonic() < since + seconds and len(results) < 200:
+                sent = time.monotonic()
+                results.append((sent - since, probe.answered()))
+                time.sleep(max(0.0, self.PROBE_INTERVAL_S - (time.monotonic() - sent)))
+        finally:
+            probe.close()
+        answered = [t for t, ok in results if ok]
+        unanswered = [t for t, ok in results if not ok]
+        last = max(answered) if answered else None
+        first = min(unanswered) if unanswered else None
+        summary = (f"{len(answered)} answered, the last sent {last} s after; {len(unanswered)} "
+                   f"unanswered, the first sent {first} s after")
+        self.assertTrue(unanswered, summary)
+        self.assertTrue(last is None or last < first, "answered again once stale: " + summary)
+        return last, first, len(answered), len(unanswered)
 
     def test_dead_daemon_goes_stale_and_restart_takes_over(self):
         a = self.start_daemon()
@@ -1337,44 +1368,29 @@ class XdpStaleTest(TopologyPerTest):
 
         # kill -9: nothing detaches the program and nothing writes the heartbeat any more.
         before = a.stats()
-        control = json.loads(run([MERIDIANCTL, "dump", "mdn_control", "--pin-dir", a.pin_dir,
-                                  "--json"]).stdout)["entries"][0]
-        last_beat = time.monotonic() - control["heartbeat"]["age_s"]
+        last_beat = self.last_beat(a.pin_dir)
         a.proc.kill()
         killed = time.monotonic()
         a.proc.wait(COMMAND_TIMEOUT_S)
         self.assertEqual(self.topology.server_xdp_attached(), prog_a)
-        results = []  # (seconds after the kill the probe was sent, answered)
-        probe = StaleProbe(self.topology.client)
-        try:
-            deadline = killed + self.STALE_AFTER_S + 3
-            while time.monotonic() < deadline and len(results) < 200:
-                sent = time.monotonic()
-                results.append((sent - killed, probe.answered()))
-                time.sleep(max(0.0, self.PROBE_INTERVAL_S - (time.monotonic() - sent)))
-        finally:
-            probe.close()
-        answered = [t for t, ok in results if ok]
-        unanswered = [t for t, ok in results if not ok]
+        last, first, answered, unanswered = self.probe_until_stale(killed,
+                                                                   self.STALE_AFTER_S + 3)
+        self.assertIsNotNone(last, "no XDP answer after the kill")
         beat = last_beat - killed  # the last heartbeat, in seconds after the kill (<= 0)
-        summary = (f"last heartbeat {-beat:.2f} s before the kill; {len(answered)} answered, last "
-                   f"sent {max(answered, default=-1):.2f} s after the kill; {len(unanswered)} "
-                   f"unanswered, first sent {min(unanswered, default=-1):.2f} s after")
+        summary = (f"last heartbeat {-beat:.2f} s before the kill; {answered} answered, the last "
+                   f"sent {last:.2f} s after the kill; {unanswered} unanswered, the first sent "
+                   f"{first:.2f} s after")
         print(f"stale after kill -9 (stale_after {self.STALE_AFTER_S} s): {summary}",
               file=sys.stderr)
-        self.assertTrue(answered and unanswered, summary)
-        # Answered without a gap until the program went stale, then never again.
-        self.assertLess(max(answered), min(unanswered), summary)
         # Stale stale_after past the last heartbeat (at most a period, 1 s, before the kill), give
         # or take the program's clock tick and a probe's interval.
         self.assertGreaterEqual(beat, -1.2, summary)
-        self.assertGreaterEqual(max(answered), beat + self.STALE_AFTER_S - 0.3, summary)
-        self.assertLessEqual(min(unanswered), beat + self.STALE_AFTER_S + 0.3, summary)
-        self.assertLessEqual(min(unanswered), self.STALE_AFTER_S + 1, summary)
+        self.assertGreaterEqual(last, beat + self.STALE_AFTER_S - 0.3, summary)
+        self.assertLessEqual(first, beat + self.STALE_AFTER_S + 0.3, summary)
+        self.assertLessEqual(first, self.STALE_AFTER_S + 1, summary)
         d = delta(before, a.stats())
-        self.assertEqual(d["answered"], len(answered), d)
         # Passed up untouched, counted as stale; no server to answer them.
-        self.assertEqual(d["pass_stale"], len(unanswered), d)
+        self.assertEqual((d["answered"], d["pass_stale"]), (answered, unanswered), d)
         age, rest = self.heartbeat(a.pin_dir)
         self.assertGreater(age, self.STALE_AFTER_S, rest)
         self.assertIn("STALE", rest)
@@ -1395,6 +1411,27 @@ class XdpStaleTest(TopologyPerTest):
         age, rest = self.heartbeat(b.pin_dir)
         self.assertLess(age, 1.5, rest)
         self.assertNotIn("STALE", rest)
+
+        # A reload applies a new stale_after at once (the one "xdp" setting it changes).
+        b.config["xdp"]["stale_after"] = 2
+        b.write_file("meridian.json", json.dumps(b.config))
+        start = b.line_count()
+        b.signal(signal.SIGHUP)
+        self.assertIsNotNone(b.wait_for_line("reloaded:", READY_TIMEOUT_S, start), b.log())
+        self.assertIsNotNone(b.wait_for_line("XDP stale_after: 2 s", 0, start), b.log())
+        self.assertEqual(self.heartbeat(b.pin_dir)[1], " (stale after 2 s)")
+
+        # A clean stop with "on_exit": "keep" leaves the program attached, stale 2 s later.
+        self.assertEqual(b.terminate(), 0)
+        stopped = time.monotonic()
+        self.assertEqual(self.topology.server_xdp_attached(), prog_b)
+        before = b.stats()
+        last, first, answered, unanswered = self.probe_until_stale(stopped, 2 + 2)
+        print(f"stale after SIGTERM (stale_after 2 s): {answered} answered, {unanswered} not, the "
+              f"first unanswered sent {first:.2f} s after the exit", file=sys.stderr)
+        self.assertLessEqual(first, 2 + 0.3, (last, first))
+        d = delta(before, b.stats())
+        self.assertEqual((d["answered"], d["pass_stale"]), (answered, unanswered), d)
 
 
 def main(doc=None):
