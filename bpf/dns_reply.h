@@ -19,16 +19,30 @@
 		return a;                                                      \
 	} while (0)
 
-/* Looks the key up in the name map of its size class in the live generation. */
-INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
+/* Reads mdn_control once per query: the live generation (a policy answer reads the same
+ * generation's tables) and the query log rate into scratch, and meridiand's heartbeat. Returns 0,
+ * or the reason to pass the query up: MDN_STAT_PASS_STALE once the heartbeat is more than
+ * stale_after_ns old, so a dead daemon's frozen answers and health stop being served. The coarse
+ * clock is CLOCK_MONOTONIC at tick resolution without reading a clock source; the daemon's fine
+ * clock may be up to a tick ahead of it, hence the signed difference. */
+INLINE __u32 read_control(struct scratch *s)
 {
 	__u32 zero = 0;
 	struct mdn_control *ctl = bpf_map_lookup_elem(&mdn_control, &zero);
 	if (!ctl)
-		return NULL;
-	__u32 gen = ctl->generation & 1;
-	s->ps.generation = gen; /* a policy answer reads the same generation's tables */
-	s->qlog_sample = ctl->qlog_sample; /* read here once, not again for the reply */
+		return MDN_STAT_PASS_NO_DATA;
+	s->ps.generation = ctl->generation & 1;
+	s->qlog_sample = ctl->qlog_sample;
+	__s64 limit = (__s64)ctl->stale_after_ns;
+	if (limit > 0 && (__s64)(bpf_ktime_get_coarse_ns() - ctl->heartbeat_ns) > limit)
+		return MDN_STAT_PASS_STALE;
+	return 0;
+}
+
+/* Looks the key up in the name map of its size class in the generation read_control() read. */
+INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
+{
+	__u32 gen = s->ps.generation & 1;
 	if (name_len <= MDN_NAME_CLASS0)
 		LOOKUP_CLASS(0);
 	if (name_len <= MDN_NAME_CLASS1)

@@ -264,6 +264,11 @@ int meridian_xdp(struct xdp_md *ctx)
 	__u32 why = parse_dns(s, &qi);
 	if (why)
 		return pass(why);
+	/* The live generation, and whether meridiand still beats: a dead daemon's program passes
+	 * everything up, so resolvers move on to the other authoritative servers. */
+	why = read_control(s);
+	if (why)
+		return pass(why);
 
 	struct mdn_answer *ans = lookup_answer(s, qi.name_len);
 	/* Not in the maps (or only QNAME's negative entry): NODATA or NXDOMAIN when the entries

@@ -19,7 +19,7 @@ struct {
  * echoed ECS option when the query had one. */
 INLINE void qlog_answer(struct scratch *s, const struct mdn_answer *ans)
 {
-	__u32 n = s->qlog_sample; /* every reply follows a lookup_answer() that set it */
+	__u32 n = s->qlog_sample; /* every reply follows a read_control() that set it */
 	if (n == 0 || bpf_get_prandom_u32() % n != 0)
 		return;
 	struct query_info *q = &s->qi;

@@ -230,7 +230,7 @@ struct scratch {
 	__u32 rrl_slipped; /* this reply was rate limited and slipped (bpf/rrl.h) */
 	struct query_info qi; /* the parse result, for xdp_reply() */
 	__u32 is_v6;
-	__u32 qlog_sample; /* mdn_control.qlog_sample, read with the generation (lookup_answer) */
+	__u32 qlog_sample; /* mdn_control.qlog_sample, read with the generation (read_control) */
 	struct mdn_qlog_event qlog; /* a sampled answer's query log event (bpf/query_log.h) */
 };
 _Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");

@@ -124,6 +124,11 @@ struct mdn_latency_key {
 struct mdn_control {
 	__u32 generation;  /* which slot of the outer name maps is live: 0 or 1 */
 	__u32 qlog_sample; /* log one XDP answer in N through mdn_qlog; 0: off */
+	/* meridiand's heartbeat (docs/fastpath.md, "A dead daemon's fast path"): CLOCK_MONOTONIC
+	 * ns of its last write. Once the program's clock is more than stale_after_ns past it, every
+	 * query goes up (MDN_STAT_PASS_STALE). stale_after_ns 0: never stale. */
+	__u64 heartbeat_ns;
+	__u64 stale_after_ns;
 };
 
 /* Outcome counters in the per-CPU stats array. Fixed numbers, never renumbered. */
@@ -162,7 +167,8 @@ enum mdn_stat {
 	MDN_STAT_HIT_NXDOMAIN = 31,  /* NXDOMAIN answered below a closest encloser (not in HIT_<type>) */
 	MDN_STAT_HIT_NODATA = 32,    /* NODATA answered at an existing name (not in HIT_<type>) */
 	MDN_STAT_QLOG_LOST = 33,     /* sampled answer not logged: mdn_qlog was full */
-	MDN_STAT_COUNT = 34,
+	MDN_STAT_PASS_STALE = 34,    /* meridiand's heartbeat older than stale_after: query goes up */
+	MDN_STAT_COUNT = 35,
 };
 
 /* ---- Negative answers in XDP (docs/fastpath.md, "Negative answers") ----
@@ -229,7 +235,7 @@ struct mdn_qlog_event {
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key0) == 2 + MDN_NAME_CLASS0, "key0 packed");
 MDN_STATIC_ASSERT(sizeof(struct mdn_name_key3) == 2 + MDN_NAME_CLASS3, "key3 packed");
 MDN_STATIC_ASSERT(sizeof(struct mdn_answer) == 20 + MDN_ANSWER_MAX, "answer layout");
-MDN_STATIC_ASSERT(sizeof(struct mdn_control) == 8, "control layout");
+MDN_STATIC_ASSERT(sizeof(struct mdn_control) == 24, "control layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_fragment) == 16 + MDN_FRAGMENT_MAX, "fragment layout");
 MDN_STATIC_ASSERT(sizeof(struct mdn_group_entry) == sizeof(struct mdn_group) + 8, "group entry");
 MDN_STATIC_ASSERT(sizeof(struct mdn_prefix_key) == 28, "prefix key layout");

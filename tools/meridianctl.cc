@@ -225,6 +225,14 @@ void print_summary(const json& xdp, const std::optional<json>& user, const std::
   std::printf("%-22s%s\n\n", "passed up by xdp", line.empty() ? " -" : line.c_str());
 }
 
+// meridiand's heartbeat as the program sees it (works without the daemon: from the pinned map).
+void print_heartbeat(const meridian::inspect::PinnedMaps& maps) {
+  auto heartbeat = meridian::inspect::read_heartbeat(maps);
+  std::printf("%-22s %s\n", "xdp heartbeat",
+              heartbeat ? meridian::inspect::heartbeat_text(*heartbeat).c_str()
+                        : "- (cannot read mdn_control)");
+}
+
 int stats_command(const std::string& pin_dir, const std::string& socket, bool as_json,
                   std::optional<double> watch, uint64_t count) {
   auto maps = open_pins(pin_dir);
@@ -240,6 +248,7 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
       std::printf("%s\n", stats->dump(2).c_str());
       return kExitOk;
     }
+    print_heartbeat(*maps);
     print_summary(*stats, userspace_counts(socket), socket);
     std::printf("%-22s %12s\n", "counter", "value");
     for (const auto& [k, v] : stats->items())
@@ -273,6 +282,7 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
                    {"interval_s", elapsed},
                    {"counters", *now_stats},
                    {"rates", rates}};
+      if (auto heartbeat = meridian::inspect::read_heartbeat(*maps)) line["heartbeat"] = *heartbeat;
       std::printf("%s\n", line.dump().c_str());
     } else {
       if (tty) std::printf("\033[H\033[2J");
@@ -291,7 +301,9 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
         std::printf(", userspace - (meridiand not reachable on %s)", socket.c_str());
       }
       previous_user = user;
-      std::printf("\n%-22s %14s %12s\n", "counter", "value", "per second");
+      std::printf("\n");
+      print_heartbeat(*maps);
+      std::printf("%-22s %14s %12s\n", "counter", "value", "per second");
       for (const auto& [k, v] : now_stats->items())
         if (v.get<uint64_t>() != 0)
           std::printf("%-22s %14llu %12.1f\n", k.c_str(),
@@ -369,7 +381,7 @@ DESCRIPTION
   mdn_latency     (profile, region) -> milliseconds
   mdn_health      the unhealthy slots (every other slot is healthy)
   mdn_stats       the counters summed over CPUs
-  mdn_control     the live generation
+  mdn_control     the live generation, query log rate, meridiand's heartbeat
   mdn_rrl_config, mdn_rrl_allow, mdn_rrl_buckets   rate limiting settings, allow list, buckets
   mdn_qlog        the query-log ring buffer: not dumped (its events are meridiand's to read)
   Other maps print as hex.
@@ -425,12 +437,17 @@ EXAMPLES
       ->capture_default_str();
   stats->footer(std::string(R"(
 DESCRIPTION
-  The human form starts with a summary: queries answered by each path (XDP from the maps, the
+  The human form starts with meridiand's heartbeat as the program sees it: its age, and STALE
+  once it is older than the "xdp" setting stale_after, when the program passes every query up
+  (meridiand is not running; read from the pinned mdn_control, so it works without the daemon).
+  Then a summary: queries answered by each path (XDP from the maps, the
   userspace server from meridiand's control socket when it answers there), the fast-path hit
   ratio, answers by rcode and the packets XDP passed up by reason; then the XDP program's
   outcome counters (enum mdn_stat) summed over CPUs, the non-zero ones. --json gives every XDP
-  counter (the userspace counters are on the daemon's /metrics page). With --watch, the counters are read again every
-  SECONDS and shown with their rate per second since the previous read.
+  counter (the userspace counters are on the daemon's /metrics page; the heartbeat is in
+  `meridianctl dump mdn_control --json`). With --watch, the counters are read again every
+  SECONDS and shown with their rate per second since the previous read (each JSON line also
+  carries "heartbeat").
 
 EXAMPLES
   meridianctl stats

@@ -73,9 +73,11 @@ TEST_F(BtfLayoutTest, AnswerValue) {
 TEST_F(BtfLayoutTest, ControlValue) {
   const BtfLayout l = layout("mdn_control");
   ASSERT_EQ(l.size, sizeof(mdn_control));
-  EXPECT_EQ(l.offsets.size(), 2u);
+  EXPECT_EQ(l.offsets.size(), 4u);
   EXPECT_EQ(l.offsets.at("generation"), offsetof(mdn_control, generation));
   EXPECT_EQ(l.offsets.at("qlog_sample"), offsetof(mdn_control, qlog_sample));
+  EXPECT_EQ(l.offsets.at("heartbeat_ns"), offsetof(mdn_control, heartbeat_ns));
+  EXPECT_EQ(l.offsets.at("stale_after_ns"), offsetof(mdn_control, stale_after_ns));
 }
 
 template <typename Key>

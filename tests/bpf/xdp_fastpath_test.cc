@@ -435,6 +435,64 @@ TEST_F(XdpFastPath, FixtureRows) {
   }
 }
 
+// A dead daemon's program: with meridiand's heartbeat (written by the production MapWriter) no
+// older than stale_after a hit is answered, byte for byte; once it is older, the same query, and
+// one the negative entries would answer, go up untouched as pass_stale. stale_after 0 is never
+// stale; a heartbeat a little ahead of the program's coarse clock is fresh.
+TEST_F(XdpFastPath, StaleHeartbeatPassesEverythingUp) {
+  constexpr uint64_t kSecond = 1000000000ull;
+  constexpr uint64_t kStaleAfter = 5 * kSecond;
+  struct Restore {  // the other tests run with no heartbeat (stale_after 0: never stale)
+    ~Restore() { EXPECT_TRUE(writer_->write_heartbeat(0, 0).ok()); }
+  } restore;
+  FrameSpec hit;
+  hit.dns = make_query(QuerySpec{});  // www.t. A
+  FrameSpec missing;
+  QuerySpec nx;
+  nx.name = "nope.t.";
+  missing.dns = make_query(nx);
+  struct Case {
+    const char* description;
+    int64_t heartbeat_age_ns;  // now minus the heartbeat written
+    uint64_t stale_after_ns;
+    bool stale;
+  };
+  const Case cases[] = {
+      {"fresh heartbeat", 0, kStaleAfter, false},
+      {"4 s old, stale after 5 s", 4 * static_cast<int64_t>(kSecond), kStaleAfter, false},
+      {"1 ms ahead of the program's coarse clock", -1000000, kStaleAfter, false},
+      {"10 s old, stale after 5 s", 10 * static_cast<int64_t>(kSecond), kStaleAfter, true},
+      {"an hour old, stale after 5 s", 3600 * static_cast<int64_t>(kSecond), kStaleAfter, true},
+      {"an hour old, stale_after 0 (never)", 3600 * static_cast<int64_t>(kSecond), 0, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.description);
+    ASSERT_TRUE(
+        writer_->write_heartbeat(fastpath::monotonic_ns() - c.heartbeat_age_ns, c.stale_after_ns)
+            .ok());
+    auto control = writer_->read_control();
+    ASSERT_TRUE(control.ok());
+    EXPECT_EQ(control->stale_after_ns, c.stale_after_ns);
+    for (const FrameSpec* frame : {&hit, &missing}) {
+      const auto input = testing::build_frame(*frame);
+      const uint64_t stale_before = stat(MDN_STAT_PASS_STALE);
+      const uint64_t answered_before = stat(MDN_STAT_ANSWERED);
+      const testing::RunResult result = run(input);
+      if (c.stale) {
+        EXPECT_EQ(result.action, static_cast<uint32_t>(XDP_PASS));
+        EXPECT_EQ(result.frame, input) << "a passed packet must go up untouched";
+        EXPECT_EQ(stat(MDN_STAT_PASS_STALE), stale_before + 1);
+        EXPECT_EQ(stat(MDN_STAT_ANSWERED), answered_before);
+      } else {
+        EXPECT_EQ(result.action, static_cast<uint32_t>(XDP_TX));
+        EXPECT_EQ(result.frame, testing::expected_reply_frame(*frame, userspace_reply(frame->dns)));
+        EXPECT_EQ(stat(MDN_STAT_PASS_STALE), stale_before);
+        EXPECT_EQ(stat(MDN_STAT_ANSWERED), answered_before + 1);
+      }
+    }
+  }
+}
+
 // Equivalence over a corpus built from the zone: every name x type x case x EDNS variant. When
 // XDP answers, its reply is byte for byte the userspace reply.
 TEST_F(XdpFastPath, EquivalenceCorpus) {

@@ -290,14 +290,22 @@ TEST_F(XdpQueryLog, SampleZeroLogsNothing) {
   EXPECT_TRUE(ring_->take().empty());
 }
 
-// Publishing a new generation rewrites mdn_control: the sample rate must survive it.
-TEST_F(XdpQueryLog, PublishKeepsTheSampleRate) {
+// Publishing a new generation rewrites mdn_control: the sample rate and the heartbeat must
+// survive it.
+TEST_F(XdpQueryLog, PublishKeepsTheSampleRateAndHeartbeat) {
   sample(7);
+  const uint64_t beat = fastpath::monotonic_ns();
+  ASSERT_TRUE(writer_->write_heartbeat(beat, 3000000000ull).ok());
   ASSERT_TRUE(writer_->publish(*entries_, *tables_).ok());
   ASSERT_TRUE(writer_->publish(*entries_, *tables_).ok());
   auto rate = writer_->query_log_sample();
   ASSERT_TRUE(rate.ok());
   EXPECT_EQ(*rate, 7u);
+  auto control = writer_->read_control();
+  ASSERT_TRUE(control.ok());
+  EXPECT_EQ(control->heartbeat_ns, beat);
+  EXPECT_EQ(control->stale_after_ns, 3000000000ull);
+  ASSERT_TRUE(writer_->write_heartbeat(0, 0).ok());  // the other tests: never stale
   sample(1);
   ASSERT_TRUE(writer_->publish(*entries_, *tables_).ok());
   ASSERT_EQ(xdp(frame("www.q.", 1, kClient4)).action, static_cast<uint32_t>(XDP_TX));

@@ -154,7 +154,7 @@ class MeridianctlGslbTest(CtlAssertions, gslb.XdpGslbTestBase):
         self.assertEqual(maps["mdn_stats"]["type"], "percpu_array")
         self.assertEqual(maps["mdn_health"]["max_entries"], 65536)
         self.assertGreater(maps["mdn_health"]["memlock"], 0)
-        self.assertEqual(maps["mdn_control"]["entries"], 1 if live else 0)  # zero value: unused
+        self.assertEqual(maps["mdn_control"]["entries"], 1)  # never zero: the heartbeat
         groups = maps["mdn_groups"]
         self.assertEqual(groups["type"], "array_of_maps")
         self.assertEqual(groups["entries"], 2 if "empty" not in groups["inner"][1 - live] else 1)
@@ -254,7 +254,12 @@ class MeridianctlGslbTest(CtlAssertions, gslb.XdpGslbTestBase):
 
     def test_dump_small_maps_generation_limit(self):
         live = self.ctl_json("maps")["live_generation"]
-        self.assertEqual(self.ctl_json("dump", "mdn_control")["entries"], [{"generation": live}])
+        [control] = self.ctl_json("dump", "mdn_control")["entries"]
+        self.assertEqual(control["generation"], live)
+        heartbeat = control["heartbeat"]
+        self.assertTrue(heartbeat["written"], heartbeat)
+        self.assertLess(heartbeat["age_s"], 5, heartbeat)  # written every second
+        self.assertEqual((heartbeat["stale_after_s"], heartbeat["stale"]), (30, False), heartbeat)
         stats = self.ctl_json("dump", "mdn_stats")
         self.assertEqual(stats["entries"][0]["counter"], "packets")
         idle = self.ctl_json("dump", "mdn_groups", "--generation", str(1 - live))

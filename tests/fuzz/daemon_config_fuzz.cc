@@ -53,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (c.xdp) {
     check(!c.xdp->interfaces.empty(), "xdp without interfaces");
     check(c.xdp->pin_dir.rfind("/sys/fs/bpf/", 0) == 0, "pin_dir outside bpffs");
+    check(c.xdp->stale_after <= 86400, "stale_after out of range");
   }
   return 0;
 }

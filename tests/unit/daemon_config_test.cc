@@ -155,10 +155,27 @@ TEST(DaemonConfigTest, FieldErrorsNameTheJsonPath) {
                      {"origin": "A.", "format": "rfc1035", "file": "g"}]})",
        "meridian.json: /zones/1/origin: duplicate zone"},
       {R"({"a~b/c": 1})", "meridian.json: /a~0b~1c: unknown key"},
+      {R"({"xdp": {"interfaces": ["eth0"], "stale_after": 86401}})",
+       "meridian.json: /xdp/stale_after: must be between 0 and 86400"},
+      {R"({"xdp": {"interfaces": ["eth0"], "stale_after": 2.5}})",
+       "meridian.json: /xdp/stale_after: must be an integer"},
   };
   for (const Case& c : cases) {
     std::string error = error_of(c.text);
     EXPECT_EQ(error.rfind(c.expected, 0), 0u) << c.text << "\n  gave: " << error;
+  }
+}
+
+// The heartbeat age past which XDP passes everything up: 30 s unless set, 0 turns it off.
+TEST(DaemonConfigTest, XdpStaleAfter) {
+  auto defaults = parse(R"({"xdp": {"interfaces": ["eth0"]}})");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().to_string();
+  EXPECT_EQ(defaults->xdp->stale_after, 30u);
+  for (uint32_t seconds : {0u, 3u, 86400u}) {
+    auto c = parse(R"({"xdp": {"interfaces": ["eth0"], "stale_after": )" + std::to_string(seconds) +
+                   "}}");
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    EXPECT_EQ(c->xdp->stale_after, seconds);
   }
 }
 

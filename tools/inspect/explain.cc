@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -531,10 +532,9 @@ void explain_policy(json& out, const PinnedMaps& maps, uint32_t gen, const mdn_a
   answer(out, 0x0400, records);
 }
 
-}  // namespace
-
-std::optional<json> explain(const PinnedMaps& maps, const ExplainRequest& req,
-                            InspectError* error) {
+// The explanation from the maps' data, as if meridiand's heartbeat were fresh.
+std::optional<json> explain_data(const PinnedMaps& maps, const ExplainRequest& req,
+                                 InspectError* error) {
   auto usage = [error](const std::string& what) {
     if (error) *error = {Failure::kNotFound, what};
     return std::nullopt;
@@ -625,6 +625,27 @@ std::optional<json> explain(const PinnedMaps& maps, const ExplainRequest& req,
   }
   explain_negative(out, names, *qname, *qtype);
   if (out["verdict"] == "answer") out["ecs_scope"] = have_ecs ? json(0) : json(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::optional<json> explain(const PinnedMaps& maps, const ExplainRequest& req,
+                            InspectError* error) {
+  auto out = explain_data(maps, req, error);
+  if (!out) return out;
+  // A stale heartbeat sends every query up before the name lookup (bpf/dns_reply.h).
+  auto control = maps.control();
+  const auto beat =
+      fastpath::heartbeat_of(control.value_or(mdn_control{}), fastpath::monotonic_ns());
+  if (beat.stale) {
+    for (const char* key : {"rcode", "aa", "records", "ecs_scope"}) out->erase(key);
+    char reason[128];
+    std::snprintf(reason, sizeof reason,
+                  "meridiand's heartbeat is %.1f s old, past stale_after (%.0f s)",
+                  beat.age_seconds, beat.stale_after_seconds);
+    pass_up(*out, reason);
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "dns/message.h"
 #include "dns/rdata_text.h"
 #include "dns/types.h"
+#include "fastpath/map_writer.h"
 #include "fastpath/stat_names.h"
 #include "meridian_rrl.h"
 
@@ -335,6 +336,37 @@ std::optional<json> read_stats(const PinnedMaps& maps, InspectError* error) {
   return out;
 }
 
+json heartbeat_json(const mdn_control& control) {
+  const auto h = fastpath::heartbeat_of(control, fastpath::monotonic_ns());
+  return {{"written", h.written},
+          {"age_s", h.age_seconds},
+          {"stale_after_s", h.stale_after_seconds},
+          {"stale", h.stale}};
+}
+
+std::optional<json> read_heartbeat(const PinnedMaps& maps) {
+  auto control = maps.control();
+  if (!control) return std::nullopt;
+  return heartbeat_json(*control);
+}
+
+std::string heartbeat_text(const json& heartbeat) {
+  if (!heartbeat["written"].get<bool>()) return "none written";
+  char line[160];
+  const double after = heartbeat["stale_after_s"].get<double>();
+  if (heartbeat["stale"].get<bool>())
+    std::snprintf(line, sizeof line,
+                  "%.1f s ago, STALE (after %.0f s): every query goes up, meridiand is not running",
+                  heartbeat["age_s"].get<double>(), after);
+  else if (after > 0)
+    std::snprintf(line, sizeof line, "%.1f s ago (stale after %.0f s)",
+                  heartbeat["age_s"].get<double>(), after);
+  else
+    std::snprintf(line, sizeof line, "%.1f s ago (never stale: stale_after 0)",
+                  heartbeat["age_s"].get<double>());
+  return line;
+}
+
 std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
                              const DumpOptions& options, InspectError* error) {
   auto fd = maps.map(name, error);
@@ -478,7 +510,10 @@ std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
       const uint32_t down = as<uint32_t>(*value);
       if (down) entries.push_back({{"slot", index}, {"state", "unhealthy"}});
     } else if (name == "mdn_control") {
-      entries.push_back({{"generation", as<mdn_control>(*value).generation}});
+      const auto control = as<mdn_control>(*value);
+      json e = {{"generation", control.generation}, {"qlog_sample", control.qlog_sample}};
+      e["heartbeat"] = heartbeat_json(control);
+      entries.push_back(e);
     } else if (name == "mdn_rrl_config") {
       entries.push_back(rrl_config_json(as<mdn_rrl_config>(*value)));
     } else if (name == "mdn_rrl_allow") {

@@ -53,6 +53,11 @@ std::optional<nlohmann::ordered_json> dump_map(const PinnedMaps& maps, const std
 // Per-CPU stats summed: {counter name: value} in enum order, or nullopt.
 std::optional<nlohmann::ordered_json> read_stats(const PinnedMaps& maps, InspectError* error);
 
+// meridiand's heartbeat in mdn_control: {written, age_s, stale_after_s, stale}, or nullopt.
+std::optional<nlohmann::ordered_json> read_heartbeat(const PinnedMaps& maps);
+// One line for it: "1.2 s ago (stale after 30 s)", "... STALE: ...", "none written".
+std::string heartbeat_text(const nlohmann::ordered_json& heartbeat);
+
 // Every line of `text` prefixed with `indent`.
 std::string indent_lines(const std::string& text, const std::string& indent);
 

@@ -167,13 +167,19 @@ std::optional<MapFd> PinnedMaps::map(const std::string& name, InspectError* erro
   return MapFd(fd);
 }
 
-std::optional<uint32_t> PinnedMaps::live_generation() const {
+std::optional<mdn_control> PinnedMaps::control() const {
   auto fd = map("mdn_control", nullptr);
   if (!fd) return std::nullopt;
   uint32_t zero = 0;
   mdn_control control{};
   if (bpf_map_lookup_elem(fd->get(), &zero, &control) != 0) return std::nullopt;
-  return control.generation & 1;
+  return control;
+}
+
+std::optional<uint32_t> PinnedMaps::live_generation() const {
+  auto c = control();
+  if (!c) return std::nullopt;
+  return c->generation & 1;
 }
 
 MapFd inner_map(int outer_fd, uint32_t index) {

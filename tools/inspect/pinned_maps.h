@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "meridian_maps.h"
 
 namespace meridian::inspect {
 
@@ -76,6 +77,8 @@ class PinnedMaps {
   std::optional<MapFd> map(const std::string& name, InspectError* error) const;
   // The live generation from mdn_control (0 or 1), nullopt when unreadable.
   std::optional<uint32_t> live_generation() const;
+  // The whole mdn_control value (generation, query log rate, heartbeat), nullopt when unreadable.
+  std::optional<mdn_control> control() const;
 
  private:
   std::string dir_;

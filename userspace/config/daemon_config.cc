@@ -222,8 +222,8 @@ Status read_tcp(const ConfigReader& r, const json& value, DaemonConfig& out) {
 
 Status read_xdp(const ConfigReader& r, const json& value, DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/xdp", "must be an object");
-  if (auto e = r.reject_unknown_keys(value, "/xdp",
-                                     {"interfaces", "mode", "pin_dir", "max_names", "on_exit"}))
+  if (auto e = r.reject_unknown_keys(
+          value, "/xdp", {"interfaces", "mode", "pin_dir", "max_names", "on_exit", "stale_after"}))
     return *e;
   XdpSettings xdp;
   if (!value.contains("interfaces") || !value["interfaces"].is_array() ||
@@ -261,6 +261,11 @@ Status read_xdp(const ConfigReader& r, const json& value, DaemonConfig& out) {
     if (*v != "detach" && *v != "keep")
       return r.error_at("/xdp/on_exit", "must be \"detach\" or \"keep\"");
     xdp.keep_on_exit = *v == "keep";
+  }
+  if (value.contains("stale_after")) {
+    auto v = r.read_uint(value["stale_after"], "/xdp/stale_after", 0, 86400);
+    if (!v) return v.error();
+    xdp.stale_after = *v;
   }
   out.xdp = xdp;
   return Ok{};

@@ -70,6 +70,9 @@ struct XdpSettings {
   std::string pin_dir = "/sys/fs/bpf/meridian/default";  // maps pinned here, per instance
   uint32_t max_names = 1u << 20;  // per name size class; beyond it: userspace
   bool keep_on_exit = false;      // "on_exit": "keep" leaves the program answering
+  // Seconds without meridiand's heartbeat after which the program passes every query up (a dead
+  // daemon's answers and health are frozen); 0: never. Applied on reload too.
+  uint32_t stale_after = 30;
 };
 
 // "rrl": response rate limiting of UDP replies (docs/rrl.md). Off unless responses_per_second > 0.

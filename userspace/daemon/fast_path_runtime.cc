@@ -16,6 +16,7 @@ std::unique_ptr<fastpath::FastPath> start_fast_path(const config::DaemonConfig& 
   settings.pin_dir = config.xdp->pin_dir;
   settings.max_entries_per_class = config.xdp->max_names;
   settings.keep_attached_on_exit = config.xdp->keep_on_exit;
+  settings.stale_after = std::chrono::seconds(config.xdp->stale_after);
   settings.advertised_udp_payload = config.edns.udp_payload;
   settings.dns_ports.clear();
   for (const auto& a : config.listen) {

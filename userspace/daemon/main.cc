@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -377,6 +378,15 @@ int run(const std::string& path, const std::string& cli_log_level) {
           log->error("reload: \"rrl\" not applied: {}", applied.error().to_string());
         }
       }
+#ifdef MERIDIAN_WITH_XDP
+      // The one "xdp" setting a reload changes: the program reads it from mdn_control.
+      if (fast_path && config.xdp && next->xdp &&
+          next->xdp->stale_after != config.xdp->stale_after) {
+        config.xdp->stale_after = next->xdp->stale_after;
+        fast_path->set_stale_after(std::chrono::seconds(config.xdp->stale_after));
+        spdlog::get("fastpath")->info("XDP stale_after: {} s", config.xdp->stale_after);
+      }
+#endif
       warn_about_ignored_changes(config, *next);
       if (cli_log_level.empty()) set_log_level(next->log_level);
       // Settings that need a restart stay as they are; compare the next reload with them.

@@ -155,6 +155,15 @@ std::string Observability::metrics_text() const {
       m.sample("meridian_xdp_answers_total", {{"rcode", "NOERROR"}},
                (*stats)[MDN_STAT_ANSWERED] - (*stats)[MDN_STAT_HIT_NXDOMAIN]);
     }
+    if (auto control = fast_path_->control()) {
+      const auto beat = fastpath::heartbeat_of(*control, fastpath::monotonic_ns());
+      m.gauge("meridian_xdp_heartbeat_age_seconds",
+              "Age of meridiand's last heartbeat in the XDP maps (written every second at most)");
+      m.sample("meridian_xdp_heartbeat_age_seconds", beat.age_seconds);
+      m.gauge("meridian_xdp_stale_after_seconds",
+              "Heartbeat age past which the XDP program passes every query up (0: never)");
+      m.sample("meridian_xdp_stale_after_seconds", beat.stale_after_seconds);
+    }
   }
 #endif
   m.sample("meridian_queries_total", {{"path", "xdp"}}, xdp);

@@ -7,8 +7,11 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 
 #include "policy/decision_table.h"
 #include "policy/gslb_engine.h"
@@ -113,7 +116,53 @@ Result<std::unique_ptr<FastPath>> FastPath::start(const FastPathSettings& settin
   // Only now: had a later interface failed, the earlier ones must not stay attached.
   if (fp->keep_attached_)
     for (auto& a : fp->attachments_) a->keep_attached();
+  fp->stale_after_ = settings.stale_after;
+  fp->heartbeat_ = std::thread(&FastPath::run_heartbeat, fp.get());
   return fp;
+}
+
+FastPath::~FastPath() {
+  {
+    std::lock_guard<std::mutex> lock(heartbeat_mutex_);
+    stopping_ = true;
+  }
+  heartbeat_wake_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void FastPath::set_stale_after(std::chrono::milliseconds stale_after) {
+  std::lock_guard<std::mutex> lock(heartbeat_mutex_);
+  stale_after_ = stale_after;
+  beat();
+  heartbeat_wake_.notify_all();  // the period follows stale_after
+}
+
+// Called with heartbeat_mutex_ held.
+void FastPath::beat() {
+  if (!published_) return;
+  const auto stale_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(stale_after_).count();
+  auto s = writer_.write_heartbeat(monotonic_ns(), static_cast<uint64_t>(stale_ns));
+  if (s.ok() == heartbeat_ok_) return;
+  heartbeat_ok_ = s.ok();
+  auto log = spdlog::get("fastpath");
+  if (!log) log = spdlog::default_logger();
+  if (!s)
+    log->error(
+        "XDP heartbeat not written, the program stops answering {} ms after the last one: {}",
+        stale_after_.count(), s.error().to_string());
+  else
+    log->info("XDP heartbeat written again");
+}
+
+void FastPath::run_heartbeat() {
+  std::unique_lock<std::mutex> lock(heartbeat_mutex_);
+  while (!stopping_) {
+    beat();
+    auto period = std::chrono::milliseconds(1000);
+    if (stale_after_.count() > 0)
+      period = std::clamp(stale_after_ / 3, std::chrono::milliseconds(10), period);
+    heartbeat_wake_.wait_for(lock, period);  // an early wake (stop, new value) only beats early
+  }
 }
 
 Status FastPath::take_over(std::vector<std::string>* notes) {
@@ -157,6 +206,13 @@ Result<PublishReport> FastPath::publish(const zone::ZoneSet& zones,
   auto published = writer_.publish(entries, policy);
   if (!published) return published.error();
   report.published = *published;
+  {
+    // From now on the maps hold this daemon's answers: its heartbeat may make them live, before
+    // the takeover below puts this program on the interfaces.
+    std::lock_guard<std::mutex> lock(heartbeat_mutex_);
+    published_ = true;
+    beat();
+  }
   // The maps hold this configuration's answers: only now may this program answer in place of
   // an earlier meridiand's.
   if (auto s = take_over(&report.notes); !s) return s.error();

@@ -2,10 +2,13 @@
 // publication of the zones' answers — behind three calls: start, publish, and destruction.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "answer/responder.h"
@@ -28,6 +31,8 @@ struct FastPathSettings {
   std::vector<uint16_t> dns_ports = {53};
   uint16_t advertised_udp_payload = 1232;
   bool keep_attached_on_exit = false;  // leave the program answering after meridiand exits
+  // Heartbeat age past which the program passes every query up (0: never), see set_stale_after.
+  std::chrono::milliseconds stale_after{30000};
 };
 
 struct PublishReport {
@@ -55,6 +60,9 @@ class FastPath {
   // it is never replaced. `warnings` collects what to log.
   static Result<std::unique_ptr<FastPath>> start(const FastPathSettings& settings,
                                                  std::vector<std::string>* warnings);
+  ~FastPath();  // stops the heartbeat, then detaches (unless kept)
+  FastPath(const FastPath&) = delete;
+  FastPath& operator=(const FastPath&) = delete;
 
   // Compiles the answers of `zones` with `responder` and publishes them atomically, then takes
   // over the interfaces still carrying an earlier meridiand's program (see start()). Then checks
@@ -80,6 +88,16 @@ class FastPath {
   // XdpQueryLogReader; owned by the program, valid while this FastPath lives.
   int query_log_ring_fd() const { return program_->map_fds().qlog; }
 
+  // The heartbeat (docs/fastpath.md, "A dead daemon's fast path"): from the first publish on, a
+  // thread writes CLOCK_MONOTONIC and `stale_after` to mdn_control every min(1 s, stale_after/3);
+  // once the program finds it older than stale_after it passes every query up. Not before the
+  // first publish: a program left by a dead meridiand, stale already, must not answer its old
+  // data again while this one starts. Stops with this FastPath, so a program kept attached after
+  // exit goes stale too. A new value is written at once (reloads); 0: never stale.
+  void set_stale_after(std::chrono::milliseconds stale_after);
+  // mdn_control as the program reads it: generation, query log rate, heartbeat.
+  Result<mdn_control> control() const { return writer_.read_control(); }
+
   Result<std::array<uint64_t, MDN_STAT_COUNT>> stats() const { return writer_.read_stats(); }
   const std::vector<std::unique_ptr<XdpAttachment>>& attachments() const { return attachments_; }
 
@@ -90,9 +108,14 @@ class FastPath {
   };
   Status take_over(std::vector<std::string>* notes);
   void recheck_interfaces(PublishReport* report);
+  // Writes the heartbeat now (after the first publish only; heartbeat_mutex_ held); logs when
+  // writing starts or stops failing.
+  void beat();
+  void run_heartbeat();
 
   FastPath(std::unique_ptr<XdpProgram> program, uint32_t max_entries)
       : program_(std::move(program)), writer_(program_->map_fds(), max_entries) {}
+
   std::unique_ptr<XdpProgram> program_;
   MapWriter writer_;
   std::vector<std::unique_ptr<XdpAttachment>> attachments_;
@@ -103,6 +126,14 @@ class FastPath {
   bool geo_written_ = false;
   std::mutex health_mutex_;
   AttachMode mode_ = AttachMode::kAuto;  // for attaching again to a recreated interface
+  // The heartbeat thread and what it writes (under heartbeat_mutex_).
+  std::mutex heartbeat_mutex_;
+  std::condition_variable heartbeat_wake_;
+  std::chrono::milliseconds stale_after_{30000};
+  bool published_ = false;    // the first publish is done: beat
+  bool heartbeat_ok_ = true;  // the last write worked (failures are logged when they start)
+  bool stopping_ = false;
+  std::thread heartbeat_;
 };
 
 }  // namespace meridian::fastpath

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace meridian::fastpath {
@@ -116,6 +117,23 @@ Status publish_policy(const FastPathMapFds& fds, const PolicyTables& policy, uin
 
 }  // namespace
 
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns) {
+  Heartbeat h;
+  h.written = control.heartbeat_ns != 0;
+  const uint64_t age_ns =
+      h.written && now_ns > control.heartbeat_ns ? now_ns - control.heartbeat_ns : 0;
+  h.age_seconds = static_cast<double>(age_ns) / 1e9;
+  h.stale_after_seconds = static_cast<double>(control.stale_after_ns) / 1e9;
+  h.stale = control.stale_after_ns != 0 && age_ns > control.stale_after_ns;
+  return h;
+}
+
 int name_class(size_t wire_length) {
   for (int c = 0; c < MDN_NAME_CLASSES; ++c)
     if (wire_length <= kClassSizes[c]) return c;
@@ -128,6 +146,19 @@ size_t name_class_size(int c) {
 
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
     : fds_(fds), max_entries_(max_entries_per_class == 0 ? 1 : max_entries_per_class) {}
+
+template <typename Change>
+Status MapWriter::update_control(Change change, const char* what) {
+  std::lock_guard<std::mutex> lock(control_mutex_);
+  const uint32_t zero = 0;
+  mdn_control control{};
+  if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
+    return make_error("reading the control map: " + errno_text(errno));
+  change(control);
+  if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
+    return make_error(std::string(what) + ": " + errno_text(errno));
+  return Ok{};
+}
 
 Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entries,
                                          const PolicyTables& policy) {
@@ -227,38 +258,42 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
 
   if (auto s = publish_policy(fds_, policy, next); !s) return s.error();
 
-  // The flip: one array write, seen by the next lookup on every CPU. Read again under the lock
-  // so that the rest of the value (the query log sample rate) is kept as it is now.
-  {
-    std::lock_guard<std::mutex> lock(control_mutex_);
-    if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
-      return make_error("reading the control map: " + errno_text(errno));
-    control.generation = next;
-    if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
-      return make_error("flipping the control map: " + errno_text(errno));
-  }
+  // The flip: one array write, seen by the next lookup on every CPU. The rest of the value (the
+  // query log sample rate, the heartbeat) is kept as it is now.
+  if (auto s = update_control([next](mdn_control& c) { c.generation = next; },
+                              "flipping the control map");
+      !s)
+    return s.error();
   result.generation = next;
   return result;
 }
 
 Status MapWriter::set_query_log_sample(uint32_t one_in_n) {
-  std::lock_guard<std::mutex> lock(control_mutex_);
-  const uint32_t zero = 0;
-  mdn_control control{};
-  if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
-    return make_error("reading the control map: " + errno_text(errno));
-  control.qlog_sample = one_in_n;
-  if (bpf_map_update_elem(fds_.control, &zero, &control, BPF_ANY) != 0)
-    return make_error("writing the query log sample rate: " + errno_text(errno));
-  return Ok{};
+  return update_control([one_in_n](mdn_control& c) { c.qlog_sample = one_in_n; },
+                        "writing the query log sample rate");
 }
 
 Result<uint32_t> MapWriter::query_log_sample() const {
+  auto control = read_control();
+  if (!control) return control.error();
+  return control->qlog_sample;
+}
+
+Status MapWriter::write_heartbeat(uint64_t heartbeat_ns, uint64_t stale_after_ns) {
+  return update_control(
+      [&](mdn_control& c) {
+        c.heartbeat_ns = heartbeat_ns;
+        c.stale_after_ns = stale_after_ns;
+      },
+      "writing the heartbeat");
+}
+
+Result<mdn_control> MapWriter::read_control() const {
   const uint32_t zero = 0;
   mdn_control control{};
   if (bpf_map_lookup_elem(fds_.control, &zero, &control) != 0)
     return make_error("reading the control map: " + errno_text(errno));
-  return control.qlog_sample;
+  return control;
 }
 
 Status MapWriter::publish_geo(const std::vector<PrefixEntry>& entries) {

@@ -43,6 +43,18 @@ struct PublishResult {
   uint32_t generation = 0;
 };
 
+// CLOCK_MONOTONIC in nanoseconds: the clock of the program's bpf_ktime_get_*_ns().
+uint64_t monotonic_ns();
+
+// mdn_control's heartbeat as the program judges it at `now_ns` (monotonic_ns()).
+struct Heartbeat {
+  bool written = false;            // a meridiand has written one
+  double age_seconds = 0;          // since the last one (0 when none, or written after now_ns)
+  double stale_after_seconds = 0;  // 0: never stale
+  bool stale = false;              // the program passes every query up
+};
+Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns);
+
 // Size class of a wire name length (1..255): the name map it lives in.
 int name_class(size_t wire_length);
 size_t name_class_size(int name_class);
@@ -70,14 +82,22 @@ class MapWriter {
   Status set_query_log_sample(uint32_t one_in_n);
   Result<uint32_t> query_log_sample() const;
 
+  // The daemon's heartbeat: `heartbeat_ns` (CLOCK_MONOTONIC, monotonic_ns()) and the age past
+  // which the program passes every query up (0: never). Kept by every later publish.
+  Status write_heartbeat(uint64_t heartbeat_ns, uint64_t stale_after_ns);
+  // The whole control value (generation, sample rate, heartbeat).
+  Result<mdn_control> read_control() const;
+
   // Per-CPU stats summed over CPUs, indexed by enum mdn_stat.
   Result<std::array<uint64_t, MDN_STAT_COUNT>> read_stats() const;
 
  private:
   FastPathMapFds fds_;
   uint32_t max_entries_;
-  // mdn_control is written by read-modify-write (the flip, the sample rate): one at a time, so
-  // neither undoes the other.
+  // mdn_control is written by read-modify-write (the flip, the sample rate, the heartbeat): one
+  // at a time, so none undoes another. `what` names the write in errors.
+  template <typename Change>
+  Status update_control(Change change, const char* what);
   mutable std::mutex control_mutex_;
 };
 

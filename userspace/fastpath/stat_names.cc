@@ -14,7 +14,7 @@ constexpr std::array<const char*, MDN_STAT_COUNT> kNames = {
     "pass_ipv6_ext",     "error_adjust",  "error_store",    "hit_a",          "hit_aaaa",
     "hit_cname",         "hit_mx",        "hit_txt",        "hit_ns",         "hit_soa",
     "hit_srv",           "hit_other",     "hit_policy",     "pass_policy",    "rrl_dropped",
-    "rrl_slipped",       "hit_nxdomain",  "hit_nodata",     "qlog_lost",
+    "rrl_slipped",       "hit_nxdomain",  "hit_nodata",     "qlog_lost",      "pass_stale",
 };
 
 }  // namespace
