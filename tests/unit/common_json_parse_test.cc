@@ -30,8 +30,8 @@ TEST(JsonParseTest, BracketsInStringsAndCommentsDoNotCount) {
   auto s = parse_json(in_string);
   ASSERT_TRUE(s.ok()) << s.error().what;
   EXPECT_EQ((*s)[0].get<std::string>().size(), 1001u);
-  const std::string in_comment = "// " + std::string(100, '{') + "\n/* " + std::string(100, '[') +
-                                 " */ {\"a\": 1}";
+  const std::string in_comment =
+      "// " + std::string(100, '{') + "\n/* " + std::string(100, '[') + " */ {\"a\": 1}";
   auto c = parse_json(in_comment, /*comments=*/true);
   ASSERT_TRUE(c.ok()) << c.error().what;
   EXPECT_EQ((*c)["a"], 1);

@@ -513,8 +513,8 @@ TEST(DaemonConfigControlTest, TlsInsecureAndLimits) {
   EXPECT_EQ(defaults->control.max_connections_per_source, 8u);
 
   for (const char* loopback : {"127.0.0.1:8053", "127.9.9.9:1", "[::1]:8053"}) {
-    const std::string text = std::string(R"({"control": {"listen": ")") + loopback +
-                              R"(", "token_file": "t"}})";
+    const std::string text =
+        std::string(R"({"control": {"listen": ")") + loopback + R"(", "token_file": "t"}})";
     EXPECT_TRUE(parse(text).ok()) << loopback;
   }
   EXPECT_NE(error_of(R"({"control": {"listen": "0.0.0.0:8053", "token_file": "t"}})")
@@ -537,8 +537,9 @@ TEST(DaemonConfigControlTest, TlsInsecureAndLimits) {
             std::string::npos);
   EXPECT_NE(error_of(R"({"control": {"insecure": "yes"}})").find("/control/insecure: must be a"),
             std::string::npos);
-  EXPECT_NE(error_of(R"({"control": {"request_timeout_ms": 5}})").find("/control/request_timeout_ms"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"control": {"request_timeout_ms": 5}})").find("/control/request_timeout_ms"),
+      std::string::npos);
 }
 
 TEST(DaemonConfigControlTest, TokenFileRules) {

@@ -66,8 +66,8 @@ struct ControlServerOptions {
   // an authorized request in progress is closed to admit a new one (connection_guard.h).
   unsigned max_connections = 64;
   unsigned max_connections_per_source = 8;  // TCP, per /24 (IPv4) or /56 (IPv6)
-  unsigned request_timeout_ms = 10000;       // to send a whole request, headers and body
-  unsigned connection_timeout_s = 10;        // idle between reads or writes
+  unsigned request_timeout_ms = 10000;      // to send a whole request, headers and body
+  unsigned connection_timeout_s = 10;       // idle between reads or writes
   // PEM certificate chain and key: the TCP listener speaks only HTTPS (TLS through GnuTLS).
   std::string tls_certificate_pem;
   std::string tls_key_pem;

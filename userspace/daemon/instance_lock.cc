@@ -46,7 +46,8 @@ std::string process_name(long pid) {
 
 Result<InstanceLock> InstanceLock::acquire(const std::string& path, std::string_view what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY);
-  if (fd < 0 && (errno == ENOTDIR || errno == ENOENT)) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600);
+  if (fd < 0 && (errno == ENOTDIR || errno == ENOENT))
+    fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT, 0600);
   if (fd < 0) {
     return make_error("cannot open the " + std::string(what) + " lock: " + std::strerror(errno),
                       path);
