@@ -310,10 +310,49 @@ class ControlSlowClientTest(unittest.TestCase):
                 t.join(10)
         self.assertEqual(honest["failed"], [], honest)
         self.assertGreater(honest["ok"], 20)
+        guard = self.guard_metrics()
+        for outcome in ("refused", "evicted"):
+            self.assertGreater(guard.get(outcome, 0), 0, guard)
         # The attack was real: far more connections than slots, and the guard closed them.
         self.assertGreater(stats["connected"], 16 * 2, stats)
         self.assertGreater(stats["closed"], 16, stats)
         self.assertTrue(udp_answers(self.daemon))
+
+    def guard_metrics(self):
+        metrics = control_http.request("GET", "/metrics", unix=os.path.join(self.daemon.dir,
+                                                                           "control.sock")).body
+        return {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'meridian_control_connections_total\{outcome="(\w+)"\} (\d+)', metrics)}
+
+    def test_a_request_dripped_slower_than_the_deadline_is_cut_off(self):
+        before = self.guard_metrics().get("timed_out", 0)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.4.0.1", 0))
+        s.connect(self.tcp)
+        started = time.monotonic()
+        closed_after = None
+        try:
+            for byte in b"GET /v1/zones HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 40:
+                try:
+                    s.sendall(bytes([byte]))
+                    s.settimeout(0.5)
+                    if s.recv(1) == b"":
+                        closed_after = time.monotonic() - started
+                        break
+                except socket.timeout:
+                    pass  # still open: the next byte
+                except OSError:
+                    closed_after = time.monotonic() - started
+                    break
+                if time.monotonic() - started > 8:
+                    break
+        finally:
+            s.close()
+        # request_timeout_ms is 2000; the watchdog looks every 200 ms.
+        self.assertIsNotNone(closed_after, "a byte every 0.5 s kept the connection for 8 s")
+        self.assertGreater(closed_after, 1.5)
+        self.assertLess(closed_after, 3.5)
+        self.assertEqual(self.guard_metrics().get("timed_out", 0), before + 1)
 
 
 # --- 5. TLS and the token ---------------------------------------------------------------------

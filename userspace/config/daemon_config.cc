@@ -1116,9 +1116,15 @@ Result<std::string> read_secret_file(const std::string& path, std::string_view w
   std::string text;
   if (problem.empty()) {
     text.resize(static_cast<size_t>(st.st_size));
-    const ssize_t n = ::read(fd, text.data(), text.size());
-    if (n < 0) problem = std::strerror(errno);
-    text.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) problem = std::strerror(errno);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);
   }
   ::close(fd);
   if (!problem.empty()) return make_error(std::string(what) + ": " + problem, path);

@@ -216,6 +216,9 @@ struct ControlServer::Impl {
   std::vector<Route> routes;
 
   mutable std::mutex mu;  // start/stop and the fields they set
+  // The listeners' guards, apart from `mu`: a handler reading counters() must never wait for
+  // stop(), which holds `mu` while it waits for the handlers.
+  mutable std::mutex guards_mu;
   bool running = false;
   Listener unix_listener;
   Listener tcp_listener;
@@ -631,7 +634,10 @@ Result<MHD_Daemon*> ControlServer::Impl::start_daemon(Listener& listener, int fd
   limits.max_connections = std::max(1u, options.max_connections);
   limits.max_per_source = listener.over_tcp ? options.max_connections_per_source : 0;
   limits.request_timeout = std::chrono::milliseconds(options.request_timeout_ms);
-  listener.guard = std::make_unique<ConnectionGuard>(limits);
+  {
+    std::lock_guard lock(guards_mu);
+    listener.guard = std::make_unique<ConnectionGuard>(limits);
+  }
   // The guard enforces max_connections; MHD's own cap (split between the pool's threads) only
   // leaves room for connections the guard shut down and MHD has not closed yet.
   const unsigned limit = 2 * limits.max_connections + 2 * threads;
@@ -728,6 +734,7 @@ void ControlServer::Impl::stop_locked() {
   for (Listener* l : {&unix_listener, &tcp_listener}) {
     if (l->daemon) MHD_stop_daemon(l->daemon);
     l->daemon = nullptr;
+    std::lock_guard lock(guards_mu);
     l->guard.reset();  // after the daemon: MHD reports every close first
   }
   // Remove the socket file only if it is still the one we bound (not a successor's).
@@ -792,7 +799,7 @@ ControlServer::Counters ControlServer::counters() const {
   c.requests = impl_->requests.load(std::memory_order_relaxed);
   c.refused_unauthorized = impl_->refused_unauthorized.load(std::memory_order_relaxed);
   c.refused_bad_request = impl_->refused_bad_request.load(std::memory_order_relaxed);
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->guards_mu);
   for (const auto* l : {&impl_->unix_listener, &impl_->tcp_listener}) {
     if (!l->guard) continue;
     const auto g = l->guard->counters();

@@ -335,6 +335,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->error("cannot start: {}", control.error().to_string());
     return 1;
   }
+  (*obs)->set_control(control->get());
   auto metrics = start_metrics(config, extras);
   if (!metrics) {
     log->error("cannot start: {}", metrics.error().to_string());

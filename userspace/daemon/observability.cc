@@ -252,6 +252,21 @@ std::string Observability::metrics_text() const {
              s.tcp_query_timed_out);
     m.sample("meridian_tcp_connections_total", {{"outcome", "evicted"}}, s.tcp_evicted);
   }
+  if (const auto* control = control_.load()) {
+    const auto c = control->counters();
+    m.counter("meridian_control_requests_total", "Control API requests, by outcome");
+    m.sample("meridian_control_requests_total", {{"outcome", "received"}}, c.requests);
+    m.sample("meridian_control_requests_total", {{"outcome", "unauthorized"}},
+             c.refused_unauthorized);
+    m.sample("meridian_control_requests_total", {{"outcome", "bad_request"}},
+             c.refused_bad_request);
+    m.counter("meridian_control_connections_total",
+              "Control API connections closed or refused by the connection guard, by outcome");
+    m.sample("meridian_control_connections_total", {{"outcome", "refused"}}, c.refused_connections);
+    m.sample("meridian_control_connections_total", {{"outcome", "evicted"}}, c.evicted_connections);
+    m.sample("meridian_control_connections_total", {{"outcome", "timed_out"}},
+             c.timed_out_requests);
+  }
   if (query_log_) {
     const auto q = query_log_->counters();
     m.counter("meridian_query_log_lines_total", "Query log lines, by outcome");

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/daemon_config.h"
+#include "control/http_server.h"
 #include "daemon/controller.h"
 #include "daemon/gslb_runtime.h"
 #include "observe/metrics.h"
@@ -42,6 +43,10 @@ class Observability {
   void set_server(const server::Server* server) {
     server_ = server;
   }
+  // The control API's connection counters, once it runs (metrics may be read meanwhile).
+  void set_control(const control::ControlServer* control) {
+    control_.store(control);
+  }
   // SIGUSR1: the log file was moved by a rotation tool; write to a new one at the same path.
   void reopen_query_log();
 
@@ -56,6 +61,7 @@ class Observability {
   Controller& controller_;
   HealthRuntime& health_;
   const server::Server* server_ = nullptr;
+  std::atomic<const control::ControlServer*> control_{nullptr};
   observe::QueryCounters counters_;
   std::unique_ptr<observe::QueryLogWriter> query_log_;
   std::atomic<uint64_t> xdp_logged_{0};
