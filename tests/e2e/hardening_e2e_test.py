@@ -311,6 +311,8 @@ class ControlSlowClientTest(unittest.TestCase):
         self.assertEqual(honest["failed"], [], honest)
         self.assertGreater(honest["ok"], 20)
         guard = self.guard_metrics()
+        print(f"\nhonest calls: {honest['ok']} answered, {len(honest['failed'])} failed; attack: "
+              f"{stats['connected']} connections, {stats['closed']} closed on it; guard: {guard}")
         for outcome in ("refused", "evicted"):
             self.assertGreater(guard.get(outcome, 0), 0, guard)
         # The attack was real: far more connections than slots, and the guard closed them.
