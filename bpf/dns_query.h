@@ -72,9 +72,7 @@ INLINE __u64 lower8(__u64 x)
  * starts at an even offset, and 32-bit halves fold to the same sum as 16-bit words. */
 INLINE __u64 copy_name(struct scratch *s, __u32 name_len)
 {
-	__u32 class_len = name_len <= MDN_NAME_CLASS0 ? MDN_NAME_CLASS0 :
-			  name_len <= MDN_NAME_CLASS1 ? MDN_NAME_CLASS1 :
-			  name_len <= MDN_NAME_CLASS2 ? MDN_NAME_CLASS2 : MDN_NAME_CLASS3;
+	__u32 class_len = mdn_name_class_size(mdn_name_class(name_len));
 	__u64 sum = 0;
 #pragma unroll
 	for (int w = 0; w < MDN_NAME_CLASS3 / 8; w++) {
@@ -115,7 +113,7 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		ow->status = OPT_BAD;
 		return 1;
 	}
-	if (code == 8) {
+	if (code == MDN_OPT_ECS) {
 		__u16 family = q16(q, pos);
 		__u8 source = q[(pos + 2) & QMASK];
 		__u32 alen = olen - 4;
@@ -133,7 +131,7 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		}
 		ow->ecs_off = pos;
 		ow->ecs_len = olen;
-	} else if (code == 10) {
+	} else if (code == MDN_OPT_COOKIE) {
 		if (olen != 8 && (olen < 16 || olen > 40)) {
 			ow->status = OPT_BAD;
 			return 1;
@@ -144,7 +142,7 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		}
 		ow->cookie_off = pos;
 		ow->cookie_len = olen;
-	} else if (code != 12) {
+	} else if (code != MDN_OPT_PADDING) {
 		ow->status = OPT_UNKNOWN;
 		return 1;
 	}
@@ -237,7 +235,7 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	/* The one additional record must be an OPT owned by the root. */
 	if (pos + 11 > len)
 		return MDN_STAT_PASS_MALFORMED;
-	if (q[pos & QMASK] != 0 || q16(q, pos + 1) != 41)
+	if (q[pos & QMASK] != 0 || q16(q, pos + 1) != MDN_QTYPE_OPT)
 		return MDN_STAT_PASS_MALFORMED;
 	__u16 payload = q16(q, pos + 3);
 	__u8 version = q[(pos + 6) & QMASK];

@@ -43,11 +43,12 @@ INLINE __u32 read_control(struct scratch *s)
 INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 {
 	__u32 gen = s->ps.generation & 1;
-	if (name_len <= MDN_NAME_CLASS0)
+	__u32 c = mdn_name_class(name_len);
+	if (c == 0)
 		LOOKUP_CLASS(0);
-	if (name_len <= MDN_NAME_CLASS1)
+	if (c == 1)
 		LOOKUP_CLASS(1);
-	if (name_len <= MDN_NAME_CLASS2)
+	if (c == 2)
 		LOOKUP_CLASS(2);
 	LOOKUP_CLASS(3);
 }
@@ -84,7 +85,7 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 	__u16 payload = cfg_advertised_payload;
 	o[0] = 0;
 	o[1] = 0;
-	o[2] = 41;
+	o[2] = MDN_QTYPE_OPT;
 	o[3] = payload >> 8;
 	o[4] = payload & 0xff;
 	o[5] = 0;
@@ -97,7 +98,7 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 		if (elen < 4 || elen > 20)
 			return 0;
 		oput(o, at, 0);
-		oput(o, at + 1, 8);
+		oput(o, at + 1, MDN_OPT_ECS);
 		oput(o, at + 2, 0);
 		oput(o, at + 3, elen);
 		at = put_opt_bytes(s, at + 4, qi->ecs_off, elen);

@@ -13,6 +13,49 @@
 #else
 #define MDN_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
+/* The rules both sides apply are functions here, inlined into the program and into C++. */
+#define MDN_INLINE static inline __attribute__((always_inline))
+
+/* Loads and stores of words at addresses that may be unaligned (names and addresses inside keys).
+ * The program does them directly, as the JIT of every architecture it runs on allows; C++ goes
+ * through memcpy so that UBSan's alignment check holds. */
+#ifdef __bpf__
+#define MDN_LOAD_U32(p) (*(const __u32 *)(p))
+#define MDN_LOAD_U64(p) (*(const __u64 *)(p))
+#define MDN_STORE_U64(p, v) (*(__u64 *)(p) = (v))
+#else
+MDN_INLINE __u32 mdn_load_u32(const void *p)
+{
+	__u32 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+MDN_INLINE __u64 mdn_load_u64(const void *p)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+#define MDN_LOAD_U32(p) mdn_load_u32(p)
+#define MDN_LOAD_U64(p) mdn_load_u64(p)
+#define MDN_STORE_U64(p, v)                              \
+	do {                                             \
+		__u64 mdn_store_v_ = (v);                \
+		__builtin_memcpy((p), &mdn_store_v_, 8); \
+	} while (0)
+#endif
+
+/* DNS codes the program reads or writes itself (RFC 6891, 7871, 7873, 7830, 1035). */
+#define MDN_QTYPE_OPT 41
+#define MDN_QTYPE_META_FIRST 128 /* 128-255: meta types (ANY, AXFR, IXFR, TSIG, ...) */
+#define MDN_QTYPE_META_LAST 255
+#define MDN_OPT_ECS 8
+#define MDN_OPT_COOKIE 10
+#define MDN_OPT_PADDING 12
+#define MDN_DNS_POINTER 0xc000 /* the top bits of a compression pointer */
+#define MDN_LABEL_MAX 63
 
 /* Longest DNS query the fast path reads (larger ones go to userspace). */
 #define MDN_QUERY_MAX 512
@@ -38,6 +81,22 @@ struct mdn_name_key0 { __be16 qtype; __u8 name[MDN_NAME_CLASS0]; };
 struct mdn_name_key1 { __be16 qtype; __u8 name[MDN_NAME_CLASS1]; };
 struct mdn_name_key2 { __be16 qtype; __u8 name[MDN_NAME_CLASS2]; };
 struct mdn_name_key3 { __be16 qtype; __u8 name[MDN_NAME_CLASS3]; };
+
+/* The size class of a wire name of `len` octets (1..MDN_NAME_CLASS3): the smallest that holds it.
+ * The program looks a name up, the map writer writes it, and meridianctl reads it, in this class. */
+MDN_INLINE __u32 mdn_name_class(__u32 len)
+{
+	return len <= MDN_NAME_CLASS0 ? 0 : len <= MDN_NAME_CLASS1 ? 1 : len <= MDN_NAME_CLASS2 ? 2 : 3;
+}
+
+/* Octets of name in the keys of class c (0..MDN_NAME_CLASSES - 1): each class doubles the last. */
+MDN_INLINE __u32 mdn_name_class_size(__u32 c)
+{
+	return (__u32)MDN_NAME_CLASS0 << c;
+}
+MDN_STATIC_ASSERT(MDN_NAME_CLASS1 == 2 * MDN_NAME_CLASS0 && MDN_NAME_CLASS2 == 2 * MDN_NAME_CLASS1 &&
+			  MDN_NAME_CLASS3 == 2 * MDN_NAME_CLASS2 && MDN_NAME_CLASSES == 4,
+		  "name classes double");
 
 /* A precompiled answer: the DNS sections after the question, exactly as the userspace responder
  * writes them for this name and type (owner names compress to the question at offset 12). */
@@ -108,6 +167,41 @@ struct mdn_prefix_key {
 	__u8 addr[16];
 	__u8 pad[3];
 };
+
+/* The table id in a prefix key: big endian, so a table's prefixes sort together in the trie. */
+MDN_INLINE void mdn_prefix_key_set_table(struct mdn_prefix_key *k, __u32 table)
+{
+	k->table[0] = (__u8)(table >> 24);
+	k->table[1] = (__u8)(table >> 16);
+	k->table[2] = (__u8)(table >> 8);
+	k->table[3] = (__u8)table;
+}
+
+MDN_INLINE __u32 mdn_prefix_key_table(const struct mdn_prefix_key *k)
+{
+	return (__u32)k->table[0] << 24 | (__u32)k->table[1] << 16 | (__u32)k->table[2] << 8 |
+	       k->table[3];
+}
+
+/* Address bits of a family (MDN_FAMILY_IPV4 or MDN_FAMILY_IPV6). */
+MDN_INLINE __u32 mdn_family_bits(__u8 family)
+{
+	return family == MDN_FAMILY_IPV4 ? 32 : 128;
+}
+
+/* 1 when a 16-octet address is IPv4-mapped IPv6 (::ffff:a.b.c.d). Userspace reads such a source
+ * address as IPv4, which the program does not: a policy query from one goes up. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MDN_IPV4_MAPPED_WORD 0xffff0000U /* octets 8-11 of ::ffff:0:0, loaded as a __u32 */
+#else
+#define MDN_IPV4_MAPPED_WORD 0x0000ffffU
+#endif
+MDN_INLINE int mdn_ipv4_mapped(const __u8 *addr)
+{
+	return MDN_LOAD_U32(addr) == 0 && MDN_LOAD_U32(addr + 4) == 0 &&
+	       MDN_LOAD_U32(addr + 8) == MDN_IPV4_MAPPED_WORD;
+}
+
 struct mdn_prefix_value {
 	struct mdn_client client; /* geo: the client's facts (latency_profile unused) */
 	__u32 value;  /* latency: profile or MDN_NO_PROFILE; CIDR: location id or MDN_NO_LOCATION */
