@@ -98,9 +98,9 @@ Outcome decide_group(const ClientClassifier& classifier, const GroupEntry& g, Qu
   mdn_decision d;
   mdn_policy_decide(&q.ctx, &g.group, &q.facts.client, &d);
   // An alias may decide several groups for one query: the answer's scope is the longest.
-  q.scope = std::max(q.scope, static_cast<uint8_t>(mdn_policy_scope(
-                                  &d, q.facts.geo_scope, q.facts.latency_scope,
-                                  q.ctx.cidr_scope, q.ctx.client->max_len())));
+  q.scope = std::max(
+      q.scope, static_cast<uint8_t>(mdn_policy_scope(&d, q.facts.geo_scope, q.facts.latency_scope,
+                                                     q.ctx.cidr_scope, q.ctx.client->max_len())));
   if (d.outcome == MDN_OUTCOME_SERVFAIL) return Outcome::kServFail;
   if (d.outcome != MDN_OUTCOME_ANSWER) return Outcome::kNoData;
 
