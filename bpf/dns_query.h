@@ -118,7 +118,8 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		__u8 source = q[(pos + 2) & QMASK];
 		__u32 alen = olen - 4;
 		__u32 max = family == 1 ? 32 : family == 2 ? 128 : 0;
-		if (olen < 4 || ow->ecs_off || max == 0 || source > max || alen != ((__u32)source + 7) / 8) {
+		if (olen < 4 || ow->ecs_off || max == 0 || source > max ||
+		    alen != ((__u32)source + 7) / 8) {
 			ow->status = OPT_BAD;
 			return 1;
 		}
@@ -204,7 +205,8 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	nw->pos = pos;
 	nw->len = len;
 	if (nw->status == NAME_RUNNING)
-		bpf_loop(128, label_step, NULL, 0); /* 127 one-octet labels and the root: 255 octets */
+		bpf_loop(128, label_step, NULL,
+			 0); /* 127 one-octet labels and the root: 255 octets */
 	if (nw->status != NAME_DONE)
 		return MDN_STAT_PASS_MALFORMED; /* truncated, pointer, bad label type, > 255 octets */
 	/* Reloaded from the map value, so every path arrives with the same unknown value. */
@@ -266,7 +268,8 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	if (ow->status == OPT_RUNNING)
 		bpf_loop(MDN_MAX_OPTIONS - OPT_INLINE_STEPS, opt_step, NULL, 0);
 	if (ow->status != OPT_DONE)
-		return ow->status == OPT_UNKNOWN ? MDN_STAT_PASS_UNKNOWN_OPTION : MDN_STAT_PASS_MALFORMED;
+		return ow->status == OPT_UNKNOWN ? MDN_STAT_PASS_UNKNOWN_OPTION :
+						   MDN_STAT_PASS_MALFORMED;
 	qi->ecs_off = ow->ecs_off;
 	qi->ecs_len = ow->ecs_len;
 	qi->cookie_off = ow->cookie_off;

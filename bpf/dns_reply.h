@@ -9,14 +9,14 @@
 /* Looks the key up in one size class's name map of the live generation. One call site per map:
  * when the compiler merges the lookups of different maps into one call, the verifier cannot inline
  * it and every lookup goes through the generic helper and an indirect call. */
-#define LOOKUP_CLASS(N)                                                        \
-	do {                                                                   \
-		void *inner = bpf_map_lookup_elem(&mdn_names##N, &gen);        \
-		if (!inner)                                                    \
-			return NULL;                                           \
-		struct mdn_answer *a = bpf_map_lookup_elem(inner, s->key);     \
-		barrier_var(a);                                                \
-		return a;                                                      \
+#define LOOKUP_CLASS(N)                                                    \
+	do {                                                               \
+		void *inner = bpf_map_lookup_elem(&mdn_names##N, &gen);    \
+		if (!inner)                                                \
+			return NULL;                                       \
+		struct mdn_answer *a = bpf_map_lookup_elem(inner, s->key); \
+		barrier_var(a);                                            \
+		return a;                                                  \
 	} while (0)
 
 /* Reads mdn_control once per query: the live generation (a policy answer reads the same
@@ -156,7 +156,8 @@ INLINE void build_headers(struct scratch *s, int is_v6, __u32 dns_len, __u64 sum
 		for (int w = 0; w < 10; w++)
 			ipsum += w16[w];
 		ip->check = ~fold(ipsum);
-		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16);
+		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+		       (ip->daddr >> 16);
 	}
 	struct udphdr *udp = (void *)s->udp;
 	__be16 port = udp->source;
@@ -173,15 +174,24 @@ INLINE void build_headers(struct scratch *s, int is_v6, __u32 dns_len, __u64 sum
 INLINE __u32 hit_stat(__u16 qtype)
 {
 	switch (qtype) {
-	case 1: return MDN_STAT_HIT_A;
-	case 28: return MDN_STAT_HIT_AAAA;
-	case 5: return MDN_STAT_HIT_CNAME;
-	case 15: return MDN_STAT_HIT_MX;
-	case 16: return MDN_STAT_HIT_TXT;
-	case 2: return MDN_STAT_HIT_NS;
-	case 6: return MDN_STAT_HIT_SOA;
-	case 33: return MDN_STAT_HIT_SRV;
-	default: return MDN_STAT_HIT_OTHER;
+	case 1:
+		return MDN_STAT_HIT_A;
+	case 28:
+		return MDN_STAT_HIT_AAAA;
+	case 5:
+		return MDN_STAT_HIT_CNAME;
+	case 15:
+		return MDN_STAT_HIT_MX;
+	case 16:
+		return MDN_STAT_HIT_TXT;
+	case 2:
+		return MDN_STAT_HIT_NS;
+	case 6:
+		return MDN_STAT_HIT_SOA;
+	case 33:
+		return MDN_STAT_HIT_SRV;
+	default:
+		return MDN_STAT_HIT_OTHER;
 	}
 }
 

@@ -18,7 +18,8 @@ enum { NEG_NONE = 0, NEG_NODATA = 1, NEG_NXDOMAIN = 2 };
 INLINE __u32 neg_hit_stat(__u32 result, __u16 qtype)
 {
 	return result == NEG_NXDOMAIN ? MDN_STAT_HIT_NXDOMAIN :
-	       result == NEG_NODATA ? MDN_STAT_HIT_NODATA : hit_stat(qtype);
+	       result == NEG_NODATA   ? MDN_STAT_HIT_NODATA :
+					hit_stat(qtype);
 }
 
 /* One step up: strips the first label of the name in the key (the key moves left in place, the

@@ -158,7 +158,8 @@ __attribute__((noinline)) int xdp_policy_answer(struct scratch *s)
 	__u32 uses = mdn_policy_uses(ge->group.policy);
 	if (uses & MDN_USED_GEO) {
 		void *geo = bpf_map_lookup_elem(&mdn_geo, &zero);
-		struct mdn_prefix_value *v = geo ? xdp_prefix_lookup(geo, ps, MDN_TABLE_GEO, 1) : NULL;
+		struct mdn_prefix_value *v = geo ? xdp_prefix_lookup(geo, ps, MDN_TABLE_GEO, 1) :
+						   NULL;
 		if (!v)
 			return -1;
 		ps->client = v->client;

@@ -32,13 +32,13 @@
 #include "meridian_geo.h"
 
 #define MDN_POLICY_INLINE static inline __attribute__((always_inline))
-#define MDN_GROUP_MAX 64      /* record sets in one group (one bit each in a __u64 mask) */
-#define MDN_MULTIVALUE_MAX 8  /* rule 8: up to 8 record sets per multivalue answer */
+#define MDN_GROUP_MAX 64     /* record sets in one group (one bit each in a __u64 mask) */
+#define MDN_MULTIVALUE_MAX 8 /* rule 8: up to 8 record sets per multivalue answer */
 
 #define MDN_NO_HEALTH 0xffffffffU   /* candidate without a health check: always healthy */
 #define MDN_NO_LATENCY 0xffffffffU  /* the operator table has no value */
 #define MDN_NO_LOCATION 0xffffffffU /* the client is in no block of the collection */
-#define MDN_NO_PROFILE 0U           /* client in no latency table prefix */
+#define MDN_NO_PROFILE 0U	    /* client in no latency table prefix */
 
 /* Geolocation candidate locations: level << 16 | interned id (ids start at 1). */
 #define MDN_GEO_LEVEL_CONTINENT 1U
@@ -92,21 +92,21 @@ enum mdn_failover_role {
 /* One record set of a group. */
 struct mdn_candidate {
 	__u32 record_set; /* index of the record set's answer in the caller's table */
-	__u32 health;     /* health slot, or MDN_NO_HEALTH */
-	__u32 location;   /* geolocation: MDN_GEO_LOCATION(); latency: region id; ip-based:
+	__u32 health;	  /* health slot, or MDN_NO_HEALTH */
+	__u32 location;	  /* geolocation: MDN_GEO_LOCATION(); latency: region id; ip-based:
 			   * CIDR location id or MDN_CIDR_DEFAULT */
 	struct mdn_geo_point point; /* latency region / geoproximity location */
-	__u8 weight;                /* weighted: 0..255 */
-	__u8 role;                  /* failover: enum mdn_failover_role */
-	__s8 bias;                  /* geoproximity: -99..99 */
+	__u8 weight;		    /* weighted: 0..255 */
+	__u8 role;		    /* failover: enum mdn_failover_role */
+	__s8 bias;		    /* geoproximity: -99..99 */
 	__u8 pad;
 };
 MDN_POLICY_STATIC_ASSERT(sizeof(struct mdn_candidate) == 28, "mdn_candidate is 28 bytes");
 
 struct mdn_group {
-	__u8 policy;     /* enum mdn_policy */
-	__u8 all_down;   /* enum mdn_all_down */
-	__u8 count;      /* candidates used, 1..MDN_GROUP_MAX */
+	__u8 policy;   /* enum mdn_policy */
+	__u8 all_down; /* enum mdn_all_down */
+	__u8 count;    /* candidates used, 1..MDN_GROUP_MAX */
 	__u8 pad;
 	__u32 collection; /* ip-based: CIDR collection id */
 	struct mdn_candidate candidates[MDN_GROUP_MAX];
@@ -117,7 +117,7 @@ MDN_POLICY_STATIC_ASSERT(sizeof(struct mdn_group) == 8 + 28 * MDN_GROUP_MAX,
 /* What the client is, as far as the policies care. The CIDR location is looked up per group
  * (MDN_POLICY_CIDR_LOCATION) because it depends on the group's collection. */
 struct mdn_client {
-	__u16 continent;   /* interned ids, 0 = unknown */
+	__u16 continent; /* interned ids, 0 = unknown */
 	__u16 country;
 	__u16 subdivision;
 	__u8 has_point;

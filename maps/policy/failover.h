@@ -6,7 +6,7 @@
 
 /* Rule 3: the first healthy primary, else the first healthy secondary. */
 MDN_POLICY_WALK int mdn_policy_failover(const struct mdn_group *g, __u64 mask,
-					  struct mdn_decision *d)
+					struct mdn_decision *d)
 {
 	__u64 primary = 0, secondary = 0;
 	__u32 i, n;

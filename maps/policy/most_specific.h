@@ -8,9 +8,8 @@
 /* Rules 4 and 7: the most specific matching candidate that is healthy, walking up from the most
  * specific match (geolocation: subdivision, country, continent, '*'; ip-based: the client's
  * CIDR location, '*'). `cidr` is the client's location in the group's collection. */
-MDN_POLICY_WALK int mdn_policy_most_specific(const struct mdn_group *g,
-					       const struct mdn_client *cl, __u32 cidr,
-					       __u64 mask, struct mdn_decision *d)
+MDN_POLICY_WALK int mdn_policy_most_specific(const struct mdn_group *g, const struct mdn_client *cl,
+					     __u32 cidr, __u64 mask, struct mdn_decision *d)
 {
 	__u64 rank[4] = { 0, 0, 0, 0 }; /* match masks, most specific first */
 	__u64 ip, geo, cidr_known = mdn_policy_eq(cidr, MDN_NO_LOCATION) ^ 1;

@@ -22,7 +22,7 @@ MDN_POLICY_INLINE __u64 mdn_policy_select_bit(__u64 m, __u64 r)
 /* Rule 8: the whole mask when it has up to MDN_MULTIVALUE_MAX candidates, else that many drawn
  * uniformly at random without replacement. */
 MDN_POLICY_WALK int mdn_policy_multivalue(MDN_POLICY_CTX *ctx, const struct mdn_group *g,
-					    __u64 mask, struct mdn_decision *d)
+					  __u64 mask, struct mdn_decision *d)
 {
 	__u64 all, rem, chosen = 0;
 	__u32 n, k;

@@ -14,8 +14,7 @@
 /* Returns the best candidate of `mask` as a one-bit mask (0: none) and stores the best of the
  * whole group in *best_any: one walk for both, since the distances are the expensive part. */
 MDN_POLICY_WALK __u64 mdn_policy_nearest(MDN_POLICY_CTX *ctx, const struct mdn_group *g,
-					   const struct mdn_client *cl, __u64 mask,
-					   __u64 *best_any)
+					 const struct mdn_client *cl, __u64 mask, __u64 *best_any)
 {
 	const __u64 none = 3ULL << 32; /* above every cost */
 	__u64 best_cost = none, best = 0, any_cost = none, any = 0;
@@ -41,9 +40,8 @@ MDN_POLICY_WALK __u64 mdn_policy_nearest(MDN_POLICY_CTX *ctx, const struct mdn_g
 		if (want_ms)
 			ms = MDN_POLICY_LATENCY_MS(ctx, cl->latency_profile, c->location);
 		have_ms = mdn_policy_eq(ms, MDN_NO_LATENCY) ^ 1;
-		by_latency = have_ms * ms +
-			     (have_ms ^ 1) * (has_point * ((1ULL << 32) | km) +
-					      (has_point ^ 1) * (2ULL << 32));
+		by_latency = have_ms * ms + (have_ms ^ 1) * (has_point * ((1ULL << 32) | km) +
+							     (has_point ^ 1) * (2ULL << 32));
 		by_distance = has_point * mdn_geo_biased_km((__u32)km, c->bias);
 		cost = latency * by_latency + (latency ^ 1) * by_distance;
 		take = mdn_policy_lt(cost, best_cost) & (mask >> i) & 1;

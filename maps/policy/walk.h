@@ -90,6 +90,6 @@ MDN_POLICY_INLINE void mdn_policy_answer(struct mdn_decision *d, __u64 chosen)
 /* Result of one policy's pick over a health mask. */
 #define MDN_PICK_ANSWER 0
 #define MDN_PICK_NONE_HEALTHY 1 /* candidates apply, but none in the mask */
-#define MDN_PICK_NO_MATCH 2     /* nothing applies to this client (geolocation, ip-based) */
+#define MDN_PICK_NO_MATCH 2	/* nothing applies to this client (geolocation, ip-based) */
 
 #endif /* MERIDIAN_POLICY_WALK_H */

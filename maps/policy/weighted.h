@@ -7,8 +7,8 @@
 /* Rule 2: healthy weight > 0 with probability weight / sum; else uniform over healthy
  * weight-0 standbys. The draw is RANDOM % total: the modulo bias is below total / 2^32
  * (at most 64 * 255 / 2^32 = 4e-6), far under what the chi-square test can see. */
-MDN_POLICY_WALK int mdn_policy_weighted(MDN_POLICY_CTX *ctx, const struct mdn_group *g,
-					  __u64 mask, struct mdn_decision *d)
+MDN_POLICY_WALK int mdn_policy_weighted(MDN_POLICY_CTX *ctx, const struct mdn_group *g, __u64 mask,
+					struct mdn_decision *d)
 {
 	__u64 total = 0, standby = 0, use_weight, r, acc = 0, found = 0, chosen = 0;
 	__u32 i, n;
