@@ -72,9 +72,7 @@ INLINE __u64 lower8(__u64 x)
  * starts at an even offset, and 32-bit halves fold to the same sum as 16-bit words. */
 INLINE __u64 copy_name(struct scratch *s, __u32 name_len)
 {
-	__u32 class_len = name_len <= MDN_NAME_CLASS0 ? MDN_NAME_CLASS0 :
-			  name_len <= MDN_NAME_CLASS1 ? MDN_NAME_CLASS1 :
-			  name_len <= MDN_NAME_CLASS2 ? MDN_NAME_CLASS2 : MDN_NAME_CLASS3;
+	__u32 class_len = mdn_name_class_size(mdn_name_class(name_len));
 	__u64 sum = 0;
 #pragma unroll
 	for (int w = 0; w < MDN_NAME_CLASS3 / 8; w++) {
@@ -115,12 +113,13 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		ow->status = OPT_BAD;
 		return 1;
 	}
-	if (code == 8) {
+	if (code == MDN_OPT_ECS) {
 		__u16 family = q16(q, pos);
 		__u8 source = q[(pos + 2) & QMASK];
 		__u32 alen = olen - 4;
 		__u32 max = family == 1 ? 32 : family == 2 ? 128 : 0;
-		if (olen < 4 || ow->ecs_off || max == 0 || source > max || alen != ((__u32)source + 7) / 8) {
+		if (olen < 4 || ow->ecs_off || max == 0 || source > max ||
+		    alen != ((__u32)source + 7) / 8) {
 			ow->status = OPT_BAD;
 			return 1;
 		}
@@ -133,7 +132,7 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		}
 		ow->ecs_off = pos;
 		ow->ecs_len = olen;
-	} else if (code == 10) {
+	} else if (code == MDN_OPT_COOKIE) {
 		if (olen != 8 && (olen < 16 || olen > 40)) {
 			ow->status = OPT_BAD;
 			return 1;
@@ -144,7 +143,7 @@ INLINE long opt_one(struct scratch *s, __u32 idx)
 		}
 		ow->cookie_off = pos;
 		ow->cookie_len = olen;
-	} else if (code != 12) {
+	} else if (code != MDN_OPT_PADDING) {
 		ow->status = OPT_UNKNOWN;
 		return 1;
 	}
@@ -206,7 +205,8 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	nw->pos = pos;
 	nw->len = len;
 	if (nw->status == NAME_RUNNING)
-		bpf_loop(128, label_step, NULL, 0); /* 127 one-octet labels and the root: 255 octets */
+		bpf_loop(128, label_step, NULL,
+			 0); /* 127 one-octet labels and the root: 255 octets */
 	if (nw->status != NAME_DONE)
 		return MDN_STAT_PASS_MALFORMED; /* truncated, pointer, bad label type, > 255 octets */
 	/* Reloaded from the map value, so every path arrives with the same unknown value. */
@@ -237,7 +237,7 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	/* The one additional record must be an OPT owned by the root. */
 	if (pos + 11 > len)
 		return MDN_STAT_PASS_MALFORMED;
-	if (q[pos & QMASK] != 0 || q16(q, pos + 1) != 41)
+	if (q[pos & QMASK] != 0 || q16(q, pos + 1) != MDN_QTYPE_OPT)
 		return MDN_STAT_PASS_MALFORMED;
 	__u16 payload = q16(q, pos + 3);
 	__u8 version = q[(pos + 6) & QMASK];
@@ -268,7 +268,8 @@ INLINE __u32 parse_dns(struct scratch *s, struct query_info *qi)
 	if (ow->status == OPT_RUNNING)
 		bpf_loop(MDN_MAX_OPTIONS - OPT_INLINE_STEPS, opt_step, NULL, 0);
 	if (ow->status != OPT_DONE)
-		return ow->status == OPT_UNKNOWN ? MDN_STAT_PASS_UNKNOWN_OPTION : MDN_STAT_PASS_MALFORMED;
+		return ow->status == OPT_UNKNOWN ? MDN_STAT_PASS_UNKNOWN_OPTION :
+						   MDN_STAT_PASS_MALFORMED;
 	qi->ecs_off = ow->ecs_off;
 	qi->ecs_len = ow->ecs_len;
 	qi->cookie_off = ow->cookie_off;

@@ -9,14 +9,14 @@
 /* Looks the key up in one size class's name map of the live generation. One call site per map:
  * when the compiler merges the lookups of different maps into one call, the verifier cannot inline
  * it and every lookup goes through the generic helper and an indirect call. */
-#define LOOKUP_CLASS(N)                                                        \
-	do {                                                                   \
-		void *inner = bpf_map_lookup_elem(&mdn_names##N, &gen);        \
-		if (!inner)                                                    \
-			return NULL;                                           \
-		struct mdn_answer *a = bpf_map_lookup_elem(inner, s->key);     \
-		barrier_var(a);                                                \
-		return a;                                                      \
+#define LOOKUP_CLASS(N)                                                    \
+	do {                                                               \
+		void *inner = bpf_map_lookup_elem(&mdn_names##N, &gen);    \
+		if (!inner)                                                \
+			return NULL;                                       \
+		struct mdn_answer *a = bpf_map_lookup_elem(inner, s->key); \
+		barrier_var(a);                                            \
+		return a;                                                  \
 	} while (0)
 
 /* Reads mdn_control once per query: the live generation (a policy answer reads the same
@@ -43,11 +43,12 @@ INLINE __u32 read_control(struct scratch *s)
 INLINE struct mdn_answer *lookup_answer(struct scratch *s, __u32 name_len)
 {
 	__u32 gen = s->ps.generation & 1;
-	if (name_len <= MDN_NAME_CLASS0)
+	__u32 c = mdn_name_class(name_len);
+	if (c == 0)
 		LOOKUP_CLASS(0);
-	if (name_len <= MDN_NAME_CLASS1)
+	if (c == 1)
 		LOOKUP_CLASS(1);
-	if (name_len <= MDN_NAME_CLASS2)
+	if (c == 2)
 		LOOKUP_CLASS(2);
 	LOOKUP_CLASS(3);
 }
@@ -84,7 +85,7 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 	__u16 payload = cfg_advertised_payload;
 	o[0] = 0;
 	o[1] = 0;
-	o[2] = 41;
+	o[2] = MDN_QTYPE_OPT;
 	o[3] = payload >> 8;
 	o[4] = payload & 0xff;
 	o[5] = 0;
@@ -97,7 +98,7 @@ INLINE __u32 build_opt(struct scratch *s, struct query_info *qi)
 		if (elen < 4 || elen > 20)
 			return 0;
 		oput(o, at, 0);
-		oput(o, at + 1, 8);
+		oput(o, at + 1, MDN_OPT_ECS);
 		oput(o, at + 2, 0);
 		oput(o, at + 3, elen);
 		at = put_opt_bytes(s, at + 4, qi->ecs_off, elen);
@@ -155,7 +156,8 @@ INLINE void build_headers(struct scratch *s, int is_v6, __u32 dns_len, __u64 sum
 		for (int w = 0; w < 10; w++)
 			ipsum += w16[w];
 		ip->check = ~fold(ipsum);
-		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16);
+		sum += (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+		       (ip->daddr >> 16);
 	}
 	struct udphdr *udp = (void *)s->udp;
 	__be16 port = udp->source;
@@ -172,15 +174,24 @@ INLINE void build_headers(struct scratch *s, int is_v6, __u32 dns_len, __u64 sum
 INLINE __u32 hit_stat(__u16 qtype)
 {
 	switch (qtype) {
-	case 1: return MDN_STAT_HIT_A;
-	case 28: return MDN_STAT_HIT_AAAA;
-	case 5: return MDN_STAT_HIT_CNAME;
-	case 15: return MDN_STAT_HIT_MX;
-	case 16: return MDN_STAT_HIT_TXT;
-	case 2: return MDN_STAT_HIT_NS;
-	case 6: return MDN_STAT_HIT_SOA;
-	case 33: return MDN_STAT_HIT_SRV;
-	default: return MDN_STAT_HIT_OTHER;
+	case 1:
+		return MDN_STAT_HIT_A;
+	case 28:
+		return MDN_STAT_HIT_AAAA;
+	case 5:
+		return MDN_STAT_HIT_CNAME;
+	case 15:
+		return MDN_STAT_HIT_MX;
+	case 16:
+		return MDN_STAT_HIT_TXT;
+	case 2:
+		return MDN_STAT_HIT_NS;
+	case 6:
+		return MDN_STAT_HIT_SOA;
+	case 33:
+		return MDN_STAT_HIT_SRV;
+	default:
+		return MDN_STAT_HIT_OTHER;
 	}
 }
 

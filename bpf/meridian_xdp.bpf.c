@@ -40,8 +40,9 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 			return pass(MDN_STAT_PASS_MALFORMED);
 	}
 	__u32 qend = q->question_end;
-	barrier_var(qend); /* the compiler knows this bound from parsing, the verifier needs it here */
-	qend &= QMASK;     /* a no-op (< 12 + 255 + 4), for the verifier */
+	barrier_var(
+		qend); /* the compiler knows this bound from parsing, the verifier needs it here */
+	qend &= QMASK; /* a no-op (< 12 + 255 + 4), for the verifier */
 	if (qend > 12 + 259 || qend < 17)
 		return pass(MDN_STAT_PASS_MALFORMED);
 	__u32 dns_reply_len = qend + alen + opt_len;
@@ -127,7 +128,8 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	__u64 udp_at = hdr_len - sizeof(struct udphdr);
-	udp_at &= 0x7f; /* a no-op (<= 22 + 40), so the verifier sees a bound and no negative offset */
+	udp_at &=
+		0x7f; /* a no-op (<= 22 + 40), so the verifier sees a bound and no negative offset */
 	if (data + sizeof(s->l2) > data_end || data + l2_len + sizeof(s->ip) > data_end ||
 	    data + udp_at + sizeof(struct udphdr) + 12 > data_end)
 		return count_drop(MDN_STAT_ERROR_STORE);
@@ -150,7 +152,8 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 	if (s->copy_len >= 8 && s->copy_len <= SMALL_MAX) {
 		if (put_small(ctx, hdr_len + qend, ans->data, &s->copy_len) < 0)
 			return count_drop(MDN_STAT_ERROR_STORE);
-	} else if (alen > 0 && bpf_xdp_store_bytes(ctx, hdr_len + qend, (void *)ans->data, alen) < 0) {
+	} else if (alen > 0 &&
+		   bpf_xdp_store_bytes(ctx, hdr_len + qend, (void *)ans->data, alen) < 0) {
 		return count_drop(MDN_STAT_ERROR_STORE);
 	}
 	if (opt_len) {
@@ -164,7 +167,8 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 		count(MDN_STAT_RRL_SLIPPED);
 		return XDP_TX;
 	}
-	qlog_answer(s, ans); /* sampled: an event on mdn_qlog (bpf/query_log.h); slips are not logged */
+	qlog_answer(
+		s, ans); /* sampled: an event on mdn_qlog (bpf/query_log.h); slips are not logged */
 	count(neg_hit_stat(s->negw.result, q->qtype));
 	if (s->ps.hit_policy)
 		count(MDN_STAT_HIT_POLICY);
@@ -205,7 +209,8 @@ int meridian_xdp(struct xdp_md *ctx)
 		if (ip->frag_off & bpf_htons(0x3fff))
 			return pass(MDN_STAT_PASS_FRAGMENT);
 		if (ip->protocol != IPPROTO_UDP)
-			return pass(ip->protocol == IPPROTO_TCP ? MDN_STAT_PASS_TCP : MDN_STAT_PASS_NOT_UDP);
+			return pass(ip->protocol == IPPROTO_TCP ? MDN_STAT_PASS_TCP :
+								  MDN_STAT_PASS_NOT_UDP);
 		ip_hdr_len = ip->ihl * 4;
 		l4_off = l3_off + ip_hdr_len;
 		is_v6 = 0;
@@ -214,7 +219,8 @@ int meridian_xdp(struct xdp_md *ctx)
 		if ((void *)(ip6 + 1) > data_end)
 			return pass(MDN_STAT_PASS_MALFORMED);
 		if (ip6->nexthdr != IPPROTO_UDP)
-			return pass(ip6->nexthdr == IPPROTO_TCP ? MDN_STAT_PASS_TCP : MDN_STAT_PASS_IPV6_EXT);
+			return pass(ip6->nexthdr == IPPROTO_TCP ? MDN_STAT_PASS_TCP :
+								  MDN_STAT_PASS_IPV6_EXT);
 		ip_hdr_len = sizeof(*ip6);
 		l4_off = l3_off + ip_hdr_len;
 		is_v6 = 1;

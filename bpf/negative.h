@@ -9,33 +9,17 @@
 #include "xdp_common.h"
 #include "checksum.h"
 #include "dns_reply.h"
-
-/* Ancestors tried, one bpf_loop step each: a random-subdomain flood is mostly one label below a
- * name that exists; deeper misses go up. */
-#define NEG_WALK_STEPS 8
+#include "meridian_negative.h"
 
 enum { NEG_NONE = 0, NEG_NODATA = 1, NEG_NXDOMAIN = 2 };
-
-/* Types whose answers are not a plain NODATA: 0, OPT, and the meta range (ANY, AXFR, IXFR, TSIG,
- * ...). Userspace answers them. */
-INLINE int neg_special_qtype(__u32 qtype)
-{
-	return qtype == 0 || qtype == 41 || (qtype >= 128 && qtype <= 255);
-}
-
-INLINE __u32 neg_class_len(__u32 len)
-{
-	return len <= MDN_NAME_CLASS0 ? MDN_NAME_CLASS0 :
-	       len <= MDN_NAME_CLASS1 ? MDN_NAME_CLASS1 :
-	       len <= MDN_NAME_CLASS2 ? MDN_NAME_CLASS2 : MDN_NAME_CLASS3;
-}
 
 /* The counter of an answer: its type's, or the negative answer's (read back from scratch, so
  * the paths before meet in one state). */
 INLINE __u32 neg_hit_stat(__u32 result, __u16 qtype)
 {
 	return result == NEG_NXDOMAIN ? MDN_STAT_HIT_NXDOMAIN :
-	       result == NEG_NODATA ? MDN_STAT_HIT_NODATA : hit_stat(qtype);
+	       result == NEG_NODATA   ? MDN_STAT_HIT_NODATA :
+					hit_stat(qtype);
 }
 
 /* One step up: strips the first label of the name in the key (the key moves left in place, the
@@ -48,31 +32,13 @@ static long neg_step(__u32 idx, void *ctx)
 	if (!s)
 		return 1;
 	struct neg_walk *w = &s->negw;
-	__u32 len = w->len;
-	__u32 lab = s->key[2];
-	if (lab == 0 || lab > 63 || len <= lab + 1 || len > MDN_NAME_CLASS3) {
+	__u64 child = 0;
+	__u32 nlen = mdn_neg_strip_label(s->key + 2, w->len, &child);
+	if (!nlen) {
 		w->status = NEG_OUT;
 		return 1;
 	}
-	__u64 first = *(__u64 *)(s->key + 2);
-	if (lab < 7)
-		first &= (1ULL << ((lab + 1) * 8)) - 1;
-	w->child = first;
-	__u32 nlen = len - lab - 1;
-	__u32 class_len = neg_class_len(nlen);
-	/* Forward copy: each word is read before any write reaches it (the source is lab + 1 ahead). */
-#pragma unroll
-	for (int i = 0; i < MDN_NAME_CLASS3 / 8; i++) {
-		if (i * 8 >= class_len)
-			break;
-		__u64 x = 0;
-		if (i * 8 < nlen) {
-			x = *(__u64 *)(s->key + 2 + lab + 1 + i * 8);
-			if (nlen - i * 8 < 8)
-				x &= (1ULL << ((nlen - i * 8) * 8)) - 1;
-		}
-		*(__u64 *)(s->key + 2 + i * 8) = x;
-	}
+	w->child = child;
 	w->len = nlen;
 	if (lookup_answer(s, nlen)) {
 		w->status = NEG_FOUND;
@@ -95,23 +61,17 @@ __attribute__((noinline)) int xdp_negative_answer(struct scratch *s, __u32 qtype
 {
 	if (!s)
 		return NEG_NONE;
-	if (neg_special_qtype(qtype) || name_len < 1 || name_len > MDN_NAME_CLASS3)
+	if (mdn_neg_special_qtype(qtype) || name_len < 1 || name_len > MDN_NAME_CLASS3)
 		return NEG_NONE;
 	s->key[0] = 0;
 	s->key[1] = 0;
 	struct mdn_answer *a = lookup_answer(s, name_len);
 	if (a) {
 		/* QNAME exists: NODATA unless the type is there (its answer stayed in userspace). */
-		if (a->kind != MDN_ANSWER_NEGATIVE)
-			return NEG_NONE;
 		struct mdn_negative *n = (void *)(a->data + MDN_NEG_AT);
-		__u32 len = a->length;
-		if (!n->nodata || len > MDN_NEG_AT)
+		if (!mdn_neg_has_nodata(a, n) || mdn_neg_lists_type(n, qtype))
 			return NEG_NONE;
-#pragma unroll
-		for (int i = 0; i < MDN_NEG_TYPES; i++)
-			if (n->types[i] == qtype)
-				return NEG_NONE;
+		__u32 len = a->length;
 		for (__u32 w = 0; w < MDN_NEG_AT / 8; w++) {
 			if (w * 8 >= len)
 				break;
@@ -137,34 +97,28 @@ __attribute__((noinline)) int xdp_negative_answer(struct scratch *s, __u32 qtype
 	s->negw.len = name_len;
 	s->negw.status = NEG_RUNNING;
 	s->negw.child = 0;
-	bpf_loop(NEG_WALK_STEPS, neg_step, NULL, 0);
+	bpf_loop(MDN_NEG_WALK_STEPS, neg_step, NULL, 0);
 	asm volatile("" ::: "memory");
 	if (s->negw.status != NEG_FOUND)
 		return NEG_NONE;
 	a = lookup_answer(s, s->negw.len);
-	if (!a || a->kind != MDN_ANSWER_NEGATIVE)
+	if (!a)
 		return NEG_NONE;
 	struct mdn_negative *n = (void *)(a->data + MDN_NEG_AT);
-	__u32 len = n->nx_length;
-	if (len == 0 || len > MDN_NEG_NX_MAX)
+	__u32 len = mdn_neg_nx_length(a, n);
+	if (!len || mdn_neg_child_unsafe(n, s->negw.child))
 		return NEG_NONE;
-	/* A name in the answer could compress against this query's labels: userspace answers. */
-	__u64 child = s->negw.child;
-#pragma unroll
-	for (int i = 0; i < MDN_NEG_UNSAFE; i++)
-		if (*(__u64 *)n->unsafe[i] == child)
-			return NEG_NONE;
 	for (__u32 w = 0; w < MDN_NEG_NX_MAX / 8; w++) {
 		if (w * 8 >= len)
 			break;
 		*(__u64 *)(s->pans.data + w * 8) = *(const __u64 *)(n->nx_data + w * 8);
 	}
 	asm volatile("" ::: "memory"); /* len read again, as above */
-	len = n->nx_length;
-	if (len == 0 || len > MDN_NEG_NX_MAX)
+	len = mdn_neg_nx_length(a, n);
+	if (!len)
 		return NEG_NONE;
-	/* Every pointer targets the encloser's part of the question or later: it moves with the
-	 * difference between this QNAME's length and the sample's. The checksum follows each. */
+	/* Each pointer moves with the difference between this QNAME's length and the sample's; the
+	 * checksum follows each. */
 	int delta = (int)name_len - (int)n->nx_qname_len;
 	__u64 sum = n->nx_csum;
 	__u32 np = n->npointers;
@@ -176,8 +130,8 @@ __attribute__((noinline)) int xdp_negative_answer(struct scratch *s, __u32 qtype
 			return NEG_NONE;
 		at &= 511; /* a no-op (at < len <= MDN_NEG_NX_MAX < 512), for the verifier */
 		__u32 v = (__u32)s->pans.data[at] << 8 | s->pans.data[at + 1];
-		__u32 nv = (v + delta) & 0xffff;
-		if ((v & 0xc000) != 0xc000 || (nv & 0xc000) != 0xc000)
+		__u32 nv = mdn_neg_moved_pointer(v, delta);
+		if (!nv)
 			return NEG_NONE;
 		s->pans.data[at] = nv >> 8;
 		s->pans.data[at + 1] = nv & 0xff;

@@ -24,11 +24,8 @@ INLINE struct mdn_prefix_value *xdp_prefix_lookup(void *trie, struct policy_stat
 						  int full)
 {
 	struct mdn_prefix_key key = ps->key;
-	__u32 bits = ps->key.family == MDN_FAMILY_IPV4 ? 32 : 128;
-	key.table[0] = table >> 24;
-	key.table[1] = table >> 16;
-	key.table[2] = table >> 8;
-	key.table[3] = table;
+	__u32 bits = mdn_family_bits(ps->key.family);
+	mdn_prefix_key_set_table(&key, table);
 	key.prefixlen = MDN_PREFIX_HEAD_BITS + (full ? bits : (ps->source & 0xff));
 	return bpf_map_lookup_elem(trie, &key);
 }
@@ -99,8 +96,7 @@ INLINE int client_address(struct xdp_md *ctx, struct scratch *s, struct query_in
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
 		__builtin_memcpy(ps->key.addr, &ip6->saddr, 16);
-		const __u32 *w = (const __u32 *)ps->key.addr;
-		if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff))
+		if (mdn_ipv4_mapped(ps->key.addr))
 			return -1;
 		ps->key.family = MDN_FAMILY_IPV6;
 		ps->source = 128;
@@ -136,11 +132,6 @@ __attribute__((noinline)) int xdp_append_fragment(struct scratch *s, const struc
 	return 0;
 }
 
-INLINE __u32 min_u32(__u32 a, __u32 b)
-{
-	return a < b ? a : b;
-}
-
 /* Decides group s->ps.group of generation s->ps.generation for the client in s->ps and assembles
  * the answer in s->pans (scope in s->ps.scope). 0 on success, -1: pass the query up. */
 __attribute__((noinline)) int xdp_policy_answer(struct scratch *s)
@@ -164,17 +155,17 @@ __attribute__((noinline)) int xdp_policy_answer(struct scratch *s)
 	__builtin_memset(&ps->client, 0, sizeof(ps->client));
 
 	/* The client's facts, for the policies that read them (as userspace classifies). */
-	__u8 policy = ge->group.policy;
-	if (policy == MDN_POLICY_GEOLOCATION || policy == MDN_POLICY_LATENCY ||
-	    policy == MDN_POLICY_GEOPROXIMITY) {
+	__u32 uses = mdn_policy_uses(ge->group.policy);
+	if (uses & MDN_USED_GEO) {
 		void *geo = bpf_map_lookup_elem(&mdn_geo, &zero);
-		struct mdn_prefix_value *v = geo ? xdp_prefix_lookup(geo, ps, MDN_TABLE_GEO, 1) : NULL;
+		struct mdn_prefix_value *v = geo ? xdp_prefix_lookup(geo, ps, MDN_TABLE_GEO, 1) :
+						   NULL;
 		if (!v)
 			return -1;
 		ps->client = v->client;
 		ps->client.latency_profile = MDN_NO_PROFILE;
 		ps->geo_scope = v->scope;
-		if (policy == MDN_POLICY_LATENCY) {
+		if (uses & MDN_USED_LATENCY_TABLE) {
 			void *trie = bpf_map_lookup_elem(&mdn_prefixes, &gen);
 			v = trie ? xdp_prefix_lookup(trie, ps, MDN_TABLE_LATENCY, 0) : NULL;
 			if (!v)
@@ -187,14 +178,8 @@ __attribute__((noinline)) int xdp_policy_answer(struct scratch *s)
 	mdn_policy_decide(ps, &ge->group, &ps->client, &ps->d);
 	if (ps->fail)
 		return -1;
-	__u32 scope = 0;
-	if (ps->d.used & MDN_USED_GEO)
-		scope = ps->geo_scope;
-	if ((ps->d.used & MDN_USED_LATENCY_TABLE) && ps->latency_scope > scope)
-		scope = ps->latency_scope;
-	if ((ps->d.used & MDN_USED_CIDR) && ps->cidr_scope > scope)
-		scope = ps->cidr_scope;
-	scope = min_u32(scope, ps->key.family == MDN_FAMILY_IPV4 ? 32 : 128);
+	__u32 scope = mdn_policy_scope(&ps->d, ps->geo_scope, ps->latency_scope, ps->cidr_scope,
+				       mdn_family_bits(ps->key.family));
 	ps->scope = ps->usable_ecs ? scope : 0;
 
 	struct mdn_answer *a = &s->pans;

@@ -26,8 +26,9 @@ INLINE void qlog_answer(struct scratch *s, const struct mdn_answer *ans)
 	struct mdn_qlog_event *e = &s->qlog;
 	e->timestamp_ns = bpf_ktime_get_ns();
 	e->kind = s->negw.result == NEG_NXDOMAIN ? MDN_QLOG_NXDOMAIN :
-		  s->negw.result == NEG_NODATA ? MDN_QLOG_NODATA :
-		  s->ps.hit_policy ? MDN_QLOG_POLICY : MDN_QLOG_STATIC;
+		  s->negw.result == NEG_NODATA	 ? MDN_QLOG_NODATA :
+		  s->ps.hit_policy		 ? MDN_QLOG_POLICY :
+						   MDN_QLOG_STATIC;
 	e->rcode = ans->flags & 0xf;
 	e->qtype = q->qtype;
 	e->pad = 0;

@@ -61,7 +61,8 @@ __attribute__((noinline)) int xdp_shuffle_answer(struct scratch *s, const struct
 		for (__u32 w = 0; w < 7; w++) {
 			if (w * 4 >= rr_size)
 				break;
-			*(__u32 *)(s->pans.data + to + w * 4) = *(const __u32 *)(a->data + from + w * 4);
+			*(__u32 *)(s->pans.data + to + w * 4) =
+				*(const __u32 *)(a->data + from + w * 4);
 		}
 	}
 	s->pans.flags = a->flags;

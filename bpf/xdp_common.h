@@ -19,7 +19,7 @@
  * written here stay in the object for the verifier to see. */
 
 /* Settings fixed at load time through the skeleton's rodata. */
-const volatile __u16 cfg_ports[MDN_MAX_PORTS] = {53, 0, 0, 0}; /* host order; 0 = unused */
+const volatile __u16 cfg_ports[MDN_MAX_PORTS] = { 53, 0, 0, 0 }; /* host order; 0 = unused */
 const volatile __u16 cfg_advertised_payload = 1232;
 
 struct {
@@ -36,19 +36,19 @@ struct {
 	__type(value, struct mdn_control);
 } mdn_control SEC(".maps");
 
-#define NAME_INNER(N)                                                  \
-	struct {                                                       \
-		__uint(type, BPF_MAP_TYPE_HASH);                       \
-		__uint(max_entries, 1);                                \
-		__uint(key_size, sizeof(struct mdn_name_key##N));      \
-		__uint(value_size, sizeof(struct mdn_answer));         \
+#define NAME_INNER(N)                                             \
+	struct {                                                  \
+		__uint(type, BPF_MAP_TYPE_HASH);                  \
+		__uint(max_entries, 1);                           \
+		__uint(key_size, sizeof(struct mdn_name_key##N)); \
+		__uint(value_size, sizeof(struct mdn_answer));    \
 	}
-#define NAME_OUTER(N)                                                  \
-	struct {                                                       \
-		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);              \
-		__uint(max_entries, MDN_GENERATIONS);                  \
-		__type(key, __u32);                                    \
-		__array(values, NAME_INNER(N));                        \
+#define NAME_OUTER(N)                                     \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+		__uint(max_entries, MDN_GENERATIONS);     \
+		__type(key, __u32);                       \
+		__array(values, NAME_INNER(N));           \
 	} mdn_names##N SEC(".maps")
 
 /* The inner maps are declared by size only, so these anchors put the full key and value types in
@@ -79,12 +79,12 @@ NAME_OUTER(3);
  * sets' answer fragments, the latency table and CIDR collections (one LPM trie), the operator
  * latency milliseconds. Inner arrays carry BPF_F_INNER_MAP so each generation's can be sized
  * to what it holds. */
-#define GENERATION_OUTER(NAME, INNER)                                  \
-	struct {                                                       \
-		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);              \
-		__uint(max_entries, MDN_GENERATIONS);                  \
-		__type(key, __u32);                                    \
-		__array(values, INNER);                                \
+#define GENERATION_OUTER(NAME, INNER)                     \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+		__uint(max_entries, MDN_GENERATIONS);     \
+		__type(key, __u32);                       \
+		__array(values, INNER);                   \
 	} NAME SEC(".maps")
 
 struct group_inner {
@@ -138,10 +138,10 @@ struct {
 } mdn_health SEC(".maps");
 
 /* Per-CPU scratch: the query copy, the lookup key and the reply headers. */
-#define HDR_BUF 352 /* IPv6 40 + UDP 8 + DNS 12 + question <= 259 + pad */
-#define OPT_BUF 128 /* OPT 11 + ECS 4+20 + cookie 4+40, padded to a power of two */
+#define HDR_BUF 352    /* IPv6 40 + UDP 8 + DNS 12 + question <= 259 + pad */
+#define OPT_BUF 128    /* OPT 11 + ECS 4+20 + cookie 4+40, padded to a power of two */
 #define OPT_SUM_LEN 40 /* the reply's OPT is at most 11 + ECS 4+20 (no cookie is echoed) */
-#define L2_MAX 22  /* Ethernet + two VLAN tags */
+#define L2_MAX 22      /* Ethernet + two VLAN tags */
 enum { NAME_RUNNING = 0, NAME_DONE = 1, NAME_BAD = 2 };
 struct name_walk {
 	__u32 pos; /* next label length byte of the query */
@@ -161,25 +161,25 @@ struct opt_walk {
 /* The walk up a missing name's ancestors to its closest encloser (bpf/negative.h). */
 enum { NEG_RUNNING = 0, NEG_FOUND = 1, NEG_OUT = 2 };
 struct neg_walk {
-	__u32 len;    /* wire length of the name now in the key */
+	__u32 len; /* wire length of the name now in the key */
 	__u32 status;
 	__u32 result; /* the negative answer in pans (NEG_NODATA, NEG_NXDOMAIN), for the counters */
 	__u32 pad;
-	__u64 child;  /* first 8 octets of the label stripped last (lowercase, zero padded) */
+	__u64 child; /* first 8 octets of the label stripped last (lowercase, zero padded) */
 };
 
 /* Result of parsing the DNS query in scratch->query. */
 struct query_info {
-	__u32 dns_len;      /* bytes of DNS payload */
+	__u32 dns_len;	    /* bytes of DNS payload */
 	__u32 question_end; /* offset just past QTYPE/QCLASS */
-	__u32 name_len;     /* wire length of QNAME */
-	__u64 name_sum;     /* partial checksum of QNAME as sent (see copy_name) */
-	__u16 qtype;        /* host order */
-	__u16 flags;        /* host order header flags of the query */
+	__u32 name_len;	    /* wire length of QNAME */
+	__u64 name_sum;	    /* partial checksum of QNAME as sent (see copy_name) */
+	__u16 qtype;	    /* host order */
+	__u16 flags;	    /* host order header flags of the query */
 	__u16 udp_limit;    /* largest reply the client accepts */
 	__u8 has_edns;
 	__u8 do_bit;
-	__u32 ecs_off;      /* offset of ECS option data in query, 0 if none */
+	__u32 ecs_off; /* offset of ECS option data in query, 0 if none */
 	__u32 ecs_len;
 	__u32 cookie_off;
 	__u32 cookie_len;
@@ -188,20 +188,20 @@ struct query_info {
 /* One routing-policy decision: inputs set by the caller, state of the answer being assembled. */
 struct policy_state {
 	__u32 generation;
-	__u32 group;       /* index in the generation's mdn_groups */
-	__u32 source;      /* client source prefix length (ECS) or 32/128 */
-	__u32 usable_ecs;  /* the client address came from ECS: the reply carries the scope */
-	__u32 fail;        /* a table could not decide exactly: the query goes up */
+	__u32 group;	  /* index in the generation's mdn_groups */
+	__u32 source;	  /* client source prefix length (ECS) or 32/128 */
+	__u32 usable_ecs; /* the client address came from ECS: the reply carries the scope */
+	__u32 fail;	  /* a table could not decide exactly: the query goes up */
 	__u32 geo_scope;
 	__u32 latency_scope;
 	__u32 cidr_scope;
-	__u32 scope;       /* the reply's ECS scope */
-	__u32 at;          /* bytes assembled */
+	__u32 scope; /* the reply's ECS scope */
+	__u32 at;    /* bytes assembled */
 	__u32 ancount;
 	__u32 nscount;
-	__u32 hit_policy;  /* this query's answer was decided by a policy */
+	__u32 hit_policy; /* this query's answer was decided by a policy */
 	__u32 pad2;
-	__u64 sum;         /* checksum of the bytes assembled */
+	__u64 sum;		   /* checksum of the bytes assembled */
 	struct mdn_prefix_key key; /* the client's address, prefixlen and table set per lookup */
 	__u32 pad;
 	struct mdn_client client;
@@ -214,26 +214,27 @@ struct scratch {
 	struct name_walk nw;
 	struct opt_walk ow;
 	struct neg_walk negw;
-	__u32 copy_len;             /* length for get_small/put_small, read back from memory */
+	__u32 copy_len; /* length for get_small/put_small, read back from memory */
 	__u8 query[MDN_QUERY_MAX];
-	__u8 key_pad[2];            /* and so does the key's name (key + 2): aligned word copies */
+	__u8 key_pad[2]; /* and so does the key's name (key + 2): aligned word copies */
 	__u8 key[2 + MDN_NAME_CLASS3];
 	__u8 opt[OPT_BUF];
-	__u8 l2[L2_MAX + 2];  /* the reply's Ethernet header and VLAN tags */
-	__u8 ip[40];          /* the reply's IPv4 (20 bytes used) or IPv6 header */
-	__u8 udp[8];          /* the reply's UDP header */
+	__u8 l2[L2_MAX + 2]; /* the reply's Ethernet header and VLAN tags */
+	__u8 ip[40];	     /* the reply's IPv4 (20 bytes used) or IPv6 header */
+	__u8 udp[8];	     /* the reply's UDP header */
 	struct policy_state ps;
 	__u8 order[MDN_SHUFFLE_MAX]; /* a shuffled answer's RR order */
 	/* An answer assembled per query: from a policy's fragments, or a static one shuffled. */
 	struct mdn_answer pans;
 	__u8 pans_slack[MDN_FRAGMENT_MAX + 16]; /* word copies may run past pans.data's end */
-	__u32 rrl_slipped; /* this reply was rate limited and slipped (bpf/rrl.h) */
+	__u32 rrl_slipped;    /* this reply was rate limited and slipped (bpf/rrl.h) */
 	struct query_info qi; /* the parse result, for xdp_reply() */
 	__u32 is_v6;
 	__u32 qlog_sample; /* mdn_control.qlog_sample, read with the generation (read_control) */
 	struct mdn_qlog_event qlog; /* a sampled answer's query log event (bpf/query_log.h) */
 };
-_Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4, "QNAME (query + 12) word aligned");
+_Static_assert(__builtin_offsetof(struct scratch, query) % 8 == 4,
+	       "QNAME (query + 12) word aligned");
 _Static_assert(__builtin_offsetof(struct scratch, key) % 8 == 6, "key name word aligned");
 _Static_assert(__builtin_offsetof(struct scratch, opt) % 8 == 0, "OPT word aligned");
 struct {

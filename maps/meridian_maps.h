@@ -13,6 +13,49 @@
 #else
 #define MDN_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
+/* The rules both sides apply are functions here, inlined into the program and into C++. */
+#define MDN_INLINE static inline __attribute__((always_inline))
+
+/* Loads and stores of words at addresses that may be unaligned (names and addresses inside keys).
+ * The program does them directly, as the JIT of every architecture it runs on allows; C++ goes
+ * through memcpy so that UBSan's alignment check holds. */
+#ifdef __bpf__
+#define MDN_LOAD_U32(p) (*(const __u32 *)(p))
+#define MDN_LOAD_U64(p) (*(const __u64 *)(p))
+#define MDN_STORE_U64(p, v) (*(__u64 *)(p) = (v))
+#else
+MDN_INLINE __u32 mdn_load_u32(const void *p)
+{
+	__u32 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+MDN_INLINE __u64 mdn_load_u64(const void *p)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+#define MDN_LOAD_U32(p) mdn_load_u32(p)
+#define MDN_LOAD_U64(p) mdn_load_u64(p)
+#define MDN_STORE_U64(p, v)                              \
+	do {                                             \
+		__u64 mdn_store_v_ = (v);                \
+		__builtin_memcpy((p), &mdn_store_v_, 8); \
+	} while (0)
+#endif
+
+/* DNS codes the program reads or writes itself (RFC 6891, 7871, 7873, 7830, 1035). */
+#define MDN_QTYPE_OPT 41
+#define MDN_QTYPE_META_FIRST 128 /* 128-255: meta types (ANY, AXFR, IXFR, TSIG, ...) */
+#define MDN_QTYPE_META_LAST 255
+#define MDN_OPT_ECS 8
+#define MDN_OPT_COOKIE 10
+#define MDN_OPT_PADDING 12
+#define MDN_DNS_POINTER 0xc000 /* the top bits of a compression pointer */
+#define MDN_LABEL_MAX 63
 
 /* Longest DNS query the fast path reads (larger ones go to userspace). */
 #define MDN_QUERY_MAX 512
@@ -34,23 +77,55 @@
 
 /* Key of the name maps: query type (network order) then the lowercased wire name, zero padded to
  * the class size. The full key is compared, so a hit is exact: no false hits. */
-struct mdn_name_key0 { __be16 qtype; __u8 name[MDN_NAME_CLASS0]; };
-struct mdn_name_key1 { __be16 qtype; __u8 name[MDN_NAME_CLASS1]; };
-struct mdn_name_key2 { __be16 qtype; __u8 name[MDN_NAME_CLASS2]; };
-struct mdn_name_key3 { __be16 qtype; __u8 name[MDN_NAME_CLASS3]; };
+struct mdn_name_key0 {
+	__be16 qtype;
+	__u8 name[MDN_NAME_CLASS0];
+};
+struct mdn_name_key1 {
+	__be16 qtype;
+	__u8 name[MDN_NAME_CLASS1];
+};
+struct mdn_name_key2 {
+	__be16 qtype;
+	__u8 name[MDN_NAME_CLASS2];
+};
+struct mdn_name_key3 {
+	__be16 qtype;
+	__u8 name[MDN_NAME_CLASS3];
+};
+
+/* The size class of a wire name of `len` octets (1..MDN_NAME_CLASS3): the smallest that holds it.
+ * The program looks a name up, the map writer writes it, and meridianctl reads it, in this class. */
+MDN_INLINE __u32 mdn_name_class(__u32 len)
+{
+	return len <= MDN_NAME_CLASS0 ? 0 :
+	       len <= MDN_NAME_CLASS1 ? 1 :
+	       len <= MDN_NAME_CLASS2 ? 2 :
+					3;
+}
+
+/* Octets of name in the keys of class c (0..MDN_NAME_CLASSES - 1): each class doubles the last. */
+MDN_INLINE __u32 mdn_name_class_size(__u32 c)
+{
+	return (__u32)MDN_NAME_CLASS0 << c;
+}
+MDN_STATIC_ASSERT(MDN_NAME_CLASS1 == 2 * MDN_NAME_CLASS0 &&
+			  MDN_NAME_CLASS2 == 2 * MDN_NAME_CLASS1 &&
+			  MDN_NAME_CLASS3 == 2 * MDN_NAME_CLASS2 && MDN_NAME_CLASSES == 4,
+		  "name classes double");
 
 /* A precompiled answer: the DNS sections after the question, exactly as the userspace responder
  * writes them for this name and type (owner names compress to the question at offset 12). */
 struct mdn_answer {
-	__u16 flags;     /* host order: header bits to set (AA) and the rcode in the low 4 bits */
-	__u16 ancount;   /* host order section counts, OPT not included */
+	__u16 flags;   /* host order: header bits to set (AA) and the rcode in the low 4 bits */
+	__u16 ancount; /* host order section counts, OPT not included */
 	__u16 nscount;
 	__u16 arcount;
-	__u16 length;    /* bytes used in data */
-	__u8 kind;       /* enum mdn_answer_kind */
-	__u8 shuffle;    /* static: the answer section ends with this many A/AAAA RRs of one RRset
+	__u16 length; /* bytes used in data */
+	__u8 kind;    /* enum mdn_answer_kind */
+	__u8 shuffle; /* static: the answer section ends with this many A/AAAA RRs of one RRset
 			  * (one size, one compressed owner), sent in a random order (rule 1); 0: as is */
-	__u32 csum;      /* static: csum_partial of data (native 16-bit words, zero padded to even);
+	__u32 csum;   /* static: csum_partial of data (native 16-bit words, zero padded to even);
 			  * policy: the group's index in the live generation's mdn_groups */
 	__u16 shuffle_at; /* offset in data of the first RR to shuffle */
 	__u16 reserved;
@@ -59,7 +134,8 @@ struct mdn_answer {
 
 enum mdn_answer_kind {
 	MDN_ANSWER_STATIC = 0, /* replay data as is */
-	MDN_ANSWER_POLICY = 1, /* a routing-policy group: decided per query (header fields unused) */
+	MDN_ANSWER_POLICY =
+		1, /* a routing-policy group: decided per query (header fields unused) */
 	MDN_ANSWER_NEGATIVE = 2, /* keyed (qtype 0, name): negative answers (struct mdn_negative) */
 };
 
@@ -79,7 +155,7 @@ struct mdn_fragment {
 	__u16 nscount;
 	__u16 length; /* bytes used in data */
 	__u16 reserved;
-	__u32 csum;   /* csum_partial of data, as for mdn_answer */
+	__u32 csum; /* csum_partial of data, as for mdn_answer */
 	__u32 reserved2;
 	__u8 data[MDN_FRAGMENT_MAX];
 };
@@ -108,10 +184,45 @@ struct mdn_prefix_key {
 	__u8 addr[16];
 	__u8 pad[3];
 };
+
+/* The table id in a prefix key: big endian, so a table's prefixes sort together in the trie. */
+MDN_INLINE void mdn_prefix_key_set_table(struct mdn_prefix_key *k, __u32 table)
+{
+	k->table[0] = (__u8)(table >> 24);
+	k->table[1] = (__u8)(table >> 16);
+	k->table[2] = (__u8)(table >> 8);
+	k->table[3] = (__u8)table;
+}
+
+MDN_INLINE __u32 mdn_prefix_key_table(const struct mdn_prefix_key *k)
+{
+	return (__u32)k->table[0] << 24 | (__u32)k->table[1] << 16 | (__u32)k->table[2] << 8 |
+	       k->table[3];
+}
+
+/* Address bits of a family (MDN_FAMILY_IPV4 or MDN_FAMILY_IPV6). */
+MDN_INLINE __u32 mdn_family_bits(__u8 family)
+{
+	return family == MDN_FAMILY_IPV4 ? 32 : 128;
+}
+
+/* 1 when a 16-octet address is IPv4-mapped IPv6 (::ffff:a.b.c.d). Userspace reads such a source
+ * address as IPv4, which the program does not: a policy query from one goes up. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MDN_IPV4_MAPPED_WORD 0xffff0000U /* octets 8-11 of ::ffff:0:0, loaded as a __u32 */
+#else
+#define MDN_IPV4_MAPPED_WORD 0x0000ffffU
+#endif
+MDN_INLINE int mdn_ipv4_mapped(const __u8 *addr)
+{
+	return MDN_LOAD_U32(addr) == 0 && MDN_LOAD_U32(addr + 4) == 0 &&
+	       MDN_LOAD_U32(addr + 8) == MDN_IPV4_MAPPED_WORD;
+}
+
 struct mdn_prefix_value {
 	struct mdn_client client; /* geo: the client's facts (latency_profile unused) */
-	__u32 value;  /* latency: profile or MDN_NO_PROFILE; CIDR: location id or MDN_NO_LOCATION */
-	__u8 scope;   /* ECS scope the result holds for */
+	__u32 value; /* latency: profile or MDN_NO_PROFILE; CIDR: location id or MDN_NO_LOCATION */
+	__u8 scope;  /* ECS scope the result holds for */
 	__u8 pad[3];
 };
 
@@ -133,18 +244,18 @@ struct mdn_control {
 
 /* Outcome counters in the per-CPU stats array. Fixed numbers, never renumbered. */
 enum mdn_stat {
-	MDN_STAT_PACKETS = 0,        /* every packet the program saw */
-	MDN_STAT_ANSWERED = 1,       /* XDP_TX replies */
+	MDN_STAT_PACKETS = 0,  /* every packet the program saw */
+	MDN_STAT_ANSWERED = 1, /* XDP_TX replies */
 	MDN_STAT_PASS_NOT_IP = 2,
-	MDN_STAT_PASS_NOT_UDP = 3,   /* TCP and anything else */
-	MDN_STAT_PASS_TCP = 4,       /* TCP to a DNS port */
+	MDN_STAT_PASS_NOT_UDP = 3, /* TCP and anything else */
+	MDN_STAT_PASS_TCP = 4,	   /* TCP to a DNS port */
 	MDN_STAT_PASS_NOT_DNS_PORT = 5,
 	MDN_STAT_PASS_FRAGMENT = 6,
 	MDN_STAT_PASS_MALFORMED = 7, /* short or malformed: userspace forms FORMERR or drops */
 	MDN_STAT_PASS_NOT_QUERY = 8, /* QR=1, opcode != QUERY, counts not a simple query */
 	MDN_STAT_PASS_UNKNOWN_OPTION = 9,
 	MDN_STAT_PASS_EDNS_VERSION = 10,
-	MDN_STAT_PASS_CLASS = 11,    /* class other than IN */
+	MDN_STAT_PASS_CLASS = 11, /* class other than IN */
 	MDN_STAT_PASS_NAME_MISS = 12,
 	MDN_STAT_PASS_TOO_BIG = 13,  /* query longer than MDN_QUERY_MAX or reply over the limit */
 	MDN_STAT_PASS_NO_DATA = 14,  /* maps not loaded */
@@ -160,14 +271,16 @@ enum mdn_stat {
 	MDN_STAT_HIT_SOA = 24,
 	MDN_STAT_HIT_SRV = 25,
 	MDN_STAT_HIT_OTHER = 26,
-	MDN_STAT_HIT_POLICY = 27,    /* answers a routing policy decided in XDP (also in HIT_<type>) */
-	MDN_STAT_PASS_POLICY = 28,   /* policy group XDP cannot decide exactly (client outside the maps) */
-	MDN_STAT_RRL_DROPPED = 29,   /* response rate limiting: reply dropped */
-	MDN_STAT_RRL_SLIPPED = 30,   /* response rate limiting: TC=1 reply sent instead */
-	MDN_STAT_HIT_NXDOMAIN = 31,  /* NXDOMAIN answered below a closest encloser (not in HIT_<type>) */
-	MDN_STAT_HIT_NODATA = 32,    /* NODATA answered at an existing name (not in HIT_<type>) */
-	MDN_STAT_QLOG_LOST = 33,     /* sampled answer not logged: mdn_qlog was full */
-	MDN_STAT_PASS_STALE = 34,    /* meridiand's heartbeat older than stale_after: query goes up */
+	MDN_STAT_HIT_POLICY = 27, /* answers a routing policy decided in XDP (also in HIT_<type>) */
+	MDN_STAT_PASS_POLICY =
+		28, /* policy group XDP cannot decide exactly (client outside the maps) */
+	MDN_STAT_RRL_DROPPED = 29, /* response rate limiting: reply dropped */
+	MDN_STAT_RRL_SLIPPED = 30, /* response rate limiting: TC=1 reply sent instead */
+	MDN_STAT_HIT_NXDOMAIN =
+		31, /* NXDOMAIN answered below a closest encloser (not in HIT_<type>) */
+	MDN_STAT_HIT_NODATA = 32, /* NODATA answered at an existing name (not in HIT_<type>) */
+	MDN_STAT_QLOG_LOST = 33,  /* sampled answer not logged: mdn_qlog was full */
+	MDN_STAT_PASS_STALE = 34, /* meridiand's heartbeat older than stale_after: query goes up */
 	MDN_STAT_COUNT = 35,
 };
 
@@ -177,21 +290,21 @@ enum mdn_stat {
  * and csum are the NODATA answer for the name, as for a static answer; data[MDN_NEG_AT..] holds
  * struct mdn_negative. An entry with neither part only says "this name exists": a query for a
  * name below it must go up. */
-#define MDN_NEG_AT 512     /* offset of struct mdn_negative in mdn_answer.data; NODATA fits before */
-#define MDN_NEG_TYPES 12   /* types present at a name that NODATA must not answer */
+#define MDN_NEG_AT 512	 /* offset of struct mdn_negative in mdn_answer.data; NODATA fits before */
+#define MDN_NEG_TYPES 12 /* types present at a name that NODATA must not answer */
 #define MDN_NEG_POINTERS 8 /* compression pointers in the NXDOMAIN sections */
 #define MDN_NEG_UNSAFE 2   /* child labels whose names compress differently (SOA MNAME, RNAME) */
 #define MDN_NEG_NX_MAX 440 /* bytes of NXDOMAIN sections */
 struct mdn_negative {
 	__u16 types[MDN_NEG_TYPES]; /* host order; 0 = unused */
-	__u8 nodata;       /* 1: data[0..length) is the NODATA answer for every other type */
-	__u8 npointers;    /* entries used in pointers */
-	__u16 nx_length;   /* bytes of nx_data; 0: names below go up */
-	__u16 nx_flags;    /* header bits of the NXDOMAIN reply (AA, rcode 3) */
+	__u8 nodata;	 /* 1: data[0..length) is the NODATA answer for every other type */
+	__u8 npointers;	 /* entries used in pointers */
+	__u16 nx_length; /* bytes of nx_data; 0: names below go up */
+	__u16 nx_flags;	 /* header bits of the NXDOMAIN reply (AA, rcode 3) */
 	__u16 nx_nscount;
 	__u16 nx_qname_len; /* wire length of the sample QNAME nx_data was written for */
 	__u16 reserved;
-	__u32 nx_csum;     /* csum_partial of nx_data as written for the sample */
+	__u32 nx_csum;			  /* csum_partial of nx_data as written for the sample */
 	__u16 pointers[MDN_NEG_POINTERS]; /* offsets in nx_data of compression pointers: each
 					   * moves by (QNAME length - nx_qname_len) */
 	/* The first 8 octets (length byte and up to 7 lowercase letters, zero padded) of child
@@ -217,16 +330,16 @@ enum mdn_qlog_kind {
 
 struct mdn_qlog_event {
 	__u64 timestamp_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC, converted by userspace */
-	__u8 family;        /* of client: MDN_FAMILY_IPV4 or MDN_FAMILY_IPV6 */
-	__u8 kind;          /* enum mdn_qlog_kind */
-	__u8 rcode;         /* the reply's rcode (4 bits: no extended rcode in XDP answers) */
+	__u8 family;	    /* of client: MDN_FAMILY_IPV4 or MDN_FAMILY_IPV6 */
+	__u8 kind;	    /* enum mdn_qlog_kind */
+	__u8 rcode;	    /* the reply's rcode (4 bits: no extended rcode in XDP answers) */
 	__u8 ecs_family;    /* the query's ECS family (1 IPv4, 2 IPv6); 0: no ECS */
 	__u8 ecs_source;    /* ECS source prefix length, as sent */
 	__u8 pad;
-	__u16 qtype;        /* host order */
-	__u8 client[16];    /* packet source address; IPv4 in the first 4 bytes, rest zero */
-	__u8 ecs_addr[16];  /* ECS address bytes as sent, zero padded */
-	__u16 name_len;     /* wire length of qname, 1..255 */
+	__u16 qtype;	   /* host order */
+	__u8 client[16];   /* packet source address; IPv4 in the first 4 bytes, rest zero */
+	__u8 ecs_addr[16]; /* ECS address bytes as sent, zero padded */
+	__u16 name_len;	   /* wire length of qname, 1..255 */
 	__u8 pad2[6];
 	__u8 qname[MDN_QLOG_NAME_MAX]; /* wire form, ASCII lowercased as the name maps key it;
 					* bytes from name_len on are unspecified */

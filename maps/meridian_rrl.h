@@ -34,7 +34,7 @@
 #define MDN_RRL_NS_PER_SEC 1000000000ULL
 #define MDN_RRL_MAX_RATE 1000000U  /* responses per second: keeps the interval >= 1000 ns */
 #define MDN_RRL_MAX_BURST 1000000U /* responses; interval * burst stays far below 2^63 */
-#define MDN_RRL_MAX_SLIP 10U       /* as BIND: every 10th limited reply at most */
+#define MDN_RRL_MAX_SLIP 10U	   /* as BIND: every 10th limited reply at most */
 
 /* Response classes: each has its own bucket, so a flood of NXDOMAIN for random names does not use
  * up the answers a source gets for real names. Stable values (map keys, stats). */
@@ -58,8 +58,8 @@ enum mdn_rrl_verdict {
 /* Which bucket a reply counts against: the client's prefix (address bits past the configured
  * length zeroed) and the response class. 20 bytes, no holes: hashed as is by the kernel. */
 struct mdn_rrl_key {
-	__u8 family;     /* MDN_RRL_FAMILY_IPV4 / _IPV6 */
-	__u8 klass;      /* enum mdn_rrl_class */
+	__u8 family;	 /* MDN_RRL_FAMILY_IPV4 / _IPV6 */
+	__u8 klass;	 /* enum mdn_rrl_class */
 	__u8 prefix_len; /* the length applied, so a reload that changes it starts new buckets */
 	__u8 pad;
 	__u8 addr[16]; /* IPv4 in the first 4 bytes; zero past prefix_len */
@@ -68,7 +68,7 @@ MDN_RRL_STATIC_ASSERT(sizeof(struct mdn_rrl_key) == 20, "mdn_rrl_key is 20 bytes
 
 /* State per key. Zeroed = full bucket, no limited replies yet. */
 struct mdn_rrl_bucket {
-	__u64 tat;        /* ns (CLOCK_MONOTONIC, bpf_ktime_get_ns): when the bucket is full again */
+	__u64 tat; /* ns (CLOCK_MONOTONIC, bpf_ktime_get_ns): when the bucket is full again */
 	__u32 slip_count; /* limited replies since the last slipped one */
 	__u32 pad;
 };
@@ -77,14 +77,14 @@ MDN_RRL_STATIC_ASSERT(sizeof(struct mdn_rrl_bucket) == 16, "mdn_rrl_bucket is 16
 /* The limits, built by mdn_rrl_config_init (userspace) and read by both sides (in BPF from an
  * array map or a const volatile global). */
 struct mdn_rrl_config {
-	__u64 interval_ns; /* 1 s / responses_per_second: the cost of one reply */
-	__u64 burst_ns;    /* interval_ns * burst: how far past now `tat` may run */
+	__u64 interval_ns;	    /* 1 s / responses_per_second: the cost of one reply */
+	__u64 burst_ns;		    /* interval_ns * burst: how far past now `tat` may run */
 	__u32 responses_per_second; /* 0 = RRL off */
-	__u32 burst;                /* replies a quiet prefix may send at once */
-	__u8 slip;            /* 0 = drop every limited reply, 1 = slip every one, N = every N-th */
+	__u32 burst;		    /* replies a quiet prefix may send at once */
+	__u8 slip;	      /* 0 = drop every limited reply, 1 = slip every one, N = every N-th */
 	__u8 ipv4_prefix_len; /* 0..32, default 24 */
 	__u8 ipv6_prefix_len; /* 0..128, default 56 */
-	__u8 enabled;         /* responses_per_second > 0 */
+	__u8 enabled;	      /* responses_per_second > 0 */
 	__u32 pad;
 };
 MDN_RRL_STATIC_ASSERT(sizeof(struct mdn_rrl_config) == 32, "mdn_rrl_config is 32 bytes");
@@ -106,8 +106,8 @@ MDN_RRL_INLINE void mdn_rrl_config_init(struct mdn_rrl_config *c, __u32 response
 					__u32 burst, __u32 slip, __u32 ipv4_prefix_len,
 					__u32 ipv6_prefix_len)
 {
-	__u32 rate = responses_per_second > MDN_RRL_MAX_RATE ? MDN_RRL_MAX_RATE
-							     : responses_per_second;
+	__u32 rate = responses_per_second > MDN_RRL_MAX_RATE ? MDN_RRL_MAX_RATE :
+							       responses_per_second;
 
 	if (burst == 0)
 		burst = rate;

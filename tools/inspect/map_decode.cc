@@ -308,10 +308,7 @@ std::string prefix_text(const mdn_prefix_key& key) {
 }
 
 json prefix_key_json(const mdn_prefix_key& key) {
-  const uint32_t table = static_cast<uint32_t>(key.table[0]) << 24 |
-                         static_cast<uint32_t>(key.table[1]) << 16 |
-                         static_cast<uint32_t>(key.table[2]) << 8 | key.table[3];
-  return {{"table", table}, {"prefix", prefix_text(key)}};
+  return {{"table", mdn_prefix_key_table(&key)}, {"prefix", prefix_text(key)}};
 }
 
 std::optional<json> read_stats(const PinnedMaps& maps, InspectError* error) {

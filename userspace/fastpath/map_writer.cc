@@ -15,9 +15,6 @@ namespace meridian::fastpath {
 
 namespace {
 
-constexpr std::array<size_t, MDN_NAME_CLASSES> kClassSizes = {MDN_NAME_CLASS0, MDN_NAME_CLASS1,
-                                                              MDN_NAME_CLASS2, MDN_NAME_CLASS3};
-
 std::string errno_text(int err) {
   return std::strerror(err < 0 ? -err : err);
 }
@@ -135,13 +132,12 @@ Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns) {
 }
 
 int name_class(size_t wire_length) {
-  for (int c = 0; c < MDN_NAME_CLASSES; ++c)
-    if (wire_length <= kClassSizes[c]) return c;
-  return -1;
+  if (wire_length > MDN_NAME_CLASS3) return -1;
+  return static_cast<int>(mdn_name_class(static_cast<uint32_t>(wire_length)));
 }
 
 size_t name_class_size(int c) {
-  return kClassSizes.at(static_cast<size_t>(c));
+  return mdn_name_class_size(static_cast<uint32_t>(c));
 }
 
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
@@ -201,7 +197,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
   std::vector<uint8_t> key;
   for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
     const uint32_t capacity = std::max<uint32_t>(1, std::min(wanted[c], max_entries_));
-    const uint32_t key_size = 2 + static_cast<uint32_t>(kClassSizes[c]);
+    const uint32_t key_size = 2 + mdn_name_class_size(static_cast<uint32_t>(c));
     const std::string map_name = "mdn_names" + std::to_string(c) + "_g" + std::to_string(next);
     inners.emplace_back(bpf_map_create(BPF_MAP_TYPE_HASH, map_name.c_str(), key_size,
                                        sizeof(mdn_answer), capacity, nullptr));

@@ -109,10 +109,7 @@ void add_trie(uint32_t table, const policy::PrefixTrie& trie, uint32_t none,
 mdn_prefix_key make_prefix_key(uint32_t table, const policy::IpPrefix& prefix) {
   mdn_prefix_key k{};
   k.prefixlen = MDN_PREFIX_HEAD_BITS + prefix.length;
-  k.table[0] = static_cast<uint8_t>(table >> 24);
-  k.table[1] = static_cast<uint8_t>(table >> 16);
-  k.table[2] = static_cast<uint8_t>(table >> 8);
-  k.table[3] = static_cast<uint8_t>(table);
+  mdn_prefix_key_set_table(&k, table);
   k.family = prefix.ipv6 ? MDN_FAMILY_IPV6 : MDN_FAMILY_IPV4;
   std::memcpy(k.addr, prefix.address.data(), prefix.ipv6 ? 16 : 4);
   return k;

@@ -89,22 +89,18 @@ struct Query {
   uint8_t scope = 0;
 };
 
-bool needs_facts(uint8_t policy) {
-  return policy == MDN_POLICY_GEOLOCATION || policy == MDN_POLICY_LATENCY ||
-         policy == MDN_POLICY_GEOPROXIMITY;
-}
-
 Outcome decide_group(const ClientClassifier& classifier, const GroupEntry& g, Query& q,
                      std::vector<const zone::RecordSet*>& out) {
-  if (needs_facts(g.group.policy) && !q.classified) {
+  if ((mdn_policy_uses(g.group.policy) & MDN_USED_GEO) && !q.classified) {
     q.facts = classifier.classify(*q.ctx.client);
     q.classified = true;
   }
   mdn_decision d;
   mdn_policy_decide(&q.ctx, &g.group, &q.facts.client, &d);
-  if (d.used & MDN_USED_GEO) q.scope = std::max(q.scope, q.facts.geo_scope);
-  if (d.used & MDN_USED_LATENCY_TABLE) q.scope = std::max(q.scope, q.facts.latency_scope);
-  if (d.used & MDN_USED_CIDR) q.scope = std::max(q.scope, q.ctx.cidr_scope);
+  // An alias may decide several groups for one query: the answer's scope is the longest.
+  q.scope = std::max(
+      q.scope, static_cast<uint8_t>(mdn_policy_scope(&d, q.facts.geo_scope, q.facts.latency_scope,
+                                                     q.ctx.cidr_scope, q.ctx.client->max_len())));
   if (d.outcome == MDN_OUTCOME_SERVFAIL) return Outcome::kServFail;
   if (d.outcome != MDN_OUTCOME_ANSWER) return Outcome::kNoData;
 
@@ -161,7 +157,7 @@ GslbAnswer GslbEngine::answer(const GroupEntry& group, const ClientAddress& clie
   GslbAnswer a;
   a.outcome = decide_group(classifier_, group, q, a.record_sets);
   if (a.outcome != Outcome::kAnswer) a.record_sets.clear();
-  a.scope = std::min<uint8_t>(q.scope, static_cast<uint8_t>(client.max_len()));
+  a.scope = q.scope;
   return a;
 }
 
