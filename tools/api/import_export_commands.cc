@@ -1,0 +1,82 @@
+// meridianctl import and export: a whole zone in or out as a zone file or Route 53 JSON.
+#include "api/command_groups.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "api/api_call.h"
+
+namespace meridian::ctl {
+
+using nlohmann::json;
+
+void add_import_export_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
+  auto* conn = &line.connection;
+  auto* s = &line.strings;
+  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
+  auto* im = app.add_subcommand("import", "Replace a zone's record sets with a file (creates it)");
+  im->add_option("FILE", opt("file"), "The zone: a path or - (stdin)")->required();
+  im->add_option("--zone", opt("zone"), "Hosted zone id or name")->required();
+  im->add_option("--format", opt("format"), "zonefile (RFC 1035) or route53-json")->required();
+  add_connection(im, *conn);
+  im->footer(with_exit_text(R"(
+DESCRIPTION
+  The whole zone is replaced in one transaction: record sets not in the file are deleted. A name
+  that is not a hosted zone yet is created. The file is parsed and validated by meridiand; an
+  error names the file's line (zonefile) or JSON path (route53-json) and changes nothing.
+
+EXAMPLES
+  meridianctl import --zone example.org --format zonefile example.org.zone
+  aws route53 list-resource-record-sets --hosted-zone-id Z1 > z.json
+  meridianctl import --zone example.org --format route53-json z.json
+)"));
+  im->callback([&commands, conn, s] {
+    commands.run = [conn, s] {
+      std::string text, error;
+      const std::string& file = (*s)["file"];
+      if (!read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file, &text,
+                      &error))
+        return fail(kExitUsage, error);
+      auto r = call(
+          *conn, "PUT",
+          "/v1/zones/" + url_encode((*s)["zone"]) + "/import?format=" + url_encode((*s)["format"]),
+          text, "text/plain");
+      if (r.code) return r.code;
+      if (conn->as_json) return print_json(r.body), kExitOk;
+      std::printf(
+          "%s %s %s (%s record sets)\n", r.body.value("Created", false) ? "created" : "replaced",
+          str(r.body["HostedZone"], "Id").c_str(), str(r.body["HostedZone"], "Name").c_str(),
+          str(r.body["HostedZone"], "ResourceRecordSetCount").c_str());
+      return kExitOk;
+    };
+  });
+  auto* ex = app.add_subcommand("export", "Print a whole zone as a zone file or Route 53 JSON");
+  ex->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
+  ex->add_option("--format", opt("eformat"), "zonefile or route53-json (default)");
+  ex->add_option("-o,--output", opt("output"), "Write to this file instead of stdout");
+  add_connection(ex, *conn);
+  ex->footer(with_exit_text(R"(
+DESCRIPTION
+  Route 53 JSON holds every record set; a zone file cannot hold routing policies, so exporting a
+  zone that has them as zonefile is refused (exit 3).
+)"));
+  ex->callback([&commands, conn, s] {
+    commands.run = [conn, s] {
+      const std::string format = (*s)["eformat"].empty() ? "route53-json" : (*s)["eformat"];
+      auto r =
+          call(*conn, "GET",
+               "/v1/zones/" + url_encode((*s)["zone"]) + "/export?format=" + url_encode(format));
+      if (r.code) return r.code;
+      if ((*s)["output"].empty()) {
+        std::fwrite(r.text.data(), 1, r.text.size(), stdout);
+        return kExitOk;
+      }
+      std::ofstream out((*s)["output"], std::ios::binary | std::ios::trunc);
+      out << r.text;
+      if (!out) return fail(kExitUsage, "cannot write " + (*s)["output"]);
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace meridian::ctl
