@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_fields.h"
 #include "common/json_parse.h"
 #include "dns/types.h"
 #include "geo/geo_point.h"
@@ -110,9 +111,11 @@ class ConfigReader {
     return Ok{};
   }
 
+  // The shared rule (common/json_fields.h), its error placed in this file.
   Result<std::string> read_string(const json& value, const std::string& path) const {
-    if (!value.is_string()) return error_at(path, "must be a string");
-    return value.get<std::string>();
+    auto text = read_json_string(value, path);
+    if (!text) return error_at(path, text.error().what);
+    return text;
   }
 
   const std::string& source() const { return source_; }
