@@ -8,17 +8,15 @@ namespace meridian::ctl {
 using nlohmann::json;
 
 void add_change_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
-  auto* conn = &line.connection;
-  auto* s = &line.strings;
-  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
   auto* cb = app.add_subcommand("change-resource-record-sets",
                                 "Apply a Route 53 change batch, all or nothing");
-  cb->add_option("--hosted-zone-id", opt("zone"), "Hosted zone id (Z..., /hostedzone/Z...) or name")
+  cb->add_option("--hosted-zone-id", line.opt("zone"),
+                 "Hosted zone id (Z..., /hostedzone/Z...) or name")
       ->required();
-  cb->add_option("--change-batch", opt("batch"),
+  cb->add_option("--change-batch", line.opt("batch"),
                  "The batch: file://batch.json, a path, - (stdin) or inline JSON")
       ->required();
-  add_connection(cb, *conn);
+  add_connection(cb, line.connection);
   cb->footer(with_exit_text(R"(
 DESCRIPTION
   Takes Route 53's ChangeBatch JSON unchanged: {"Comment": "...", "Changes": [{"Action":
@@ -32,16 +30,16 @@ EXAMPLES
       --change-batch file://batch.json
   meridianctl change-resource-record-sets --hosted-zone-id example.org --change-batch - < b.json
 )"));
-  cb->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
+  cb->callback([&commands, &line] {
+    commands.run = [&line] {
       std::string text, error;
-      if (!read_input((*s)["batch"], &text, &error)) return fail(kExitUsage, error);
+      if (!read_input(line.opt("batch"), &text, &error)) return fail(kExitUsage, error);
       json batch = json::parse(text, nullptr, false);
       if (batch.is_discarded())
         return fail(kExitUsage, "--change-batch: not valid JSON (the daemon was not asked)");
       // `aws route53 change-resource-record-sets` input files may wrap it in "ChangeBatch".
       if (batch.is_object() && batch.contains("ChangeBatch")) batch = batch["ChangeBatch"];
-      return send_batch(*conn, (*s)["zone"], batch);
+      return send_batch(line.connection, line.opt("zone"), batch);
     };
   });
   auto* gc = app.add_subcommand("get-change", "The status of a change batch: PENDING or INSYNC");
@@ -50,15 +48,15 @@ DESCRIPTION
   PENDING: committed to the state database (it survives a restart) and served by userspace, not
   yet in the XDP maps. INSYNC: the maps hold it (without XDP: userspace serves it).
 )"));
-  gc->add_option("ID", opt("id"), "Change id (C... or /change/C...)")->required();
-  add_connection(gc, *conn);
-  gc->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      std::string id = (*s)["id"];
+  gc->add_option("ID", line.opt("id"), "Change id (C... or /change/C...)")->required();
+  add_connection(gc, line.connection);
+  gc->callback([&commands, &line] {
+    commands.run = [&line] {
+      std::string id = line.opt("id");
       if (id.starts_with("/change/")) id = id.substr(8);
-      auto r = call(*conn, "GET", "/v1/changes/" + url_encode(id));
+      auto r = call(line.connection, "GET", "/v1/changes/" + url_encode(id));
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       print_change(r.body);
       return kExitOk;
     };

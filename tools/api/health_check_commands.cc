@@ -10,9 +10,6 @@ namespace meridian::ctl {
 using nlohmann::json;
 
 void add_health_check_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
-  auto* conn = &line.connection;
-  auto* s = &line.strings;
-  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
   auto* hc = app.add_subcommand("health-checks", "Health checks: list, show, create, delete");
   hc->require_subcommand(1);
   auto* hl = hc->add_subcommand("list", "List the health checks");
@@ -21,12 +18,12 @@ DESCRIPTION
   Every health check's id, type, target, interval and failure threshold; --json prints their
   HealthCheckConfig objects. Their states: 'meridianctl health'.
 )"));
-  add_connection(hl, *conn);
-  hl->callback([&commands, conn] {
-    commands.run = [conn] {
-      auto r = call(*conn, "GET", "/v1/healthchecks");
+  add_connection(hl, line.connection);
+  hl->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r = call(line.connection, "GET", "/v1/healthchecks");
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf("%-24s %-16s %-28s %9s %9s\n", "id", "type", "target", "interval", "threshold");
       for (const auto& h : r.body["HealthChecks"]) {
         std::string target = str(h, "IPAddress", "");
@@ -42,35 +39,35 @@ DESCRIPTION
   });
   auto* hs = hc->add_subcommand("show", "One health check's configuration");
   hs->footer(with_exit_text("\nEXAMPLES\n  meridianctl health-checks show web-eu\n"));
-  hs->add_option("ID", opt("id"), "Health check id")->required();
-  add_connection(hs, *conn);
-  hs->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      auto r = call(*conn, "GET", "/v1/healthchecks/" + url_encode((*s)["id"]));
+  hs->add_option("ID", line.opt("id"), "Health check id")->required();
+  add_connection(hs, line.connection);
+  hs->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r = call(line.connection, "GET", "/v1/healthchecks/" + url_encode(line.opt("id")));
       if (r.code) return r.code;
       print_json(r.body["HealthCheck"]);
       return kExitOk;
     };
   });
   auto* hcr = hc->add_subcommand("create", "Create or replace a health check");
-  hcr->add_option("CONFIG", opt("config"),
+  hcr->add_option("CONFIG", line.opt("config"),
                   "HealthCheckConfig JSON with \"Id\": file://PATH, a path, - or inline")
       ->required();
-  add_connection(hcr, *conn);
+  add_connection(hcr, line.connection);
   hcr->footer(with_exit_text(R"(
 EXAMPLES
   meridianctl health-checks create '{"Id": "web-eu", "Type": "HTTP", "IPAddress": "198.18.2.10",
       "Port": 80, "ResourcePath": "/health", "RequestInterval": 10, "FailureThreshold": 3}'
 )"));
-  hcr->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
+  hcr->callback([&commands, &line] {
+    commands.run = [&line] {
       std::string text, error;
-      if (!read_input((*s)["config"], &text, &error)) return fail(kExitUsage, error);
+      if (!read_input(line.opt("config"), &text, &error)) return fail(kExitUsage, error);
       json j = json::parse(text, nullptr, false);
       if (j.is_discarded()) return fail(kExitUsage, "CONFIG: not valid JSON");
-      auto r = call(*conn, "POST", "/v1/healthchecks", j.dump());
+      auto r = call(line.connection, "POST", "/v1/healthchecks", j.dump());
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf("health check %s saved\n", str(r.body["HealthCheck"], "Id").c_str());
       return kExitOk;
     };
@@ -80,14 +77,14 @@ EXAMPLES
 DESCRIPTION
   Refused (exit 3) while a record set names the check or a CALCULATED check has it as a child.
 )"));
-  hd->add_option("ID", opt("id"), "Health check id")->required();
-  add_connection(hd, *conn);
-  hd->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      auto r = call(*conn, "DELETE", "/v1/healthchecks/" + url_encode((*s)["id"]));
+  hd->add_option("ID", line.opt("id"), "Health check id")->required();
+  add_connection(hd, line.connection);
+  hd->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r = call(line.connection, "DELETE", "/v1/healthchecks/" + url_encode(line.opt("id")));
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
-      std::printf("deleted health check %s\n", (*s)["id"].c_str());
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
+      std::printf("deleted health check %s\n", line.opt("id").c_str());
       return kExitOk;
     };
   });
@@ -103,12 +100,12 @@ EXAMPLES
   meridianctl health
   meridianctl health --json | jq '.HealthCheckStatuses[] | select(.Status == "unhealthy")'
 )"));
-  add_connection(hst, *conn);
-  hst->callback([&commands, conn] {
-    commands.run = [conn] {
-      auto r = call(*conn, "GET", "/v1/health");
+  add_connection(hst, line.connection);
+  hst->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r = call(line.connection, "GET", "/v1/health");
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf("%-24s %-10s %-8s %9s %-25s %s\n", "id", "status", "last", "latency", "updated",
                   "last failure reason");
       for (const auto& h : r.body["HealthCheckStatuses"]) {

@@ -11,14 +11,11 @@ namespace meridian::ctl {
 using nlohmann::json;
 
 void add_import_export_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
-  auto* conn = &line.connection;
-  auto* s = &line.strings;
-  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
   auto* im = app.add_subcommand("import", "Replace a zone's record sets with a file (creates it)");
-  im->add_option("FILE", opt("file"), "The zone: a path or - (stdin)")->required();
-  im->add_option("--zone", opt("zone"), "Hosted zone id or name")->required();
-  im->add_option("--format", opt("format"), "zonefile (RFC 1035) or route53-json")->required();
-  add_connection(im, *conn);
+  im->add_option("FILE", line.opt("file"), "The zone: a path or - (stdin)")->required();
+  im->add_option("--zone", line.opt("zone"), "Hosted zone id or name")->required();
+  im->add_option("--format", line.opt("format"), "zonefile (RFC 1035) or route53-json")->required();
+  add_connection(im, line.connection);
   im->footer(with_exit_text(R"(
 DESCRIPTION
   The whole zone is replaced in one transaction: record sets not in the file are deleted. A name
@@ -30,19 +27,19 @@ EXAMPLES
   aws route53 list-resource-record-sets --hosted-zone-id Z1 > z.json
   meridianctl import --zone example.org --format route53-json z.json
 )"));
-  im->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
+  im->callback([&commands, &line] {
+    commands.run = [&line] {
       std::string text, error;
-      const std::string& file = (*s)["file"];
+      const std::string& file = line.opt("file");
       if (!read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file, &text,
                       &error))
         return fail(kExitUsage, error);
-      auto r = call(
-          *conn, "PUT",
-          "/v1/zones/" + url_encode((*s)["zone"]) + "/import?format=" + url_encode((*s)["format"]),
-          text, "text/plain");
+      auto r = call(line.connection, "PUT",
+                    "/v1/zones/" + url_encode(line.opt("zone")) +
+                        "/import?format=" + url_encode(line.opt("format")),
+                    text, "text/plain");
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf(
           "%s %s %s (%s record sets)\n", r.body.value("Created", false) ? "created" : "replaced",
           str(r.body["HostedZone"], "Id").c_str(), str(r.body["HostedZone"], "Name").c_str(),
@@ -51,29 +48,29 @@ EXAMPLES
     };
   });
   auto* ex = app.add_subcommand("export", "Print a whole zone as a zone file or Route 53 JSON");
-  ex->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  ex->add_option("--format", opt("eformat"), "zonefile or route53-json (default)");
-  ex->add_option("-o,--output", opt("output"), "Write to this file instead of stdout");
-  add_connection(ex, *conn);
+  ex->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  ex->add_option("--format", line.opt("eformat"), "zonefile or route53-json (default)");
+  ex->add_option("-o,--output", line.opt("output"), "Write to this file instead of stdout");
+  add_connection(ex, line.connection);
   ex->footer(with_exit_text(R"(
 DESCRIPTION
   Route 53 JSON holds every record set; a zone file cannot hold routing policies, so exporting a
   zone that has them as zonefile is refused (exit 3).
 )"));
-  ex->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      const std::string format = (*s)["eformat"].empty() ? "route53-json" : (*s)["eformat"];
-      auto r =
-          call(*conn, "GET",
-               "/v1/zones/" + url_encode((*s)["zone"]) + "/export?format=" + url_encode(format));
+  ex->callback([&commands, &line] {
+    commands.run = [&line] {
+      const std::string format = line.opt("eformat").empty() ? "route53-json" : line.opt("eformat");
+      auto r = call(
+          line.connection, "GET",
+          "/v1/zones/" + url_encode(line.opt("zone")) + "/export?format=" + url_encode(format));
       if (r.code) return r.code;
-      if ((*s)["output"].empty()) {
+      if (line.opt("output").empty()) {
         std::fwrite(r.text.data(), 1, r.text.size(), stdout);
         return kExitOk;
       }
-      std::ofstream out((*s)["output"], std::ios::binary | std::ios::trunc);
+      std::ofstream out(line.opt("output"), std::ios::binary | std::ios::trunc);
       out << r.text;
-      if (!out) return fail(kExitUsage, "cannot write " + (*s)["output"]);
+      if (!out) return fail(kExitUsage, "cannot write " + line.opt("output"));
       return kExitOk;
     };
   });

@@ -40,6 +40,14 @@ std::string routing_text(const json& rs) {
   return "simple";
 }
 
+// The record sets of one name and type (all of a routing-policy group).
+Call get_name_and_type(const Connection& c, const std::string& zone, const std::string& name,
+                       const std::string& type) {
+  return call(c, "GET",
+              "/v1/zones/" + url_encode(zone) + "/rrsets?name=" + url_encode(name) +
+                  "&type=" + url_encode(type));
+}
+
 int rrsets_list(const Connection& c, const std::string& zone, const std::string& name,
                 const std::string& type) {
   std::string path = "/v1/zones/" + url_encode(zone) + "/rrsets";
@@ -67,9 +75,6 @@ void add_record_set_commands(CLI::App& app, ApiCommands& commands, CommandLine& 
   static uint32_t ttl_value = 300;
   auto* values = &value_list;
   auto* ttl = &ttl_value;
-  auto* conn = &line.connection;
-  auto* s = &line.strings;
-  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
   auto* rr = app.add_subcommand("record-sets", "Record sets of a zone: list, show, create, delete");
   rr->require_subcommand(1);
   auto* rl = rr->add_subcommand("list", "List a zone's record sets");
@@ -79,13 +84,13 @@ DESCRIPTION
   takes an absolute name (www.example.com) or one relative to the zone (www). --json prints
   Route 53's ListResourceRecordSets shape.
 )"));
-  rl->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  rl->add_option("--name", opt("name"), "Only this owner name");
-  rl->add_option("--type", opt("type"), "Only this type");
-  add_connection(rl, *conn);
-  rl->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      return rrsets_list(*conn, (*s)["zone"], (*s)["name"], (*s)["type"]);
+  rl->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  rl->add_option("--name", line.opt("name"), "Only this owner name");
+  rl->add_option("--type", line.opt("type"), "Only this type");
+  add_connection(rl, line.connection);
+  rl->callback([&commands, &line] {
+    commands.run = [&line] {
+      return rrsets_list(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
     };
   });
   auto* rs_show = rr->add_subcommand("show", "The record sets of one name and type");
@@ -93,55 +98,54 @@ DESCRIPTION
 DESCRIPTION
   Prints the record sets of NAME and TYPE (all of a routing-policy group) as Route 53 JSON.
 )"));
-  rs_show->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  rs_show->add_option("NAME", opt("name"), "Owner name")->required();
-  rs_show->add_option("TYPE", opt("type"), "Type")->required();
-  add_connection(rs_show, *conn);
-  rs_show->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      auto r = call(*conn, "GET",
-                    "/v1/zones/" + url_encode((*s)["zone"]) + "/rrsets?name=" +
-                        url_encode((*s)["name"]) + "&type=" + url_encode((*s)["type"]));
+  rs_show->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  rs_show->add_option("NAME", line.opt("name"), "Owner name")->required();
+  rs_show->add_option("TYPE", line.opt("type"), "Type")->required();
+  add_connection(rs_show, line.connection);
+  rs_show->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r =
+          get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
       if (r.code) return r.code;
       if (r.body["ResourceRecordSets"].empty())
-        return fail(kExitRefused, "no record set " + (*s)["name"] + " " + (*s)["type"]);
+        return fail(kExitRefused, "no record set " + line.opt("name") + " " + line.opt("type"));
       print_json(r.body["ResourceRecordSets"]);
       return kExitOk;
     };
   });
   auto* rc = rr->add_subcommand("create", "Create one record set (a one-change CREATE batch)");
-  rc->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  rc->add_option("--name", opt("name"), "Owner name");
-  rc->add_option("--type", opt("type"), "Type, e.g. A");
+  rc->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  rc->add_option("--name", line.opt("name"), "Owner name");
+  rc->add_option("--type", line.opt("type"), "Type, e.g. A");
   rc->add_option("--ttl", *ttl, "TTL in seconds")->capture_default_str();
   rc->add_option("--value", *values, "A value in presentation form (repeat for several)");
-  rc->add_option("--record-set", opt("rrset"),
+  rc->add_option("--record-set", line.opt("rrset"),
                  "Or the whole ResourceRecordSet as JSON: inline, file://PATH or -");
-  add_connection(rc, *conn);
+  add_connection(rc, line.connection);
   rc->footer(with_exit_text(R"(
 EXAMPLES
   meridianctl record-sets create example.org --name www --type A --value 198.18.0.10
   meridianctl record-sets create example.org --record-set file://weighted-eu.json
 )"));
-  rc->callback([&commands, conn, s, values, ttl] {
-    commands.run = [conn, s, values, ttl] {
+  rc->callback([&commands, &line, values, ttl] {
+    commands.run = [&line, values, ttl] {
       json rs;
-      if (!(*s)["rrset"].empty()) {
+      if (!line.opt("rrset").empty()) {
         std::string text, error;
-        if (!read_input((*s)["rrset"], &text, &error)) return fail(kExitUsage, error);
+        if (!read_input(line.opt("rrset"), &text, &error)) return fail(kExitUsage, error);
         rs = json::parse(text, nullptr, false);
         if (rs.is_discarded()) return fail(kExitUsage, "--record-set: not valid JSON");
       } else {
-        if ((*s)["name"].empty() || (*s)["type"].empty() || values->empty())
+        if (line.opt("name").empty() || line.opt("type").empty() || values->empty())
           return fail(kExitUsage, "give --name, --type and --value, or --record-set");
         json records = json::array();
         for (const auto& v : *values) records.push_back({{"Value", v}});
-        rs = {{"Name", (*s)["name"]},
-              {"Type", (*s)["type"]},
+        rs = {{"Name", line.opt("name")},
+              {"Type", line.opt("type")},
               {"TTL", *ttl},
               {"ResourceRecords", records}};
       }
-      return send_batch(*conn, (*s)["zone"],
+      return send_batch(line.connection, line.opt("zone"),
                         json{{"Changes", {{{"Action", "CREATE"}, {"ResourceRecordSet", rs}}}}});
     };
   });
@@ -151,25 +155,26 @@ DESCRIPTION
   Reads the record set as it is and sends it back in a DELETE change (Route 53 deletes only an
   exact match). --set-identifier picks one record set of a routing-policy group.
 )"));
-  rd->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  rd->add_option("NAME", opt("name"), "Owner name")->required();
-  rd->add_option("TYPE", opt("type"), "Type")->required();
-  rd->add_option("--set-identifier", opt("setid"), "Which record set of a routing policy group");
-  add_connection(rd, *conn);
-  rd->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
+  rd->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  rd->add_option("NAME", line.opt("name"), "Owner name")->required();
+  rd->add_option("TYPE", line.opt("type"), "Type")->required();
+  rd->add_option("--set-identifier", line.opt("setid"),
+                 "Which record set of a routing policy group");
+  add_connection(rd, line.connection);
+  rd->callback([&commands, &line] {
+    commands.run = [&line] {
       // DELETE must match exactly (Route 53's rule): send the record set as it is now.
-      auto r = call(*conn, "GET",
-                    "/v1/zones/" + url_encode((*s)["zone"]) + "/rrsets?name=" +
-                        url_encode((*s)["name"]) + "&type=" + url_encode((*s)["type"]));
+      auto r =
+          get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
       if (r.code) return r.code;
       json match;
       for (const auto& rs : r.body["ResourceRecordSets"])
-        if (rs.value("SetIdentifier", "") == (*s)["setid"]) match = rs;
+        if (rs.value("SetIdentifier", "") == line.opt("setid")) match = rs;
       if (match.is_null())
-        return fail(kExitRefused, "no record set " + (*s)["name"] + " " + (*s)["type"] +
-                                      ((*s)["setid"].empty() ? "" : " (" + (*s)["setid"] + ")"));
-      return send_batch(*conn, (*s)["zone"],
+        return fail(kExitRefused,
+                    "no record set " + line.opt("name") + " " + line.opt("type") +
+                        (line.opt("setid").empty() ? "" : " (" + line.opt("setid") + ")"));
+      return send_batch(line.connection, line.opt("zone"),
                         json{{"Changes", {{{"Action", "DELETE"}, {"ResourceRecordSet", match}}}}});
     };
   });

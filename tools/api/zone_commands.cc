@@ -48,38 +48,36 @@ int zones_show(const Connection& c, const std::string& zone) {
 }  // namespace
 
 void add_zone_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
-  auto* conn = &line.connection;
-  auto* s = &line.strings;
-  auto opt = [&line](const std::string& k) -> std::string& { return line.opt(k); };
   auto* zones = app.add_subcommand("zones", "Hosted zones: list, show, create, delete");
   zones->require_subcommand(1);
   auto* zl = zones->add_subcommand("list", "List the hosted zones");
-  add_connection(zl, *conn);
+  add_connection(zl, line.connection);
   zl->footer(with_exit_text(R"(
 DESCRIPTION
   Every hosted zone: its id, name, record set count, where it came from (config: seeded from the
   config file; api: created through the control API) and its comment. --json prints Route 53's
   ListHostedZones shape.
 )"));
-  zl->callback([&commands, conn] { commands.run = [conn] { return zones_list(*conn); }; });
+  zl->callback(
+      [&commands, &line] { commands.run = [&line] { return zones_list(line.connection); }; });
   auto* zs = zones->add_subcommand("show", "One hosted zone: id, record set count, SOA serial");
   zs->footer(with_exit_text(R"(
 EXAMPLES
   meridianctl zones show example.com
   meridianctl zones show Z3M3LMPEXAMPLE --json
 )"));
-  zs->add_option("ZONE", opt("zone"), "Hosted zone id (Z...) or name")->required();
-  add_connection(zs, *conn);
-  zs->callback([&commands, conn, s] {
-    commands.run = [conn, s] { return zones_show(*conn, (*s)["zone"]); };
+  zs->add_option("ZONE", line.opt("zone"), "Hosted zone id (Z...) or name")->required();
+  add_connection(zs, line.connection);
+  zs->callback([&commands, &line] {
+    commands.run = [&line] { return zones_show(line.connection, line.opt("zone")); };
   });
   auto* zc = zones->add_subcommand("create", "Create a hosted zone (SOA and NS made for it)");
-  zc->add_option("NAME", opt("name"), "The zone's domain name, e.g. example.org")->required();
-  zc->add_option("--comment", opt("comment"), "A comment kept with the zone");
-  zc->add_option("--zone-file", opt("zone_file"), "Create it with this RFC 1035 master file");
-  zc->add_option("--route53-json", opt("r53"),
+  zc->add_option("NAME", line.opt("name"), "The zone's domain name, e.g. example.org")->required();
+  zc->add_option("--comment", line.opt("comment"), "A comment kept with the zone");
+  zc->add_option("--zone-file", line.opt("zone_file"), "Create it with this RFC 1035 master file");
+  zc->add_option("--route53-json", line.opt("r53"),
                  "Create it with these record sets (list-resource-record-sets output)");
-  add_connection(zc, *conn);
+  add_connection(zc, line.connection);
   zc->footer(with_exit_text(R"(
 DESCRIPTION
   Creates the zone in meridiand's state database and serves it at once. Without contents the
@@ -89,24 +87,24 @@ EXAMPLES
   meridianctl zones create example.org --comment "new site"
   meridianctl zones create example.org --zone-file example.org.zone
 )"));
-  zc->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      json body{{"Name", (*s)["name"]}};
-      if (!(*s)["comment"].empty()) body["Comment"] = (*s)["comment"];
+  zc->callback([&commands, &line] {
+    commands.run = [&line] {
+      json body{{"Name", line.opt("name")}};
+      if (!line.opt("comment").empty()) body["Comment"] = line.opt("comment");
       std::string text, error;
-      if (!(*s)["zone_file"].empty()) {
-        if (!read_input((*s)["zone_file"], &text, &error)) return fail(kExitUsage, error);
+      if (!line.opt("zone_file").empty()) {
+        if (!read_input(line.opt("zone_file"), &text, &error)) return fail(kExitUsage, error);
         body["ZoneFile"] = text;
-      } else if (!(*s)["r53"].empty()) {
-        if (!read_input((*s)["r53"], &text, &error)) return fail(kExitUsage, error);
+      } else if (!line.opt("r53").empty()) {
+        if (!read_input(line.opt("r53"), &text, &error)) return fail(kExitUsage, error);
         json j = json::parse(text, nullptr, false);
-        if (j.is_discarded()) return fail(kExitUsage, (*s)["r53"] + ": not valid JSON");
+        if (j.is_discarded()) return fail(kExitUsage, line.opt("r53") + ": not valid JSON");
         body["ResourceRecordSets"] =
             j.is_object() && j.contains("ResourceRecordSets") ? j["ResourceRecordSets"] : j;
       }
-      auto r = call(*conn, "POST", "/v1/zones", body.dump());
+      auto r = call(line.connection, "POST", "/v1/zones", body.dump());
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf("created %s %s\n", str(r.body["HostedZone"], "Id").c_str(),
                   str(r.body["HostedZone"], "Name").c_str());
       return kExitOk;
@@ -118,13 +116,13 @@ DESCRIPTION
   Deletes the zone from the state database and stops serving it at once (REFUSED afterwards).
   A zone still named in the config file is not recreated by a reload: delete it there too.
 )"));
-  zd->add_option("ZONE", opt("zone"), "Hosted zone id or name")->required();
-  add_connection(zd, *conn);
-  zd->callback([&commands, conn, s] {
-    commands.run = [conn, s] {
-      auto r = call(*conn, "DELETE", "/v1/zones/" + url_encode((*s)["zone"]));
+  zd->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
+  add_connection(zd, line.connection);
+  zd->callback([&commands, &line] {
+    commands.run = [&line] {
+      auto r = call(line.connection, "DELETE", "/v1/zones/" + url_encode(line.opt("zone")));
       if (r.code) return r.code;
-      if (conn->as_json) return print_json(r.body), kExitOk;
+      if (line.connection.as_json) return print_json(r.body), kExitOk;
       std::printf("deleted %s\n", str(r.body, "Deleted").c_str());
       return kExitOk;
     };
