@@ -28,6 +28,10 @@ void add_connection(CLI::App* cmd, Connection& c) {
   cmd->add_flag("--json", c.as_json, "Print the daemon's JSON answer");
 }
 
+void on_run(CLI::App* cmd, ApiCommands& commands, std::function<int()> action) {
+  cmd->callback([&commands, action = std::move(action)] { commands.run = action; });
+}
+
 std::string with_exit_text(const std::string& text) {
   return text + "\n" + kExitText;
 }

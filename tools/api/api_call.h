@@ -2,6 +2,7 @@
 // from the status), and the input and printing pieces those commands share.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -32,6 +33,9 @@ struct CommandLine {
 
 // Adds --socket, --url, --token-file, --cacert and --json to `cmd`.
 void add_connection(CLI::App* cmd, Connection& c);
+
+// Makes `action` the program's action when `cmd` is the command parsed.
+void on_run(CLI::App* cmd, ApiCommands& commands, std::function<int()> action);
 
 // A command's help footer: `text`, then the exit codes every command shares.
 std::string with_exit_text(const std::string& text);

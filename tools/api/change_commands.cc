@@ -30,17 +30,15 @@ EXAMPLES
       --change-batch file://batch.json
   meridianctl change-resource-record-sets --hosted-zone-id example.org --change-batch - < b.json
 )"));
-  cb->callback([&commands, &line] {
-    commands.run = [&line] {
-      std::string text, error;
-      if (!read_input(line.opt("batch"), &text, &error)) return fail(kExitUsage, error);
-      json batch = json::parse(text, nullptr, false);
-      if (batch.is_discarded())
-        return fail(kExitUsage, "--change-batch: not valid JSON (the daemon was not asked)");
-      // `aws route53 change-resource-record-sets` input files may wrap it in "ChangeBatch".
-      if (batch.is_object() && batch.contains("ChangeBatch")) batch = batch["ChangeBatch"];
-      return send_batch(line.connection, line.opt("zone"), batch);
-    };
+  on_run(cb, commands, [&line] {
+    std::string text, error;
+    if (!read_input(line.opt("batch"), &text, &error)) return fail(kExitUsage, error);
+    json batch = json::parse(text, nullptr, false);
+    if (batch.is_discarded())
+      return fail(kExitUsage, "--change-batch: not valid JSON (the daemon was not asked)");
+    // `aws route53 change-resource-record-sets` input files may wrap it in "ChangeBatch".
+    if (batch.is_object() && batch.contains("ChangeBatch")) batch = batch["ChangeBatch"];
+    return send_batch(line.connection, line.opt("zone"), batch);
   });
   auto* gc = app.add_subcommand("get-change", "The status of a change batch: PENDING or INSYNC");
   gc->footer(with_exit_text(R"(
@@ -50,16 +48,14 @@ DESCRIPTION
 )"));
   gc->add_option("ID", line.opt("id"), "Change id (C... or /change/C...)")->required();
   add_connection(gc, line.connection);
-  gc->callback([&commands, &line] {
-    commands.run = [&line] {
-      std::string id = line.opt("id");
-      if (id.starts_with("/change/")) id = id.substr(8);
-      auto r = call(line.connection, "GET", "/v1/changes/" + url_encode(id));
-      if (r.code) return r.code;
-      if (line.connection.as_json) return print_json(r.body), kExitOk;
-      print_change(r.body);
-      return kExitOk;
-    };
+  on_run(gc, commands, [&line] {
+    std::string id = line.opt("id");
+    if (id.starts_with("/change/")) id = id.substr(8);
+    auto r = call(line.connection, "GET", "/v1/changes/" + url_encode(id));
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    print_change(r.body);
+    return kExitOk;
   });
 }
 

@@ -27,25 +27,23 @@ EXAMPLES
   aws route53 list-resource-record-sets --hosted-zone-id Z1 > z.json
   meridianctl import --zone example.org --format route53-json z.json
 )"));
-  im->callback([&commands, &line] {
-    commands.run = [&line] {
-      std::string text, error;
-      const std::string& file = line.opt("file");
-      if (!read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file, &text,
-                      &error))
-        return fail(kExitUsage, error);
-      auto r = call(line.connection, "PUT",
-                    "/v1/zones/" + url_encode(line.opt("zone")) +
-                        "/import?format=" + url_encode(line.opt("format")),
-                    text, "text/plain");
-      if (r.code) return r.code;
-      if (line.connection.as_json) return print_json(r.body), kExitOk;
-      std::printf(
-          "%s %s %s (%s record sets)\n", r.body.value("Created", false) ? "created" : "replaced",
-          str(r.body["HostedZone"], "Id").c_str(), str(r.body["HostedZone"], "Name").c_str(),
-          str(r.body["HostedZone"], "ResourceRecordSetCount").c_str());
-      return kExitOk;
-    };
+  on_run(im, commands, [&line] {
+    std::string text, error;
+    const std::string& file = line.opt("file");
+    if (!read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file, &text,
+                    &error))
+      return fail(kExitUsage, error);
+    auto r = call(line.connection, "PUT",
+                  "/v1/zones/" + url_encode(line.opt("zone")) +
+                      "/import?format=" + url_encode(line.opt("format")),
+                  text, "text/plain");
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("%s %s %s (%s record sets)\n",
+                r.body.value("Created", false) ? "created" : "replaced",
+                str(r.body["HostedZone"], "Id").c_str(), str(r.body["HostedZone"], "Name").c_str(),
+                str(r.body["HostedZone"], "ResourceRecordSetCount").c_str());
+    return kExitOk;
   });
   auto* ex = app.add_subcommand("export", "Print a whole zone as a zone file or Route 53 JSON");
   ex->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
@@ -57,22 +55,20 @@ DESCRIPTION
   Route 53 JSON holds every record set; a zone file cannot hold routing policies, so exporting a
   zone that has them as zonefile is refused (exit 3).
 )"));
-  ex->callback([&commands, &line] {
-    commands.run = [&line] {
-      const std::string format = line.opt("eformat").empty() ? "route53-json" : line.opt("eformat");
-      auto r = call(
-          line.connection, "GET",
-          "/v1/zones/" + url_encode(line.opt("zone")) + "/export?format=" + url_encode(format));
-      if (r.code) return r.code;
-      if (line.opt("output").empty()) {
-        std::fwrite(r.text.data(), 1, r.text.size(), stdout);
-        return kExitOk;
-      }
-      std::ofstream out(line.opt("output"), std::ios::binary | std::ios::trunc);
-      out << r.text;
-      if (!out) return fail(kExitUsage, "cannot write " + line.opt("output"));
+  on_run(ex, commands, [&line] {
+    const std::string format = line.opt("eformat").empty() ? "route53-json" : line.opt("eformat");
+    auto r =
+        call(line.connection, "GET",
+             "/v1/zones/" + url_encode(line.opt("zone")) + "/export?format=" + url_encode(format));
+    if (r.code) return r.code;
+    if (line.opt("output").empty()) {
+      std::fwrite(r.text.data(), 1, r.text.size(), stdout);
       return kExitOk;
-    };
+    }
+    std::ofstream out(line.opt("output"), std::ios::binary | std::ios::trunc);
+    out << r.text;
+    if (!out) return fail(kExitUsage, "cannot write " + line.opt("output"));
+    return kExitOk;
   });
 }
 

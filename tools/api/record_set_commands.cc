@@ -88,10 +88,8 @@ DESCRIPTION
   rl->add_option("--name", line.opt("name"), "Only this owner name");
   rl->add_option("--type", line.opt("type"), "Only this type");
   add_connection(rl, line.connection);
-  rl->callback([&commands, &line] {
-    commands.run = [&line] {
-      return rrsets_list(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
-    };
+  on_run(rl, commands, [&line] {
+    return rrsets_list(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
   });
   auto* rs_show = rr->add_subcommand("show", "The record sets of one name and type");
   rs_show->footer(with_exit_text(R"(
@@ -102,16 +100,14 @@ DESCRIPTION
   rs_show->add_option("NAME", line.opt("name"), "Owner name")->required();
   rs_show->add_option("TYPE", line.opt("type"), "Type")->required();
   add_connection(rs_show, line.connection);
-  rs_show->callback([&commands, &line] {
-    commands.run = [&line] {
-      auto r =
-          get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
-      if (r.code) return r.code;
-      if (r.body["ResourceRecordSets"].empty())
-        return fail(kExitRefused, "no record set " + line.opt("name") + " " + line.opt("type"));
-      print_json(r.body["ResourceRecordSets"]);
-      return kExitOk;
-    };
+  on_run(rs_show, commands, [&line] {
+    auto r =
+        get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
+    if (r.code) return r.code;
+    if (r.body["ResourceRecordSets"].empty())
+      return fail(kExitRefused, "no record set " + line.opt("name") + " " + line.opt("type"));
+    print_json(r.body["ResourceRecordSets"]);
+    return kExitOk;
   });
   auto* rc = rr->add_subcommand("create", "Create one record set (a one-change CREATE batch)");
   rc->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
@@ -127,27 +123,25 @@ EXAMPLES
   meridianctl record-sets create example.org --name www --type A --value 198.18.0.10
   meridianctl record-sets create example.org --record-set file://weighted-eu.json
 )"));
-  rc->callback([&commands, &line, values, ttl] {
-    commands.run = [&line, values, ttl] {
-      json rs;
-      if (!line.opt("rrset").empty()) {
-        std::string text, error;
-        if (!read_input(line.opt("rrset"), &text, &error)) return fail(kExitUsage, error);
-        rs = json::parse(text, nullptr, false);
-        if (rs.is_discarded()) return fail(kExitUsage, "--record-set: not valid JSON");
-      } else {
-        if (line.opt("name").empty() || line.opt("type").empty() || values->empty())
-          return fail(kExitUsage, "give --name, --type and --value, or --record-set");
-        json records = json::array();
-        for (const auto& v : *values) records.push_back({{"Value", v}});
-        rs = {{"Name", line.opt("name")},
-              {"Type", line.opt("type")},
-              {"TTL", *ttl},
-              {"ResourceRecords", records}};
-      }
-      return send_batch(line.connection, line.opt("zone"),
-                        json{{"Changes", {{{"Action", "CREATE"}, {"ResourceRecordSet", rs}}}}});
-    };
+  on_run(rc, commands, [&line, values, ttl] {
+    json rs;
+    if (!line.opt("rrset").empty()) {
+      std::string text, error;
+      if (!read_input(line.opt("rrset"), &text, &error)) return fail(kExitUsage, error);
+      rs = json::parse(text, nullptr, false);
+      if (rs.is_discarded()) return fail(kExitUsage, "--record-set: not valid JSON");
+    } else {
+      if (line.opt("name").empty() || line.opt("type").empty() || values->empty())
+        return fail(kExitUsage, "give --name, --type and --value, or --record-set");
+      json records = json::array();
+      for (const auto& v : *values) records.push_back({{"Value", v}});
+      rs = {{"Name", line.opt("name")},
+            {"Type", line.opt("type")},
+            {"TTL", *ttl},
+            {"ResourceRecords", records}};
+    }
+    return send_batch(line.connection, line.opt("zone"),
+                      json{{"Changes", {{{"Action", "CREATE"}, {"ResourceRecordSet", rs}}}}});
   });
   auto* rd = rr->add_subcommand("delete", "Delete one record set (a one-change DELETE batch)");
   rd->footer(with_exit_text(R"(
@@ -161,22 +155,20 @@ DESCRIPTION
   rd->add_option("--set-identifier", line.opt("setid"),
                  "Which record set of a routing policy group");
   add_connection(rd, line.connection);
-  rd->callback([&commands, &line] {
-    commands.run = [&line] {
-      // DELETE must match exactly (Route 53's rule): send the record set as it is now.
-      auto r =
-          get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
-      if (r.code) return r.code;
-      json match;
-      for (const auto& rs : r.body["ResourceRecordSets"])
-        if (rs.value("SetIdentifier", "") == line.opt("setid")) match = rs;
-      if (match.is_null())
-        return fail(kExitRefused,
-                    "no record set " + line.opt("name") + " " + line.opt("type") +
-                        (line.opt("setid").empty() ? "" : " (" + line.opt("setid") + ")"));
-      return send_batch(line.connection, line.opt("zone"),
-                        json{{"Changes", {{{"Action", "DELETE"}, {"ResourceRecordSet", match}}}}});
-    };
+  on_run(rd, commands, [&line] {
+    // DELETE must match exactly (Route 53's rule): send the record set as it is now.
+    auto r =
+        get_name_and_type(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
+    if (r.code) return r.code;
+    json match;
+    for (const auto& rs : r.body["ResourceRecordSets"])
+      if (rs.value("SetIdentifier", "") == line.opt("setid")) match = rs;
+    if (match.is_null())
+      return fail(kExitRefused,
+                  "no record set " + line.opt("name") + " " + line.opt("type") +
+                      (line.opt("setid").empty() ? "" : " (" + line.opt("setid") + ")"));
+    return send_batch(line.connection, line.opt("zone"),
+                      json{{"Changes", {{{"Action", "DELETE"}, {"ResourceRecordSet", match}}}}});
   });
 }
 

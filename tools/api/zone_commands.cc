@@ -58,8 +58,7 @@ DESCRIPTION
   config file; api: created through the control API) and its comment. --json prints Route 53's
   ListHostedZones shape.
 )"));
-  zl->callback(
-      [&commands, &line] { commands.run = [&line] { return zones_list(line.connection); }; });
+  on_run(zl, commands, [&line] { return zones_list(line.connection); });
   auto* zs = zones->add_subcommand("show", "One hosted zone: id, record set count, SOA serial");
   zs->footer(with_exit_text(R"(
 EXAMPLES
@@ -68,9 +67,7 @@ EXAMPLES
 )"));
   zs->add_option("ZONE", line.opt("zone"), "Hosted zone id (Z...) or name")->required();
   add_connection(zs, line.connection);
-  zs->callback([&commands, &line] {
-    commands.run = [&line] { return zones_show(line.connection, line.opt("zone")); };
-  });
+  on_run(zs, commands, [&line] { return zones_show(line.connection, line.opt("zone")); });
   auto* zc = zones->add_subcommand("create", "Create a hosted zone (SOA and NS made for it)");
   zc->add_option("NAME", line.opt("name"), "The zone's domain name, e.g. example.org")->required();
   zc->add_option("--comment", line.opt("comment"), "A comment kept with the zone");
@@ -87,28 +84,26 @@ EXAMPLES
   meridianctl zones create example.org --comment "new site"
   meridianctl zones create example.org --zone-file example.org.zone
 )"));
-  zc->callback([&commands, &line] {
-    commands.run = [&line] {
-      json body{{"Name", line.opt("name")}};
-      if (!line.opt("comment").empty()) body["Comment"] = line.opt("comment");
-      std::string text, error;
-      if (!line.opt("zone_file").empty()) {
-        if (!read_input(line.opt("zone_file"), &text, &error)) return fail(kExitUsage, error);
-        body["ZoneFile"] = text;
-      } else if (!line.opt("r53").empty()) {
-        if (!read_input(line.opt("r53"), &text, &error)) return fail(kExitUsage, error);
-        json j = json::parse(text, nullptr, false);
-        if (j.is_discarded()) return fail(kExitUsage, line.opt("r53") + ": not valid JSON");
-        body["ResourceRecordSets"] =
-            j.is_object() && j.contains("ResourceRecordSets") ? j["ResourceRecordSets"] : j;
-      }
-      auto r = call(line.connection, "POST", "/v1/zones", body.dump());
-      if (r.code) return r.code;
-      if (line.connection.as_json) return print_json(r.body), kExitOk;
-      std::printf("created %s %s\n", str(r.body["HostedZone"], "Id").c_str(),
-                  str(r.body["HostedZone"], "Name").c_str());
-      return kExitOk;
-    };
+  on_run(zc, commands, [&line] {
+    json body{{"Name", line.opt("name")}};
+    if (!line.opt("comment").empty()) body["Comment"] = line.opt("comment");
+    std::string text, error;
+    if (!line.opt("zone_file").empty()) {
+      if (!read_input(line.opt("zone_file"), &text, &error)) return fail(kExitUsage, error);
+      body["ZoneFile"] = text;
+    } else if (!line.opt("r53").empty()) {
+      if (!read_input(line.opt("r53"), &text, &error)) return fail(kExitUsage, error);
+      json j = json::parse(text, nullptr, false);
+      if (j.is_discarded()) return fail(kExitUsage, line.opt("r53") + ": not valid JSON");
+      body["ResourceRecordSets"] =
+          j.is_object() && j.contains("ResourceRecordSets") ? j["ResourceRecordSets"] : j;
+    }
+    auto r = call(line.connection, "POST", "/v1/zones", body.dump());
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("created %s %s\n", str(r.body["HostedZone"], "Id").c_str(),
+                str(r.body["HostedZone"], "Name").c_str());
+    return kExitOk;
   });
   auto* zd = zones->add_subcommand("delete", "Delete a hosted zone and all its record sets");
   zd->footer(with_exit_text(R"(
@@ -118,14 +113,12 @@ DESCRIPTION
 )"));
   zd->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
   add_connection(zd, line.connection);
-  zd->callback([&commands, &line] {
-    commands.run = [&line] {
-      auto r = call(line.connection, "DELETE", "/v1/zones/" + url_encode(line.opt("zone")));
-      if (r.code) return r.code;
-      if (line.connection.as_json) return print_json(r.body), kExitOk;
-      std::printf("deleted %s\n", str(r.body, "Deleted").c_str());
-      return kExitOk;
-    };
+  on_run(zd, commands, [&line] {
+    auto r = call(line.connection, "DELETE", "/v1/zones/" + url_encode(line.opt("zone")));
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("deleted %s\n", str(r.body, "Deleted").c_str());
+    return kExitOk;
   });
 }
 
