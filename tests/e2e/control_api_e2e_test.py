@@ -28,7 +28,7 @@ import dns.rdatatype
 
 import control_http
 import meridiand_e2e_test as loopback
-import xdp_netns_test as netns
+import netns
 
 KILLS = 50
 BATCH_SETS = 5  # record sets each durability batch creates

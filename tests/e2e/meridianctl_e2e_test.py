@@ -25,7 +25,7 @@ import unittest
 import dns.rcode
 
 import xdp_gslb_netns_test as gslb
-import xdp_netns_test as netns
+import netns
 
 ZONE = gslb.ZONE
 CIDR_ANSWER = {"berlin": "198.18.61.4", "paris": "198.18.62.4", "*": "198.18.64.4"}

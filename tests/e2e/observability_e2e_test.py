@@ -23,7 +23,7 @@ import dns.rcode
 import dns.rdatatype
 
 import control_http
-import xdp_netns_test as netns
+import netns
 
 LOG_LINE = re.compile(
     r"^1\.0 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\S+) (\S+) (UDP|TCP) "

@@ -6,7 +6,7 @@ come from the client namespace (dnspython over raw sockets); `meridianctl stats 
 each answer was decided in XDP (answered, hit_policy) and nothing went up (pass_*), and the same
 query over TCP (userspace) must give the same answer and ECS scope.
 
-Topology (per test class): xdp_netns_test.Topology (veth-srv 198.18.0.1 / fd00:18::1 in the
+Topology (per test class): netns.Topology (veth-srv 198.18.0.1 / fd00:18::1 in the
 server namespace, veth-cli 198.18.0.2 / fd00:18::2 in the client namespace), plus the backends'
 addresses 198.18.50.1 (A) and 198.18.50.2 (B) on the server namespace's lo, where
 `python3 -m http.server` listens. The health checker runs inside meridiand, in the server
@@ -32,7 +32,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-import xdp_netns_test as netns
+import netns
 from tcp_framing import frame, recv_message
 
 MAKE_TEST_MMDB = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tools",

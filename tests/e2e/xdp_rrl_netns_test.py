@@ -17,7 +17,7 @@ import time
 import dns.flags
 import dns.message
 
-import xdp_netns_test as netns
+import netns
 
 BURST = 10
 FLOOD = 100

@@ -24,7 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_fields.h"
 #include "common/json_parse.h"
+#include "common/prefix_text.h"
 #include "dns/types.h"
 #include "geo/geo_point.h"
 #include "geo/regions.h"
@@ -110,9 +112,11 @@ class ConfigReader {
     return Ok{};
   }
 
+  // The shared rule (common/json_fields.h), its error placed in this file.
   Result<std::string> read_string(const json& value, const std::string& path) const {
-    if (!value.is_string()) return error_at(path, "must be a string");
-    return value.get<std::string>();
+    auto text = read_json_string(value, path);
+    if (!text) return error_at(path, text.error().what);
+    return text;
   }
 
   const std::string& source() const { return source_; }
@@ -337,42 +341,19 @@ Status read_zones(const ConfigReader& r, const json& value, std::string_view bas
 // "A.B.C.D/len" or "v6/len" with `len` up to `max4` / `max6` and no bits set past it. Returns the
 // canonical text (inet_ntop form) or why not.
 Result<std::string> parse_prefix(std::string_view text, int max4, int max6) {
-  size_t slash = text.find('/');
-  if (slash == std::string_view::npos)
-    return make_error("\"" + std::string(text) + "\": expected ADDRESS/LENGTH");
-  std::string address(text.substr(0, slash));
-  std::string_view length_text = text.substr(slash + 1);
-  unsigned length = 0;
-  auto [end, ec] =
-      std::from_chars(length_text.data(), length_text.data() + length_text.size(), length);
-  if (length_text.empty() || ec != std::errc() || end != length_text.data() + length_text.size()) {
-    return make_error("\"" + std::string(text) + "\": prefix length must be a number");
+  const PrefixText p = read_prefix_text(text);
+  const std::string quoted = "\"" + std::string(text) + "\"";
+  if (!p.has_slash) return make_error(quoted + ": expected ADDRESS/LENGTH");
+  if (!p.length) return make_error(quoted + ": prefix length must be a number");
+  if (!p.address_ok) return make_error(quoted + ": not an IPv4 or IPv6 address");
+  const int max = p.ipv6 ? max6 : max4;
+  if (*p.length > static_cast<unsigned>(max)) {
+    return make_error(quoted + ": prefix length must be at most " + std::to_string(max) +
+                      (p.ipv6 ? " for IPv6" : " for IPv4"));
   }
-  uint8_t bytes[16] = {};
-  int family = AF_INET;
-  int max = max4;
-  size_t size = 4;
-  if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
-    if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) {
-      return make_error("\"" + std::string(text) + "\": not an IPv4 or IPv6 address");
-    }
-    family = AF_INET6;
-    max = max6;
-    size = 16;
-  }
-  if (length > static_cast<unsigned>(max)) {
-    return make_error("\"" + std::string(text) + "\": prefix length must be at most " +
-                      std::to_string(max) + (family == AF_INET ? " for IPv4" : " for IPv6"));
-  }
-  for (size_t bit = length; bit < size * 8; ++bit) {
-    if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
-      return make_error("\"" + std::string(text) + "\": bits set past the prefix length /" +
-                        std::to_string(length));
-    }
-  }
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family, bytes, buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(length);
+  if (p.bits_past_length())
+    return make_error(quoted + ": bits set past the prefix length /" + std::to_string(*p.length));
+  return p.to_string();
 }
 
 Status read_geoip(const ConfigReader& r, const json& value, std::string_view base_dir,

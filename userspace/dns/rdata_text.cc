@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "dns/period.h"
 #include "dns/rdata.h"
 #include "dns/types.h"
 #include "dns/wire_reader.h"
@@ -82,46 +83,19 @@ Result<uint32_t> parse_number(std::string_view s, uint32_t max, const char* what
   return static_cast<uint32_t>(v);
 }
 
-// A TTL-style number with optional units (1h30m, 2d, 1w).
+// An SOA timer: a number with optional units (1h30m, 2d, 1w), up to 2^32-1 seconds.
 Result<uint32_t> parse_period(std::string_view s, const char* what) {
   if (s.empty()) return make_error(std::string("empty ") + what);
-  uint64_t total = 0, cur = 0;
-  bool digits = false;
-  for (char c : s) {
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      cur = cur * 10 + static_cast<uint64_t>(c - '0');
-      digits = true;
-      if (cur > 0xffffffffull) return make_error(std::string(what) + " too large");
-      continue;
-    }
-    uint64_t mult = 0;
-    switch (std::tolower(static_cast<unsigned char>(c))) {
-      case 's':
-        mult = 1;
-        break;
-      case 'm':
-        mult = 60;
-        break;
-      case 'h':
-        mult = 3600;
-        break;
-      case 'd':
-        mult = 86400;
-        break;
-      case 'w':
-        mult = 604800;
-        break;
-      default:
-        return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
-    }
-    if (!digits) return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
-    total += cur * mult;
-    cur = 0;
-    digits = false;
+  uint32_t seconds = 0;
+  switch (parse_period_seconds(s, /*unit_needs_number=*/true, &seconds)) {
+    case PeriodStatus::kOk:
+      return seconds;
+    case PeriodStatus::kTooLarge:
+      return make_error(std::string(what) + " too large");
+    case PeriodStatus::kBad:
+      break;
   }
-  total += cur;
-  if (total > 0xffffffffull) return make_error(std::string(what) + " too large");
-  return static_cast<uint32_t>(total);
+  return make_error(std::string("bad ") + what + " '" + std::string(s) + "'");
 }
 
 void put16(std::vector<uint8_t>& out, uint32_t v) {

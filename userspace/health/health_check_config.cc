@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_fields.h"
+
 namespace meridian::health {
 namespace {
 
@@ -29,29 +31,20 @@ constexpr std::array<std::pair<CheckType, std::string_view>, 6> kTypeNames = {{
 constexpr size_t kMaxChildren = 256;
 constexpr size_t kMaxNameBytes = 255;
 
-Error error_at(const std::string& path, std::string what) {
-  return make_error(std::move(what), path);
-}
-
 Result<uint32_t> read_uint(const json& value, const std::string& path, uint64_t min, uint64_t max) {
   bool integer =
       value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
   if (!integer || value.get<uint64_t>() < min || value.get<uint64_t>() > max) {
-    return error_at(path, "must be " + std::to_string(min) + ".." + std::to_string(max));
+    return json_error_at(path, "must be " + std::to_string(min) + ".." + std::to_string(max));
   }
   return static_cast<uint32_t>(value.get<uint64_t>());
 }
 
-Result<bool> read_bool(const json& value, const std::string& path) {
-  if (!value.is_boolean()) return error_at(path, "must be true or false");
-  return value.get<bool>();
-}
-
 Result<std::string> read_string(const json& value, const std::string& path, size_t max_bytes) {
-  if (!value.is_string()) return error_at(path, "must be a string");
-  std::string text = value.get<std::string>();
-  if (text.size() > max_bytes) {
-    return error_at(path, "must be at most " + std::to_string(max_bytes) + " bytes");
+  auto text = read_json_string(value, path);
+  if (!text) return text;
+  if (text->size() > max_bytes) {
+    return json_error_at(path, "must be at most " + std::to_string(max_bytes) + " bytes");
   }
   return text;
 }
@@ -61,10 +54,10 @@ Result<StatusRange> read_status_range(const json& value, const std::string& path
   const std::string bad = "must be a status code 100..599 or a range \"first-last\"";
   if (value.is_number_integer()) {
     auto code = read_uint(value, path, 100, 599);
-    if (!code) return error_at(path, bad);
+    if (!code) return json_error_at(path, bad);
     return StatusRange{static_cast<uint16_t>(*code), static_cast<uint16_t>(*code)};
   }
-  if (!value.is_string()) return error_at(path, bad);
+  if (!value.is_string()) return json_error_at(path, bad);
   std::string text = value.get<std::string>();
   auto dash = text.find('-');
   std::string first_text = text.substr(0, dash);
@@ -77,19 +70,9 @@ Result<StatusRange> read_status_range(const json& value, const std::string& path
   };
   if (!parse(first_text, first) || !parse(last_text, last) || first < 100 || last > 599 ||
       first > last) {
-    return error_at(path, bad);
+    return json_error_at(path, bad);
   }
   return StatusRange{static_cast<uint16_t>(first), static_cast<uint16_t>(last)};
-}
-
-std::optional<Error> reject_unknown_keys(const json& object, const std::string& path,
-                                         std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : object.items()) {
-    bool known = false;
-    for (std::string_view a : allowed) known = known || key == a;
-    if (!known) return error_at(path + "/" + key, "unknown field");
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -113,27 +96,27 @@ bool HealthCheckConfig::accepts_status(long status) const {
 }
 
 Result<HealthCheckConfig> parse_health_check(const json& entry, const std::string& path) {
-  if (!entry.is_object()) return error_at(path, "must be an object");
+  if (!entry.is_object()) return json_error_at(path, "must be an object");
   // Accept both the flat form {"Id", "Type", ...} and Route 53's GetHealthCheck form
   // {"Id", "HealthCheckConfig": {...}}.
   const json* fields = &entry;
   std::string fields_path = path;
   if (entry.contains("HealthCheckConfig")) {
-    if (auto e = reject_unknown_keys(entry, path, {"Id", "CallerReference", "HealthCheckConfig"})) {
-      return *e;
-    }
+    if (auto s = reject_unknown_fields(entry, path, {"Id", "CallerReference", "HealthCheckConfig"});
+        !s)
+      return s.error();
     fields = &entry["HealthCheckConfig"];
     fields_path = path + "/HealthCheckConfig";
-    if (!fields->is_object()) return error_at(fields_path, "must be an object");
+    if (!fields->is_object()) return json_error_at(fields_path, "must be an object");
   }
-  if (auto e = reject_unknown_keys(
+  if (auto s = reject_unknown_fields(
           *fields, fields_path,
           {"Id", "Type", "IPAddress", "Port", "ResourcePath", "FullyQualifiedDomainName",
            "SearchString", "RequestInterval", "FailureThreshold", "Inverted", "Disabled",
            "ChildHealthChecks", "HealthThreshold", "EnableSNI", "AcceptedStatuses",
-           "VerifyCertificate", "InitialState", "ConnectTimeoutMs", "ResponseTimeoutMs"})) {
-    return *e;
-  }
+           "VerifyCertificate", "InitialState", "ConnectTimeoutMs", "ResponseTimeoutMs"});
+      !s)
+    return s.error();
 
   HealthCheckConfig check;
   // Id.
@@ -143,14 +126,14 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
     id = &(*fields)["Id"];
     id_path = fields_path + "/Id";
   }
-  if (id == nullptr) return error_at(path, "missing \"Id\"");
+  if (id == nullptr) return json_error_at(path, "missing \"Id\"");
   auto id_text = read_string(*id, id_path, kMaxNameBytes);
   if (!id_text) return id_text.error();
-  if (id_text->empty()) return error_at(id_path, "must not be empty");
+  if (id_text->empty()) return json_error_at(id_path, "must not be empty");
   check.id = *id_text;
 
   // Type.
-  if (!fields->contains("Type")) return error_at(fields_path, "missing \"Type\"");
+  if (!fields->contains("Type")) return json_error_at(fields_path, "missing \"Type\"");
   const json& type = (*fields)["Type"];
   bool type_known = false;
   if (type.is_string()) {
@@ -162,8 +145,9 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
     }
   }
   if (!type_known) {
-    return error_at(fields_path + "/Type",
-                    "must be one of HTTP, HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP, CALCULATED");
+    return json_error_at(
+        fields_path + "/Type",
+        "must be one of HTTP, HTTPS, HTTP_STR_MATCH, HTTPS_STR_MATCH, TCP, CALCULATED");
   }
   if (check.type == CheckType::kTcp) check.connect_timeout_ms = kTcpConnectTimeoutMs;
 
@@ -172,8 +156,8 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
   auto field = [&](const char* name, bool allowed) -> Result<const json*> {
     if (!fields->contains(name)) return static_cast<const json*>(nullptr);
     if (!allowed) {
-      return error_at(fields_path + "/" + name,
-                      "not allowed for Type " + std::string(check_type_name(check.type)));
+      return json_error_at(fields_path + "/" + name,
+                           "not allowed for Type " + std::string(check_type_name(check.type)));
     }
     return &(*fields)[name];
   };
@@ -190,7 +174,7 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
     unsigned char buf[16];
     if (inet_pton(AF_INET, text->c_str(), buf) != 1 &&
         inet_pton(AF_INET6, text->c_str(), buf) != 1) {
-      return error_at(at("IPAddress"), "must be an IPv4 or IPv6 address");
+      return json_error_at(at("IPAddress"), "must be an IPv4 or IPv6 address");
     }
     check.ip_address = *text;
   }
@@ -213,11 +197,11 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
     auto text = read_string(**resource_path, at("ResourcePath"), kMaxNameBytes);
     if (!text) return text.error();
     if (text->empty() || text->front() != '/') {
-      return error_at(at("ResourcePath"), "must begin with \"/\"");
+      return json_error_at(at("ResourcePath"), "must begin with \"/\"");
     }
     for (char c : *text) {
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-        return error_at(at("ResourcePath"), "must not contain spaces or control characters");
+        return json_error_at(at("ResourcePath"), "must not contain spaces or control characters");
       }
     }
     check.resource_path = *text;
@@ -226,11 +210,11 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
   if (*search) {
     auto text = read_string(**search, at("SearchString"), kMaxSearchStringBytes);
     if (!text) return text.error();
-    if (text->empty()) return error_at(at("SearchString"), "must not be empty");
+    if (text->empty()) return json_error_at(at("SearchString"), "must not be empty");
     check.search_string = *text;
   } else if (check.is_string_match()) {
-    return error_at(fields_path, "missing \"SearchString\" (required for " +
-                                     std::string(check_type_name(check.type)) + ")");
+    return json_error_at(fields_path, "missing \"SearchString\" (required for " +
+                                          std::string(check_type_name(check.type)) + ")");
   }
   MERIDIAN_FIELD(interval, "RequestInterval", true);
   if (*interval) {
@@ -248,28 +232,28 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
                               {"Disabled", &check.disabled}}) {
     MERIDIAN_FIELD(value, name, true);
     if (*value) {
-      auto flag = read_bool(**value, at(name));
+      auto flag = read_json_bool(**value, at(name));
       if (!flag) return flag.error();
       *target = *flag;
     }
   }
   MERIDIAN_FIELD(sni, "EnableSNI", check.is_tls());
   if (*sni) {
-    auto flag = read_bool(**sni, at("EnableSNI"));
+    auto flag = read_json_bool(**sni, at("EnableSNI"));
     if (!flag) return flag.error();
     check.enable_sni = *flag;
   }
   MERIDIAN_FIELD(verify, "VerifyCertificate", check.is_tls());
   if (*verify) {
-    auto flag = read_bool(**verify, at("VerifyCertificate"));
+    auto flag = read_json_bool(**verify, at("VerifyCertificate"));
     if (!flag) return flag.error();
     check.verify_certificate = *flag;
   }
   MERIDIAN_FIELD(children, "ChildHealthChecks", calculated);
   if (*children) {
     if (!(*children)->is_array() || (*children)->size() > kMaxChildren) {
-      return error_at(at("ChildHealthChecks"),
-                      "must be an array of at most " + std::to_string(kMaxChildren) + " ids");
+      return json_error_at(at("ChildHealthChecks"),
+                           "must be an array of at most " + std::to_string(kMaxChildren) + " ids");
     }
     for (size_t i = 0; i < (*children)->size(); ++i) {
       auto child = read_string((**children)[i], at("ChildHealthChecks") + "/" + std::to_string(i),
@@ -287,7 +271,7 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
   MERIDIAN_FIELD(statuses, "AcceptedStatuses", check.is_http());
   if (*statuses) {
     if (!(*statuses)->is_array() || (*statuses)->empty()) {
-      return error_at(at("AcceptedStatuses"), "must be a non-empty array");
+      return json_error_at(at("AcceptedStatuses"), "must be a non-empty array");
     }
     check.accepted_statuses.clear();
     for (size_t i = 0; i < (*statuses)->size(); ++i) {
@@ -304,7 +288,7 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
     } else if (**initial == "unhealthy") {
       check.initial_state = HealthStatus::kUnhealthy;
     } else {
-      return error_at(at("InitialState"), "must be \"healthy\" or \"unhealthy\"");
+      return json_error_at(at("InitialState"), "must be \"healthy\" or \"unhealthy\"");
     }
   }
   MERIDIAN_FIELD(connect_timeout, "ConnectTimeoutMs", !calculated);
@@ -322,10 +306,10 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
 #undef MERIDIAN_FIELD
 
   if (!calculated && check.ip_address.empty() && check.fqdn.empty()) {
-    return error_at(fields_path, "needs \"IPAddress\" or \"FullyQualifiedDomainName\"");
+    return json_error_at(fields_path, "needs \"IPAddress\" or \"FullyQualifiedDomainName\"");
   }
   if (check.type == CheckType::kTcp && check.port == 0) {
-    return error_at(fields_path, "missing \"Port\" (required for TCP)");
+    return json_error_at(fields_path, "missing \"Port\" (required for TCP)");
   }
   return check;
 }
@@ -335,8 +319,8 @@ Status validate_health_checks(const std::vector<HealthCheckConfig>& checks,
   std::map<std::string, CheckType> types;
   for (size_t i = 0; i < checks.size(); ++i) {
     if (!types.emplace(checks[i].id, checks[i].type).second) {
-      return error_at(path + "/" + std::to_string(i) + "/Id",
-                      "duplicate health check id \"" + checks[i].id + "\"");
+      return json_error_at(path + "/" + std::to_string(i) + "/Id",
+                           "duplicate health check id \"" + checks[i].id + "\"");
     }
   }
   for (size_t i = 0; i < checks.size(); ++i) {
@@ -346,11 +330,12 @@ Status validate_health_checks(const std::vector<HealthCheckConfig>& checks,
       std::string where =
           path + "/" + std::to_string(i) + "/ChildHealthChecks/" + std::to_string(c);
       auto found = types.find(child);
-      if (found == types.end()) return error_at(where, "no health check \"" + child + "\"");
+      if (found == types.end()) return json_error_at(where, "no health check \"" + child + "\"");
       if (found->second == CheckType::kCalculated) {
-        return error_at(where, "child \"" + child + "\" is CALCULATED (children must not be)");
+        return json_error_at(where, "child \"" + child + "\" is CALCULATED (children must not be)");
       }
-      if (!seen.insert(child).second) return error_at(where, "child \"" + child + "\" repeated");
+      if (!seen.insert(child).second)
+        return json_error_at(where, "child \"" + child + "\" repeated");
     }
   }
   return Ok{};
@@ -358,7 +343,7 @@ Status validate_health_checks(const std::vector<HealthCheckConfig>& checks,
 
 Result<std::vector<HealthCheckConfig>> parse_health_checks(const json& array,
                                                            const std::string& path) {
-  if (!array.is_array()) return error_at(path, "must be an array");
+  if (!array.is_array()) return json_error_at(path, "must be an array");
   std::vector<HealthCheckConfig> checks;
   for (size_t i = 0; i < array.size(); ++i) {
     auto check = parse_health_check(array[i], path + "/" + std::to_string(i));

@@ -6,8 +6,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <charconv>
 #include <cstring>
+
+#include "common/prefix_text.h"
 
 namespace meridian::policy {
 
@@ -63,27 +64,17 @@ std::optional<ClientAddress> ClientAddress::from_text(std::string_view text, int
 }
 
 Result<IpPrefix> parse_prefix(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos)
-    return make_error("prefix '" + std::string(text) + "' has no /length");
-  const std::string addr(text.substr(0, slash));
-  const std::string_view len_text = text.substr(slash + 1);
+  const PrefixText t = read_prefix_text(text);
+  const std::string quoted = "prefix '" + std::string(text) + "'";
+  if (!t.has_slash) return make_error(quoted + " has no /length");
+  if (!t.address_ok) return make_error(quoted + " has no valid address");
+  if (!t.length || *t.length > (t.ipv6 ? 128u : 32u))
+    return make_error(quoted + " has a bad length");
+  if (t.bits_past_length()) return make_error(quoted + " has bits set past its length");
   IpPrefix p;
-  if (inet_pton(AF_INET, addr.c_str(), p.address.data()) != 1) {
-    if (inet_pton(AF_INET6, addr.c_str(), p.address.data()) != 1)
-      return make_error("prefix '" + std::string(text) + "' has no valid address");
-    p.ipv6 = true;
-  }
-  int len = -1;
-  auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-  if (ec != std::errc() || end != len_text.data() + len_text.size() || len < 0 ||
-      len > (p.ipv6 ? 128 : 32))
-    return make_error("prefix '" + std::string(text) + "' has a bad length");
-  p.length = static_cast<uint8_t>(len);
-  std::array<uint8_t, 16> masked = p.address;
-  clear_past(masked, len);
-  if (masked != p.address)
-    return make_error("prefix '" + std::string(text) + "' has bits set past its length");
+  p.ipv6 = t.ipv6;
+  p.address = t.address;
+  p.length = static_cast<uint8_t>(*t.length);
   return p;
 }
 

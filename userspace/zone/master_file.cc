@@ -16,6 +16,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "dns/period.h"
 #include "dns/rdata_text.h"
 #include "dns/types.h"
 
@@ -197,41 +198,15 @@ std::vector<Token> tokenize(const std::string& text) {
   return out;
 }
 
+// A record or $TTL TTL: starts with a digit (so it cannot be a type or class), at most 2^31-1
+// (RFC 2181 8).
 std::optional<uint32_t> parse_ttl(std::string_view s) {
   if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) return std::nullopt;
-  uint64_t total = 0, cur = 0;
-  for (char c : s) {
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      cur = cur * 10 + static_cast<uint64_t>(c - '0');
-      if (cur > 0xffffffffull) return std::nullopt;
-      continue;
-    }
-    uint64_t mult;
-    switch (std::tolower(static_cast<unsigned char>(c))) {
-      case 's':
-        mult = 1;
-        break;
-      case 'm':
-        mult = 60;
-        break;
-      case 'h':
-        mult = 3600;
-        break;
-      case 'd':
-        mult = 86400;
-        break;
-      case 'w':
-        mult = 604800;
-        break;
-      default:
-        return std::nullopt;
-    }
-    total += cur * mult;
-    cur = 0;
-  }
-  total += cur;
-  if (total > 0x7fffffffull) return std::nullopt;  // RFC 2181 8
-  return static_cast<uint32_t>(total);
+  uint32_t seconds = 0;
+  if (dns::parse_period_seconds(s, /*unit_needs_number=*/false, &seconds) != dns::PeriodStatus::kOk)
+    return std::nullopt;
+  if (seconds > 0x7fffffffu) return std::nullopt;
+  return seconds;
 }
 
 class MasterFileParser {

@@ -7,21 +7,17 @@
 #include <set>
 #include <sstream>
 
+#include "common/json_fields.h"
 #include "common/json_parse.h"
 #include "dns/rdata_text.h"
 #include "dns/types.h"
+#include "zone/route53_routing_json.h"
 
 namespace meridian::zone {
 
 namespace {
 
 using nlohmann::json;
-
-const std::set<std::string> kContinents = {"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
-
-Error at(const std::string& path, std::string what) {
-  return Error{std::move(what), path};
-}
 
 // Route 53 writes some characters of names as octal escapes (\052 for '*'); RFC 1035 \DDD is
 // decimal. Route 53 names are converted to presentation format first.
@@ -68,45 +64,71 @@ std::string name_to_route53_text(const dns::Name& name) {
 }
 
 Result<dns::Name> name_field(const json& j, const std::string& path, const dns::Name& origin) {
-  if (!j.is_string()) return at(path, "must be a string");
-  std::string text = route53_name_to_text(j.get<std::string>());
-  if (text.empty()) return at(path, "must not be empty");
+  auto raw = read_json_string(j, path);
+  if (!raw) return raw.error();
+  std::string text = route53_name_to_text(*raw);
+  if (text.empty()) return json_error_at(path, "must not be empty");
   if (text.back() != '.') text += '.';  // Route 53 accepts names without the final dot
   auto n = dns::Name::from_text(text, &origin);
-  if (!n) return at(path, n.error().what);
+  if (!n) return json_error_at(path, n.error().what);
   return n;
 }
 
-Status check_keys(const json& j, const std::string& path,
-                  std::initializer_list<const char*> allowed) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    bool ok = false;
-    for (const char* a : allowed) ok = ok || it.key() == a;
-    if (!ok) return at(path + "/" + it.key(), "unknown field");
+// AliasTarget: {"HostedZoneId", "DNSName", "EvaluateTargetHealth"}, DNSName required.
+Result<AliasTarget> read_alias_target(const json& a, const std::string& p,
+                                      const dns::Name& origin) {
+  if (!a.is_object()) return json_error_at(p, "must be an object");
+  if (auto s = reject_unknown_fields(a, p, {"HostedZoneId", "DNSName", "EvaluateTargetHealth"}); !s)
+    return s.error();
+  AliasTarget alias;
+  if (a.contains("HostedZoneId")) {
+    auto z = read_json_string(a["HostedZoneId"], p + "/HostedZoneId");
+    if (!z) return z.error();
+    alias.hosted_zone_id = *z;
   }
-  return Ok{};
+  if (!a.contains("DNSName")) return json_error_at(p + "/DNSName", "is required");
+  auto target = name_field(a["DNSName"], p + "/DNSName", origin);
+  if (!target) return target.error();
+  alias.dns_name = *target;
+  if (a.contains("EvaluateTargetHealth")) {
+    auto evaluate = read_json_bool(a["EvaluateTargetHealth"], p + "/EvaluateTargetHealth");
+    if (!evaluate) return evaluate.error();
+    alias.evaluate_target_health = *evaluate;
+  }
+  return alias;
 }
 
-Result<int64_t> integer_field(const json& j, const std::string& path, int64_t lo, int64_t hi) {
-  if (!j.is_number_integer())
-    return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
-  const int64_t v = j.get<int64_t>();
-  if (v < lo || v > hi)
-    return at(path, "must be an integer " + std::to_string(lo) + ".." + std::to_string(hi));
-  return v;
-}
-
-Result<std::string> string_field(const json& j, const std::string& path) {
-  if (!j.is_string()) return at(path, "must be a string");
-  return j.get<std::string>();
+// ResourceRecords: a non-empty list of {"Value": presentation text} of `type`, no value twice.
+Result<std::vector<std::vector<uint8_t>>> read_resource_records(const json& records,
+                                                                const std::string& path,
+                                                                uint16_t type,
+                                                                const dns::Name& origin) {
+  if (!records.is_array() || records.empty())
+    return json_error_at(path, "must be a non-empty list");
+  std::vector<std::vector<uint8_t>> out;
+  std::set<std::vector<uint8_t>> values;  // a set, not a scan: no quadratic time on large sets
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string p = path + "/" + std::to_string(i);
+    const json& r = records[i];
+    if (!r.is_object() || !r.contains("Value"))
+      return json_error_at(p, "must be an object with a Value");
+    if (auto s = reject_unknown_fields(r, p, {"Value"}); !s) return s.error();
+    auto value = read_json_string(r["Value"], p + "/Value");
+    if (!value) return value.error();
+    auto rdata = dns::rdata_from_text(type, *value, origin);
+    if (!rdata) return json_error_at(p + "/Value", rdata.error().what);
+    if (!values.insert(*rdata).second) return json_error_at(p + "/Value", "duplicate value");
+    out.push_back(std::move(*rdata));
+  }
+  return out;
 }
 
 }  // namespace
 
 Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
                                        const std::string& path) {
-  if (!j.is_object()) return at(path, "a record set must be an object");
-  if (auto s = check_keys(
+  if (!j.is_object()) return json_error_at(path, "a record set must be an object");
+  if (auto s = reject_unknown_fields(
           j, path,
           {"Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation",
            "GeoProximityLocation", "CidrRoutingConfig", "Failover", "MultiValueAnswer", "TTL",
@@ -114,174 +136,43 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
       !s)
     return s.error();
   RecordSet rs;
-  if (!j.contains("Name")) return at(path + "/Name", "is required");
+  if (!j.contains("Name")) return json_error_at(path + "/Name", "is required");
   auto name = name_field(j["Name"], path + "/Name", origin);
   if (!name) return name.error();
   rs.name = *name;
-  if (!j.contains("Type")) return at(path + "/Type", "is required");
-  auto type_text = string_field(j["Type"], path + "/Type");
+  if (!j.contains("Type")) return json_error_at(path + "/Type", "is required");
+  auto type_text = read_json_string(j["Type"], path + "/Type");
   if (!type_text) return type_text.error();
   auto type = dns::type_from_text(*type_text);
   if (!type || *type == dns::rrtype::OPT || *type == dns::rrtype::ANY)
-    return at(path + "/Type", "unknown or unsupported record type '" + *type_text + "'");
+    return json_error_at(path + "/Type", "unknown or unsupported record type '" + *type_text + "'");
   rs.type = *type;
 
   int policies = 0;
-  if (j.contains("Weight")) {
-    auto w = integer_field(j["Weight"], path + "/Weight", 0, 255);
-    if (!w) return w.error();
-    rs.weight = static_cast<uint8_t>(*w);
-    rs.policy = RoutingPolicy::kWeighted;
-    ++policies;
+  for (const RoutingField& field : kRoutingFields) {
+    if (!j.contains(field.name)) continue;
+    auto chosen = field.read(j[field.name], path + "/" + field.name, rs);
+    if (!chosen) return chosen.error();
+    if (*chosen) ++policies;
   }
-  if (j.contains("Region")) {
-    auto r = string_field(j["Region"], path + "/Region");
-    if (!r) return r.error();
-    if (r->empty()) return at(path + "/Region", "must not be empty");
-    rs.region = *r;
-    rs.policy = RoutingPolicy::kLatency;
-    ++policies;
-  }
-  if (j.contains("GeoLocation")) {
-    const std::string p = path + "/GeoLocation";
-    const json& g = j["GeoLocation"];
-    if (!g.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(g, p, {"ContinentCode", "CountryCode", "SubdivisionCode"}); !s)
-      return s.error();
-    GeoLocation geo;
-    if (g.contains("ContinentCode")) {
-      auto c = string_field(g["ContinentCode"], p + "/ContinentCode");
-      if (!c) return c.error();
-      if (!kContinents.count(*c))
-        return at(p + "/ContinentCode", "must be one of AF AN AS EU NA OC SA");
-      geo.continent_code = *c;
-    }
-    if (g.contains("CountryCode")) {
-      auto c = string_field(g["CountryCode"], p + "/CountryCode");
-      if (!c) return c.error();
-      if (*c != "*" && (c->size() != 2 || !std::isupper(static_cast<unsigned char>((*c)[0])) ||
-                        !std::isupper(static_cast<unsigned char>((*c)[1]))))
-        return at(p + "/CountryCode", "must be an ISO 3166-1 alpha-2 code or \"*\"");
-      geo.country_code = *c;
-    }
-    if (g.contains("SubdivisionCode")) {
-      auto c = string_field(g["SubdivisionCode"], p + "/SubdivisionCode");
-      if (!c) return c.error();
-      if (geo.country_code.empty() || geo.country_code == "*")
-        return at(p + "/SubdivisionCode", "needs a CountryCode");
-      if (c->empty() || c->size() > 3)
-        return at(p + "/SubdivisionCode", "must be 1 to 3 characters");
-      geo.subdivision_code = *c;
-    }
-    if (geo.continent_code.empty() == geo.country_code.empty())
-      return at(p, "needs exactly one of ContinentCode or CountryCode");
-    rs.geolocation = geo;
-    rs.policy = RoutingPolicy::kGeolocation;
-    ++policies;
-  }
-  if (j.contains("GeoProximityLocation")) {
-    const std::string p = path + "/GeoProximityLocation";
-    const json& g = j["GeoProximityLocation"];
-    if (!g.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(g, p, {"AWSRegion", "LocalZoneGroup", "Coordinates", "Bias"}); !s)
-      return s.error();
-    GeoProximityLocation geo;
-    if (g.contains("AWSRegion")) {
-      auto r = string_field(g["AWSRegion"], p + "/AWSRegion");
-      if (!r) return r.error();
-      geo.aws_region = *r;
-    }
-    if (g.contains("Coordinates")) {
-      const json& c = g["Coordinates"];
-      const std::string cp = p + "/Coordinates";
-      if (!c.is_object() || !c.contains("Latitude") || !c.contains("Longitude"))
-        return at(cp, "needs Latitude and Longitude");
-      if (auto s = check_keys(c, cp, {"Latitude", "Longitude"}); !s) return s.error();
-      auto number = [&](const char* key, double lim) -> Result<double> {
-        const json& v = c[key];
-        double d;
-        if (v.is_number())
-          d = v.get<double>();
-        else if (v.is_string()) {
-          try {
-            d = std::stod(v.get<std::string>());
-          } catch (...) {
-            return at(cp + "/" + key, "must be a number");
-          }
-        } else
-          return at(cp + "/" + key, "must be a number");
-        if (!std::isfinite(d) || d < -lim || d > lim) return at(cp + "/" + key, "out of range");
-        return d;
-      };
-      auto lat = number("Latitude", 90);
-      if (!lat) return lat.error();
-      auto lon = number("Longitude", 180);
-      if (!lon) return lon.error();
-      geo.latitude = *lat;
-      geo.longitude = *lon;
-    }
-    if (geo.aws_region.empty() == !geo.latitude.has_value())
-      return at(p, "needs exactly one of AWSRegion or Coordinates");
-    if (g.contains("Bias")) {
-      auto b = integer_field(g["Bias"], p + "/Bias", -99, 99);
-      if (!b) return b.error();
-      geo.bias = static_cast<int>(*b);
-    }
-    rs.geoproximity = geo;
-    rs.policy = RoutingPolicy::kGeoproximity;
-    ++policies;
-  }
-  if (j.contains("CidrRoutingConfig")) {
-    const std::string p = path + "/CidrRoutingConfig";
-    const json& c = j["CidrRoutingConfig"];
-    if (!c.is_object() || !c.contains("CollectionId") || !c.contains("LocationName"))
-      return at(p, "needs CollectionId and LocationName");
-    if (auto s = check_keys(c, p, {"CollectionId", "LocationName"}); !s) return s.error();
-    auto id = string_field(c["CollectionId"], p + "/CollectionId");
-    if (!id) return id.error();
-    auto loc = string_field(c["LocationName"], p + "/LocationName");
-    if (!loc) return loc.error();
-    rs.cidr_routing = CidrRoutingConfig{*id, *loc};
-    rs.policy = RoutingPolicy::kIpBased;
-    ++policies;
-  }
-  if (j.contains("Failover")) {
-    auto f = string_field(j["Failover"], path + "/Failover");
-    if (!f) return f.error();
-    if (*f == "PRIMARY")
-      rs.failover = FailoverRole::kPrimary;
-    else if (*f == "SECONDARY")
-      rs.failover = FailoverRole::kSecondary;
-    else
-      return at(path + "/Failover", "must be PRIMARY or SECONDARY");
-    rs.policy = RoutingPolicy::kFailover;
-    ++policies;
-  }
-  if (j.contains("MultiValueAnswer")) {
-    if (!j["MultiValueAnswer"].is_boolean())
-      return at(path + "/MultiValueAnswer", "must be true or false");
-    if (j["MultiValueAnswer"].get<bool>()) {
-      rs.policy = RoutingPolicy::kMultivalue;
-      ++policies;
-    }
-  }
-  if (policies > 1) return at(path, "combines the fields of more than one routing policy");
+  if (policies > 1)
+    return json_error_at(path, "combines the fields of more than one routing policy");
 
   if (j.contains("SetIdentifier")) {
-    auto id = string_field(j["SetIdentifier"], path + "/SetIdentifier");
+    auto id = read_json_string(j["SetIdentifier"], path + "/SetIdentifier");
     if (!id) return id.error();
     if (id->empty() || id->size() > 128)
-      return at(path + "/SetIdentifier", "must be 1 to 128 characters");
+      return json_error_at(path + "/SetIdentifier", "must be 1 to 128 characters");
     rs.set_identifier = *id;
   }
   if (rs.policy != RoutingPolicy::kSimple && rs.set_identifier.empty())
-    return at(path + "/SetIdentifier",
-              std::string("is required for ") + routing_policy_name(rs.policy) + " routing");
+    return json_error_at(path + "/SetIdentifier", std::string("is required for ") +
+                                                      routing_policy_name(rs.policy) + " routing");
   if (rs.policy == RoutingPolicy::kSimple && !rs.set_identifier.empty())
-    return at(path + "/SetIdentifier", "is only allowed with a routing policy");
+    return json_error_at(path + "/SetIdentifier", "is only allowed with a routing policy");
 
   if (j.contains("HealthCheckId")) {
-    auto h = string_field(j["HealthCheckId"], path + "/HealthCheckId");
+    auto h = read_json_string(j["HealthCheckId"], path + "/HealthCheckId");
     if (!h) return h.error();
     rs.health_check_id = *h;
   }
@@ -289,62 +180,34 @@ Result<RecordSet> record_set_from_json(const json& j, const dns::Name& origin,
   const bool has_alias = j.contains("AliasTarget");
   const bool has_records = j.contains("ResourceRecords");
   if (has_alias && has_records)
-    return at(path, "AliasTarget and ResourceRecords cannot both be set");
+    return json_error_at(path, "AliasTarget and ResourceRecords cannot both be set");
   if (has_alias) {
-    const std::string p = path + "/AliasTarget";
-    const json& a = j["AliasTarget"];
-    if (!a.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(a, p, {"HostedZoneId", "DNSName", "EvaluateTargetHealth"}); !s)
-      return s.error();
-    AliasTarget alias;
-    if (a.contains("HostedZoneId")) {
-      auto z = string_field(a["HostedZoneId"], p + "/HostedZoneId");
-      if (!z) return z.error();
-      alias.hosted_zone_id = *z;
-    }
-    if (!a.contains("DNSName")) return at(p + "/DNSName", "is required");
-    auto target = name_field(a["DNSName"], p + "/DNSName", origin);
-    if (!target) return target.error();
-    alias.dns_name = *target;
-    if (a.contains("EvaluateTargetHealth")) {
-      if (!a["EvaluateTargetHealth"].is_boolean())
-        return at(p + "/EvaluateTargetHealth", "must be true or false");
-      alias.evaluate_target_health = a["EvaluateTargetHealth"].get<bool>();
-    }
-    if (j.contains("TTL")) return at(path + "/TTL", "is not allowed with AliasTarget");
-    rs.alias = alias;
+    auto alias = read_alias_target(j["AliasTarget"], path + "/AliasTarget", origin);
+    if (!alias) return alias.error();
+    if (j.contains("TTL")) return json_error_at(path + "/TTL", "is not allowed with AliasTarget");
+    rs.alias = *alias;
     return rs;
   }
 
-  if (!j.contains("TTL")) return at(path + "/TTL", "is required");
-  auto ttl = integer_field(j["TTL"], path + "/TTL", 0, 2147483647);
+  if (!j.contains("TTL")) return json_error_at(path + "/TTL", "is required");
+  auto ttl = read_json_integer(j["TTL"], path + "/TTL", 0, 2147483647);
   if (!ttl) return ttl.error();
   rs.ttl = static_cast<uint32_t>(*ttl);
-  if (!has_records) return at(path + "/ResourceRecords", "is required");
-  const json& records = j["ResourceRecords"];
-  if (!records.is_array() || records.empty())
-    return at(path + "/ResourceRecords", "must be a non-empty list");
-  std::set<std::vector<uint8_t>> values;  // a set, not a scan: no quadratic time on large sets
-  for (size_t i = 0; i < records.size(); ++i) {
-    const std::string p = path + "/ResourceRecords/" + std::to_string(i);
-    const json& r = records[i];
-    if (!r.is_object() || !r.contains("Value")) return at(p, "must be an object with a Value");
-    if (auto s = check_keys(r, p, {"Value"}); !s) return s.error();
-    auto value = string_field(r["Value"], p + "/Value");
-    if (!value) return value.error();
-    auto rdata = dns::rdata_from_text(rs.type, *value, origin);
-    if (!rdata) return at(p + "/Value", rdata.error().what);
-    if (!values.insert(*rdata).second) return at(p + "/Value", "duplicate value");
-    rs.rdatas.push_back(std::move(*rdata));
-  }
+  if (!has_records) return json_error_at(path + "/ResourceRecords", "is required");
+  auto rdatas =
+      read_resource_records(j["ResourceRecords"], path + "/ResourceRecords", rs.type, origin);
+  if (!rdatas) return rdatas.error();
+  rs.rdatas = std::move(*rdatas);
   if (rs.policy == RoutingPolicy::kMultivalue) {
     if (rs.type == dns::rrtype::CNAME || rs.type == dns::rrtype::NS)
-      return at(path + "/MultiValueAnswer", "is not allowed for CNAME or NS");
+      return json_error_at(path + "/MultiValueAnswer", "is not allowed for CNAME or NS");
     if (rs.rdatas.size() != 1)
-      return at(path + "/ResourceRecords", "multivalue record sets have exactly one value");
+      return json_error_at(path + "/ResourceRecords",
+                           "multivalue record sets have exactly one value");
   }
   if ((rs.type == dns::rrtype::CNAME || rs.type == dns::rrtype::SOA) && rs.rdatas.size() != 1)
-    return at(path + "/ResourceRecords", dns::type_to_text(rs.type) + " has exactly one value");
+    return json_error_at(path + "/ResourceRecords",
+                         dns::type_to_text(rs.type) + " has exactly one value");
   return rs;
 }
 
@@ -393,24 +256,24 @@ json record_set_to_json(const RecordSet& rs) {
 }
 
 Result<ChangeBatch> change_batch_from_json(const json& j, const dns::Name& origin) {
-  if (!j.is_object()) return at("", "a change batch must be an object");
-  if (auto s = check_keys(j, "", {"Comment", "Changes"}); !s) return s.error();
+  if (!j.is_object()) return json_error_at("", "a change batch must be an object");
+  if (auto s = reject_unknown_fields(j, "", {"Comment", "Changes"}); !s) return s.error();
   ChangeBatch batch;
   if (j.contains("Comment")) {
-    if (!j["Comment"].is_string()) return at("/Comment", "must be a string");
+    if (!j["Comment"].is_string()) return json_error_at("/Comment", "must be a string");
     batch.comment = j["Comment"].get<std::string>();
   }
   if (!j.contains("Changes") || !j["Changes"].is_array() || j["Changes"].empty())
-    return at("/Changes", "must be a non-empty list");
+    return json_error_at("/Changes", "must be a non-empty list");
   const json& changes = j["Changes"];
   std::set<std::string> seen;
   for (size_t i = 0; i < changes.size(); ++i) {
     const std::string p = "/Changes/" + std::to_string(i);
     const json& c = changes[i];
-    if (!c.is_object()) return at(p, "must be an object");
-    if (auto s = check_keys(c, p, {"Action", "ResourceRecordSet"}); !s) return s.error();
+    if (!c.is_object()) return json_error_at(p, "must be an object");
+    if (auto s = reject_unknown_fields(c, p, {"Action", "ResourceRecordSet"}); !s) return s.error();
     if (!c.contains("Action") || !c["Action"].is_string())
-      return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
+      return json_error_at(p + "/Action", "must be CREATE, DELETE or UPSERT");
     const std::string action = c["Action"].get<std::string>();
     Change change;
     if (action == "CREATE")
@@ -420,14 +283,16 @@ Result<ChangeBatch> change_batch_from_json(const json& j, const dns::Name& origi
     else if (action == "UPSERT")
       change.action = ChangeAction::kUpsert;
     else
-      return at(p + "/Action", "must be CREATE, DELETE or UPSERT");
-    if (!c.contains("ResourceRecordSet")) return at(p + "/ResourceRecordSet", "is required");
+      return json_error_at(p + "/Action", "must be CREATE, DELETE or UPSERT");
+    if (!c.contains("ResourceRecordSet"))
+      return json_error_at(p + "/ResourceRecordSet", "is required");
     auto rs = record_set_from_json(c["ResourceRecordSet"], origin, p + "/ResourceRecordSet");
     if (!rs) return rs.error();
     const std::string identity =
         rs->name.key() + "/" + std::to_string(rs->type) + "/" + rs->set_identifier;
     if (!seen.insert(identity).second)
-      return at(p + "/ResourceRecordSet", "the same record set is changed twice in one batch");
+      return json_error_at(p + "/ResourceRecordSet",
+                           "the same record set is changed twice in one batch");
     change.record_set = std::move(*rs);
     batch.changes.push_back(std::move(change));
   }
@@ -465,12 +330,13 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
         (c.record_set.set_identifier.empty() ? "" : " (" + c.record_set.set_identifier + ")");
     switch (c.action) {
       case ChangeAction::kCreate:
-        if (existing) return at(p, "CREATE: record set " + what + " already exists");
+        if (existing) return json_error_at(p, "CREATE: record set " + what + " already exists");
         break;
       case ChangeAction::kDelete:
-        if (!existing) return at(p, "DELETE: record set " + what + " was not found");
+        if (!existing) return json_error_at(p, "DELETE: record set " + what + " was not found");
         if (!same_record_set(*existing, c.record_set))
-          return at(p, "DELETE: the values given do not match the existing record set " + what);
+          return json_error_at(
+              p, "DELETE: the values given do not match the existing record set " + what);
         next.remove(c.record_set.name, c.record_set.type, c.record_set.set_identifier);
         continue;
       case ChangeAction::kUpsert:
@@ -478,9 +344,9 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
           next.remove(c.record_set.name, c.record_set.type, c.record_set.set_identifier);
         break;
     }
-    if (auto s = next.add(c.record_set); !s) return at(p, s.error().what);
+    if (auto s = next.add(c.record_set); !s) return json_error_at(p, s.error().what);
   }
-  if (auto s = next.validate(); !s) return at("", s.error().what);
+  if (auto s = next.validate(); !s) return json_error_at("", s.error().what);
   zone = std::move(next);
   return Ok{};
 }
@@ -513,20 +379,20 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
     for (auto it = j.begin(); it != j.end(); ++it)
       if (it.key() != "ResourceRecordSets" && it.key() != "IsTruncated" && it.key() != "MaxItems" &&
           it.key() != "NextRecordName" && it.key() != "NextRecordType")
-        return located(at("/" + it.key(), "unknown field"));
+        return located(json_error_at("/" + it.key(), "unknown field"));
     list = &j["ResourceRecordSets"];
     base = "/ResourceRecordSets";
   }
-  if (!list->is_array()) return located(at(base, "must be a list of record sets"));
+  if (!list->is_array()) return located(json_error_at(base, "must be a list of record sets"));
   for (size_t i = 0; i < list->size(); ++i) {
     const std::string p = base + "/" + std::to_string(i);
     auto rs = record_set_from_json((*list)[i], origin, p);
     if (!rs) return located(rs.error());
-    if (auto s = zone.add(std::move(*rs)); !s) return located(at(p, s.error().what));
+    if (auto s = zone.add(std::move(*rs)); !s) return located(json_error_at(p, s.error().what));
   }
   if (auto s = zone.validate(); !s)
-    return located(
-        at("", s.error().what + " (a Route 53 export includes the SOA and NS record sets)"));
+    return located(json_error_at(
+        "", s.error().what + " (a Route 53 export includes the SOA and NS record sets)"));
   return zone;
 }
 

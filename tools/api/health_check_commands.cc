@@ -1,0 +1,114 @@
+// meridianctl health-checks (list, show, create, delete) and health (every check's state).
+#include "api/command_groups.h"
+
+#include <cstdio>
+
+#include "api/api_call.h"
+
+namespace meridian::ctl {
+
+using nlohmann::json;
+
+void add_health_check_commands(CLI::App& app, ApiCommands& commands, CommandLine& line) {
+  auto* hc = app.add_subcommand("health-checks", "Health checks: list, show, create, delete");
+  hc->require_subcommand(1);
+  auto* hl = hc->add_subcommand("list", "List the health checks");
+  hl->footer(with_exit_text(R"(
+DESCRIPTION
+  Every health check's id, type, target, interval and failure threshold; --json prints their
+  HealthCheckConfig objects. Their states: 'meridianctl health'.
+)"));
+  add_connection(hl, line.connection);
+  on_run(hl, commands, [&line] {
+    auto r = call(line.connection, "GET", "/v1/healthchecks");
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("%-24s %-16s %-28s %9s %9s\n", "id", "type", "target", "interval", "threshold");
+    for (const auto& h : r.body["HealthChecks"]) {
+      std::string target = str(h, "IPAddress", "");
+      if (target.empty()) target = str(h, "FullyQualifiedDomainName", "");
+      if (h.contains("Port")) target += ":" + str(h, "Port");
+      if (h.contains("ResourcePath")) target += str(h, "ResourcePath");
+      std::printf("%-24s %-16s %-28s %9s %9s\n", str(h, "Id").c_str(), str(h, "Type").c_str(),
+                  target.c_str(), str(h, "RequestInterval").c_str(),
+                  str(h, "FailureThreshold").c_str());
+    }
+    return kExitOk;
+  });
+  auto* hs = hc->add_subcommand("show", "One health check's configuration");
+  hs->footer(with_exit_text("\nEXAMPLES\n  meridianctl health-checks show web-eu\n"));
+  hs->add_option("ID", line.opt("id"), "Health check id")->required();
+  add_connection(hs, line.connection);
+  on_run(hs, commands, [&line] {
+    auto r = call(line.connection, "GET", "/v1/healthchecks/" + url_encode(line.opt("id")));
+    if (r.code) return r.code;
+    print_json(r.body["HealthCheck"]);
+    return kExitOk;
+  });
+  auto* hcr = hc->add_subcommand("create", "Create or replace a health check");
+  hcr->add_option("CONFIG", line.opt("config"),
+                  "HealthCheckConfig JSON with \"Id\": file://PATH, a path, - or inline")
+      ->required();
+  add_connection(hcr, line.connection);
+  hcr->footer(with_exit_text(R"(
+EXAMPLES
+  meridianctl health-checks create '{"Id": "web-eu", "Type": "HTTP", "IPAddress": "198.18.2.10",
+      "Port": 80, "ResourcePath": "/health", "RequestInterval": 10, "FailureThreshold": 3}'
+)"));
+  on_run(hcr, commands, [&line] {
+    std::string text, error;
+    if (!read_input(line.opt("config"), &text, &error)) return fail(kExitUsage, error);
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return fail(kExitUsage, "CONFIG: not valid JSON");
+    auto r = call(line.connection, "POST", "/v1/healthchecks", j.dump());
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("health check %s saved\n", str(r.body["HealthCheck"], "Id").c_str());
+    return kExitOk;
+  });
+  auto* hd = hc->add_subcommand("delete", "Delete a health check no record set uses");
+  hd->footer(with_exit_text(R"(
+DESCRIPTION
+  Refused (exit 3) while a record set names the check or a CALCULATED check has it as a child.
+)"));
+  hd->add_option("ID", line.opt("id"), "Health check id")->required();
+  add_connection(hd, line.connection);
+  on_run(hd, commands, [&line] {
+    auto r = call(line.connection, "DELETE", "/v1/healthchecks/" + url_encode(line.opt("id")));
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("deleted health check %s\n", line.opt("id").c_str());
+    return kExitOk;
+  });
+  auto* hst = app.add_subcommand("health", "Every health check's state, last result and reason");
+  hst->footer(with_exit_text(R"(
+DESCRIPTION
+  For each health check: healthy or unhealthy as answers see it, the last probe's result
+  (success/failure, after Inverted), its failure reason (kept after later successes: the last
+  one seen), the probe's duration, consecutive successes and failures, and when it was last
+  updated. States persist in the state database across restarts.
+
+EXAMPLES
+  meridianctl health
+  meridianctl health --json | jq '.HealthCheckStatuses[] | select(.Status == "unhealthy")'
+)"));
+  add_connection(hst, line.connection);
+  on_run(hst, commands, [&line] {
+    auto r = call(line.connection, "GET", "/v1/health");
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    std::printf("%-24s %-10s %-8s %9s %-25s %s\n", "id", "status", "last", "latency", "updated",
+                "last failure reason");
+    for (const auto& h : r.body["HealthCheckStatuses"]) {
+      char latency[32] = "-";
+      if (h.contains("LastLatencyMs") && h["LastLatencyMs"].is_number())
+        std::snprintf(latency, sizeof latency, "%.1f ms", h["LastLatencyMs"].get<double>());
+      std::printf("%-24s %-10s %-8s %9s %-25s %s\n", str(h, "Id").c_str(), str(h, "Status").c_str(),
+                  str(h, "LastResult").c_str(), latency, str(h, "UpdatedAt").c_str(),
+                  str(h, "LastFailureReason", "").c_str());
+    }
+    return kExitOk;
+  });
+}
+
+}  // namespace meridian::ctl
