@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -65,7 +66,9 @@ Result<int> open_bound_socket(const config::ListenAddress& a, int type) {
   int one = 1;
   auto fail = [&](const char* step) {
     Error e = socket_error(step, a, proto);
+    const int err = errno;  // for the caller, who may try another port on EADDRINUSE
     close(fd);
+    errno = err;
     return e;
   };
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
@@ -99,6 +102,32 @@ Result<int> open_bound_socket(const config::ListenAddress& a, int type) {
   }
   if (type == SOCK_STREAM && listen(fd, 1024) != 0) return fail("listen");
   return fd;
+}
+
+// The UDP and TCP sockets of one listen address. With port 0 the UDP socket picks the port and
+// `a` takes it, so every other socket (other workers, TCP) reuses it; the kernel picked it free
+// for UDP only, and a TCP client may hold it as its own port, so another is tried then.
+Result<std::pair<int, int>> open_udp_and_tcp(config::ListenAddress& a) {
+  const bool pick_port = a.port() == 0;
+  constexpr int kTries = 16;
+  for (int attempt = 1;; ++attempt) {
+    config::ListenAddress address = a;
+    auto udp = open_bound_socket(address, SOCK_DGRAM);
+    if (!udp) return udp.error();
+    if (pick_port) {
+      sockaddr_storage actual{};
+      socklen_t length = sizeof actual;
+      getsockname(*udp, reinterpret_cast<sockaddr*>(&actual), &length);
+      address = config::listen_address_from_sockaddr(reinterpret_cast<sockaddr*>(&actual), length);
+    }
+    auto tcp = open_bound_socket(address, SOCK_STREAM);
+    if (tcp) {
+      a = address;
+      return std::pair<int, int>{*udp, *tcp};
+    }
+    close(*udp);
+    if (!pick_port || errno != EADDRINUSE || attempt == kTries) return tcp.error();
+  }
 }
 
 // Worker `w` of `count`: its share of the connection cap. A worker evicts only its own
@@ -218,22 +247,14 @@ Status Server::start() {
       return give_up(make_error(std::string("epoll_ctl: ") + strerror(errno)));
     }
     for (auto& address : bound_) {
-      auto udp = open_bound_socket(address, SOCK_DGRAM);
-      if (!udp) return give_up(udp.error());
-      if (address.port() == 0) {
-        // Port 0: the first socket picks a port, every other socket (and TCP) reuses it.
-        sockaddr_storage actual{};
-        socklen_t length = sizeof actual;
-        getsockname(*udp, reinterpret_cast<sockaddr*>(&actual), &length);
-        address =
-            config::listen_address_from_sockaddr(reinterpret_cast<sockaddr*>(&actual), length);
-      }
-      if (!worker->udp().add_socket(*udp, is_wildcard(address))) {
+      auto sockets = open_udp_and_tcp(address);
+      if (!sockets) return give_up(sockets.error());
+      const auto [udp, tcp] = *sockets;
+      if (!worker->udp().add_socket(udp, is_wildcard(address))) {
+        close(tcp);
         return give_up(socket_error("epoll_ctl", address, "udp"));
       }
-      auto tcp = open_bound_socket(address, SOCK_STREAM);
-      if (!tcp) return give_up(tcp.error());
-      if (!worker->tcp().add_listener(*tcp)) {
+      if (!worker->tcp().add_listener(tcp)) {
         return give_up(socket_error("epoll_ctl", address, "tcp"));
       }
     }
