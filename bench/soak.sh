@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+. "$root/scripts/netns-meridiand.sh"
 
 usage() {
   cat <<'USAGE'
@@ -253,17 +254,7 @@ QUERIES
 
 # --- meridiand -----------------------------------------------------------------------------------
 start_backend
-# nsenter --net, not `ip netns exec` (a private /sys, so a private bpffs): the pinned maps must
-# stay visible to meridianctl and bpftool here.
-nsenter --net="/var/run/netns/$server_ns" "$meridiand" --config "$work/meridian.json" \
-  >"$work/meridiand.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-  grep -qs "meridiand ready" "$work/meridiand.log" && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -qs "meridiand ready" "$work/meridiand.log"; then
+if ! start_meridiand_in_netns "$server_ns" "$work/meridian.json" "$work/meridiand.log"; then
   echo "soak.sh: meridiand did not start; its log:" >&2
   cat "$work/meridiand.log" >&2
   exit 1

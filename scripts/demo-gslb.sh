@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/netns-meridiand.sh
 
 meridiand=${1:-}
 if [ -z "$meridiand" ]; then
@@ -126,18 +127,10 @@ json.dump(config, open(path, "w"), indent=2)
 PY
 
 echo "== starting meridiand in $dns_ns with examples/gslb/meridian.json"
-# nsenter --net (not `ip netns exec`): only the network namespace changes, so the maps are pinned
-# in this host's bpffs where meridianctl reads them.
-nsenter --net="/run/netns/$dns_ns" "$meridiand" --config "$work/meridian.json" \
-  >"$work/meridiand.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-  grep -qs "meridiand ready" "$work/meridiand.log" && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
+started=0
+start_meridiand_in_netns "$dns_ns" "$work/meridian.json" "$work/meridiand.log" || started=$?
 grep -v '^lib' "$work/meridiand.log" || true
-grep -q "meridiand ready" "$work/meridiand.log" || { echo "meridiand did not start" >&2; exit 1; }
+[ "$started" -eq 0 ] || { echo "meridiand did not start" >&2; exit 1; }
 sleep 1.5  # the first probe round
 
 # dig from the client namespace: the answer addresses, and the ECS scope when asked with +subnet.

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/netns-meridiand.sh
 
 bash scripts/setup.sh
 cmake --preset release >/dev/null
@@ -71,18 +72,10 @@ cat > "$work/meridian.json" <<CONF
 CONF
 
 echo "== starting meridiand in namespace $server_ns, XDP on veth-srv"
-# nsenter --net (not `ip netns exec`): only the network namespace changes, so the maps are pinned
-# in this host's bpffs where meridianctl reads them.
-nsenter --net="/run/netns/$server_ns" "$meridiand" --config "$work/meridian.json" \
-  >"$work/meridiand.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 1 100); do
-  grep -qs "meridiand ready" "$work/meridiand.log" && break
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
+started=0
+start_meridiand_in_netns "$server_ns" "$work/meridian.json" "$work/meridiand.log" || started=$?
 grep -v '^lib' "$work/meridiand.log" || true
-grep -q "meridiand ready" "$work/meridiand.log" || { echo "meridiand did not start" >&2; exit 1; }
+[ "$started" -eq 0 ] || { echo "meridiand did not start" >&2; exit 1; }
 
 stats_json() { "$meridianctl" stats --pin-dir "$pin_dir" --json; }
 

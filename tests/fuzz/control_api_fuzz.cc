@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/http_server.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -34,11 +35,7 @@ using meridian::control::HttpResponse;
 
 constexpr const char* kToken = "fuzz-token-0123456789abcdef";
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 struct Fixture {
   std::string dir;

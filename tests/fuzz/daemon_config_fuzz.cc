@@ -8,16 +8,13 @@
 #include <string_view>
 
 #include "config/daemon_config.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using namespace meridian;
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 }  // namespace
 

@@ -8,17 +8,14 @@
 
 #include "dns/rdata_text.h"
 #include "dns/types.h"
+#include "fuzz_check.h"
 #include "zone/master_file.h"
 
 namespace {
 
 using namespace meridian;
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 // The zone in master-file form, one record per line, every name absolute.
 std::string print(const zone::Zone& z) {

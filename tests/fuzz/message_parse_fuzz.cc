@@ -9,17 +9,14 @@
 #include "dns/message.h"
 #include "dns/types.h"
 #include "dns/wire_writer.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using namespace meridian::dns;
 
 // An invariant that does not hold is a bug: abort so libFuzzer keeps the input.
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 uint8_t fold(uint8_t c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;

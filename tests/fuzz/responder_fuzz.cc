@@ -14,6 +14,7 @@
 #include "answer/responder.h"
 #include "dns/message.h"
 #include "dns/types.h"
+#include "fuzz_check.h"
 #include "zone/master_file.h"
 #include "zone/zone_set.h"
 
@@ -21,11 +22,7 @@ namespace {
 
 using namespace meridian;
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 // Every shape of answer: wildcard, CNAME chain (in zone, out of zone, looping), delegation with
 // glue, an empty non-terminal, MX/SRV additional data, and a TXT RRset too big for 512 bytes.

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz_check.h"
 #include "zone/route53_json.h"
 
 namespace {
@@ -14,11 +15,7 @@ namespace {
 using namespace meridian;
 using nlohmann::json;
 
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant violated: %s\n", what);
-  std::abort();
-}
+using meridian::fuzz::check;
 
 const dns::Name& origin() {
   static const dns::Name n = *dns::Name::from_text("example.net.");
