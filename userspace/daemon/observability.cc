@@ -9,7 +9,8 @@
 
 #include "dns/types.h"
 #ifdef MERIDIAN_WITH_XDP
-#include "fastpath/stat_names.h"
+#include "abi/heartbeat.h"
+#include "abi/stat_names.h"
 #endif
 
 namespace meridian::daemon {
@@ -144,7 +145,7 @@ std::string Observability::metrics_text() const {
                 "Every outcome of the XDP program, by counter (enum mdn_stat)");
       m.counter("meridian_xdp_pass_total", "Packets the XDP program passed up, by reason");
       for (size_t i = 0; i < MDN_STAT_COUNT; ++i) {
-        const std::string name = fastpath::stat_name(i);
+        const std::string name = abi::stat_name(i);
         m.sample("meridian_xdp_packets_total", {{"counter", name}}, (*stats)[i]);
         if (name.starts_with("pass_"))
           m.sample("meridian_xdp_pass_total", {{"reason", name.substr(5)}}, (*stats)[i]);
@@ -156,7 +157,7 @@ std::string Observability::metrics_text() const {
                (*stats)[MDN_STAT_ANSWERED] - (*stats)[MDN_STAT_HIT_NXDOMAIN]);
     }
     if (auto control = fast_path_->control()) {
-      const auto beat = fastpath::heartbeat_of(*control, fastpath::monotonic_ns());
+      const auto beat = abi::heartbeat_of(*control, abi::monotonic_ns());
       m.gauge("meridian_xdp_heartbeat_age_seconds",
               "Age of meridiand's last heartbeat in the XDP maps (written every second at most)");
       m.sample("meridian_xdp_heartbeat_age_seconds", beat.age_seconds);
@@ -172,7 +173,7 @@ std::string Observability::metrics_text() const {
     if (auto stats = fast_path_->stats()) {
       m.counter("meridian_xdp_answers_by_type_total", "XDP positive answers by query type");
       for (size_t i = 0; i < MDN_STAT_COUNT; ++i) {
-        const std::string name = fastpath::stat_name(i);
+        const std::string name = abi::stat_name(i);
         if (!name.starts_with("hit_") || name == "hit_policy" || name == "hit_nxdomain" ||
             name == "hit_nodata")
           continue;

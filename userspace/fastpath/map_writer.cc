@@ -8,15 +8,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <string>
+
+#include "abi/name_classes.h"
 
 namespace meridian::fastpath {
 
 namespace {
-
-constexpr std::array<size_t, MDN_NAME_CLASSES> kClassSizes = {MDN_NAME_CLASS0, MDN_NAME_CLASS1,
-                                                              MDN_NAME_CLASS2, MDN_NAME_CLASS3};
 
 std::string errno_text(int err) {
   return std::strerror(err < 0 ? -err : err);
@@ -117,33 +115,6 @@ Status publish_policy(const FastPathMapFds& fds, const PolicyTables& policy, uin
 
 }  // namespace
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns) {
-  Heartbeat h;
-  h.written = control.heartbeat_ns != 0;
-  const uint64_t age_ns =
-      h.written && now_ns > control.heartbeat_ns ? now_ns - control.heartbeat_ns : 0;
-  h.age_seconds = static_cast<double>(age_ns) / 1e9;
-  h.stale_after_seconds = static_cast<double>(control.stale_after_ns) / 1e9;
-  h.stale = control.stale_after_ns != 0 && age_ns > control.stale_after_ns;
-  return h;
-}
-
-int name_class(size_t wire_length) {
-  for (int c = 0; c < MDN_NAME_CLASSES; ++c)
-    if (wire_length <= kClassSizes[c]) return c;
-  return -1;
-}
-
-size_t name_class_size(int c) {
-  return kClassSizes.at(static_cast<size_t>(c));
-}
-
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
     : fds_(fds), max_entries_(max_entries_per_class == 0 ? 1 : max_entries_per_class) {}
 
@@ -176,7 +147,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
   std::array<uint32_t, MDN_NAME_CLASSES> wanted{}, negatives{};
   bool nxdomain_safe = true;
   for (const auto& e : entries) {
-    const int c = name_class(e.name_key.size());
+    const int c = abi::name_class(e.name_key.size());
     if (c >= 0) ++wanted[c];
     if (c >= 0 && negative(e)) ++negatives[c];
   }
@@ -201,7 +172,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
   std::vector<uint8_t> key;
   for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
     const uint32_t capacity = std::max<uint32_t>(1, std::min(wanted[c], max_entries_));
-    const uint32_t key_size = 2 + static_cast<uint32_t>(kClassSizes[c]);
+    const uint32_t key_size = 2 + static_cast<uint32_t>(abi::name_class_size(c));
     const std::string map_name = "mdn_names" + std::to_string(c) + "_g" + std::to_string(next);
     inners.emplace_back(bpf_map_create(BPF_MAP_TYPE_HASH, map_name.c_str(), key_size,
                                        sizeof(mdn_answer), capacity, nullptr));
@@ -211,7 +182,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
     uint32_t stored = 0;
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& e : entries) {
-        if (name_class(e.name_key.size()) != c || negative(e) != (pass == 1)) continue;
+        if (abi::name_class(e.name_key.size()) != c || negative(e) != (pass == 1)) continue;
         if (stored == capacity) {
           ++result.map_full;
           continue;
