@@ -473,4 +473,24 @@ Status Catalog::commit(Proposal& proposal) {
   return Ok{};
 }
 
+Status Catalog::mark_insync(Proposal& proposal) {
+  if (!store_ || !proposal.change) return Ok{};
+  if (auto s = store_->mark_insync_through(proposal.change->id); !s) return s;
+  proposal.change->status = state::ChangeStatus::kInsync;
+  return Ok{};
+}
+
+Status Catalog::mark_all_insync() {
+  if (!store_) return Ok{};
+  auto latest = store_->list_changes(1);
+  if (!latest) return latest.error();
+  if (latest->empty()) return Ok{};
+  return store_->mark_insync_through(latest->front().id);
+}
+
+Result<std::optional<state::ChangeInfo>> Catalog::find_change(std::string_view change_id) const {
+  if (!store_) return std::optional<state::ChangeInfo>{};
+  return store_->find_change(change_id);
+}
+
 }  // namespace meridian::manage

@@ -75,7 +75,8 @@ class Catalog {
   static Result<std::unique_ptr<Catalog>> open(const std::string& db_path);
 
   bool durable() const { return store_ != nullptr; }
-  state::StateStore* store() { return store_.get(); }
+  // Read-only: the database is written through commit() and the mark_* calls alone.
+  const state::StateStore* store() const { return store_.get(); }
   const std::map<std::string, ZoneEntry>& zones() const { return zones_; }
   const std::vector<nlohmann::json>& health_check_objects() const { return check_objects_; }
   const std::vector<health::HealthCheckConfig>& health_checks() const { return checks_; }
@@ -105,6 +106,15 @@ class Catalog {
   // makes it the catalog's state. On error the catalog keeps its state; the database may hold
   // a prefix of the writes, which the next start reconciles.
   Status commit(Proposal& proposal);
+
+  // A recorded change is INSYNC once what it changed is served (after the publish that follows
+  // commit()). Nothing to mark without a database.
+  // The proposal's change (a batch or an import): in the database, then in `proposal.change`.
+  Status mark_insync(Proposal& proposal);
+  // Every recorded change: after a publish of everything the database holds.
+  Status mark_all_insync();
+  // A recorded change by id (without the "/change/" prefix); nullopt when there is none.
+  Result<std::optional<state::ChangeInfo>> find_change(std::string_view change_id) const;
 
  private:
   explicit Catalog(std::unique_ptr<state::StateStore> store) : store_(std::move(store)) {}
