@@ -104,9 +104,9 @@ void Controller::mark_all_insync() {
 
 void Controller::republish() {
   std::lock_guard lock(mutex_);
-  if (!deps_.publish) return;
+  if (!deps_.fast_path) return;
   auto snapshot = deps_.store->snapshot();
-  if (!deps_.publish(*snapshot)) {
+  if (!deps_.fast_path->publish(*snapshot)) {
     publish_failures_++;
     return;
   }
@@ -134,7 +134,7 @@ CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
   deps_.store->replace(prepared->zones);
   refresh_zone_ids();
   if (health_changed) log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
-  const bool in_sync = deps_.publish ? deps_.publish(*prepared->zones) : true;
+  const bool in_sync = deps_.fast_path ? deps_.fast_path->publish(*prepared->zones) : true;
   if (!in_sync) publish_failures_++;
   if (in_sync) (void)catalog_->mark_insync(proposal);
   return in_sync;
