@@ -11,7 +11,6 @@
 // Not thread safe: the daemon's controller serialises every call.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +24,7 @@
 #include "config/daemon_config.h"
 #include "health/health_check_config.h"
 #include "state/state_store.h"
+#include "zone/route53_json.h"
 #include "zone/zone.h"
 #include "zone/zone_set.h"
 
@@ -54,6 +54,64 @@ struct ZoneEntry {
   std::shared_ptr<const zone::Zone> zone;
 };
 
+// The database writes a proposal is made of, each named for what it writes, so a reader can go
+// from Catalog::commit() to the SQL. Each is its own transaction and idempotent when repeated.
+namespace state_write {
+// A config-file zone the database does not have yet, with its seed snapshot.
+struct SeedZone {
+  state::ZoneInfo info;
+  std::vector<zone::RecordSet> record_sets;
+};
+// The config file's difference since it was last read, applied to the zone as stored.
+struct ApplyFileDifference {
+  std::string zone_id;
+  zone::ChangeBatch difference;
+};
+// The config file's record sets as last read: what its next difference is taken against.
+struct SetSeedSnapshot {
+  std::string zone_id;
+  std::vector<zone::RecordSet> record_sets;
+};
+// The config file's health checks (those it no longer names are dropped).
+struct SyncConfigHealthChecks {
+  std::vector<nlohmann::json> objects;
+};
+// A change batch through the API, recorded as a change (Proposal::change).
+struct ApplyChangeBatch {
+  std::string zone_id;
+  zone::ChangeBatch batch;
+};
+// A zone created through the API: the store picks its id, which replaces `placeholder` as the
+// proposal's key for it.
+struct CreateZone {
+  state::ZoneInfo info;
+  std::vector<zone::RecordSet> record_sets;
+  std::shared_ptr<const zone::Zone> zone;
+  std::string placeholder;
+};
+struct DeleteZone {
+  std::string zone_id;
+};
+// Every record set of a zone (an import), recorded as a change (Proposal::change).
+struct ReplaceRecordSets {
+  std::string zone_id;
+  std::vector<zone::RecordSet> record_sets;
+  std::string comment;
+};
+struct PutHealthCheck {
+  nlohmann::json object;
+};
+struct DeleteHealthCheck {
+  std::string id;
+};
+}  // namespace state_write
+
+using StateWrite = std::variant<state_write::SeedZone, state_write::ApplyFileDifference,
+                                state_write::SetSeedSnapshot, state_write::SyncConfigHealthChecks,
+                                state_write::ApplyChangeBatch, state_write::CreateZone,
+                                state_write::DeleteZone, state_write::ReplaceRecordSets,
+                                state_write::PutHealthCheck, state_write::DeleteHealthCheck>;
+
 // A validated next state, not yet written: what the daemon prepares and installs, and what
 // commit() writes.
 struct Proposal {
@@ -61,7 +119,7 @@ struct Proposal {
   std::vector<nlohmann::json> health_check_objects;
   std::vector<health::HealthCheckConfig> health_checks;
   // Writes that make the database hold this state, run by commit() in order.
-  std::vector<std::function<Status(state::StateStore&, Proposal&)>> writes;
+  std::vector<StateWrite> writes;
   std::vector<std::string> notes;           // for the log (zones seeded, differences applied)
   std::string change_zone_id;               // the zone a change batch or import went to
   std::optional<state::ChangeInfo> change;  // set by commit() for a batch or import
