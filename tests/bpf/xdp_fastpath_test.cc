@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "abi/heartbeat.h"
 #include "answer/responder.h"
 #include "bpf/frame_builder.h"
 #include "bpf/xdp_test_support.h"
@@ -468,8 +469,7 @@ TEST_F(XdpFastPath, StaleHeartbeatPassesEverythingUp) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.description);
     ASSERT_TRUE(
-        writer_->write_heartbeat(fastpath::monotonic_ns() - c.heartbeat_age_ns, c.stale_after_ns)
-            .ok());
+        writer_->write_heartbeat(abi::monotonic_ns() - c.heartbeat_age_ns, c.stale_after_ns).ok());
     auto control = writer_->read_control();
     ASSERT_TRUE(control.ok());
     EXPECT_EQ(control->stale_after_ns, c.stale_after_ns);

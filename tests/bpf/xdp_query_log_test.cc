@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "abi/heartbeat.h"
 #include "answer/responder.h"
 #include "bpf/frame_builder.h"
 #include "bpf/xdp_test_support.h"
@@ -294,7 +295,7 @@ TEST_F(XdpQueryLog, SampleZeroLogsNothing) {
 // survive it.
 TEST_F(XdpQueryLog, PublishKeepsTheSampleRateAndHeartbeat) {
   sample(7);
-  const uint64_t beat = fastpath::monotonic_ns();
+  const uint64_t beat = abi::monotonic_ns();
   ASSERT_TRUE(writer_->write_heartbeat(beat, 3000000000ull).ok());
   ASSERT_TRUE(writer_->publish(*entries_, *tables_).ok());
   ASSERT_TRUE(writer_->publish(*entries_, *tables_).ok());

@@ -344,6 +344,29 @@ TEST_F(CatalogTest, AChangedConfigFileIsAppliedAsADifference) {
   EXPECT_NE(find("api.example.org.", 1), nullptr);
 }
 
+TEST_F(CatalogTest, AChangeIsPendingUntilMarkedInsync) {
+  auto first = apply(batch({change("CREATE", rrset("a.example.org.", "A", "198.18.0.1"))}));
+  auto second = apply(batch({change("CREATE", rrset("b.example.org.", "A", "198.18.0.2"))}));
+  auto& p1 = std::get<Proposal>(first);
+  auto& p2 = std::get<Proposal>(second);
+  ASSERT_TRUE(p1.change && p2.change);
+  EXPECT_EQ(p2.change->status, state::ChangeStatus::kPending);
+
+  ASSERT_TRUE(catalog_->mark_insync(p1));
+  EXPECT_EQ(p1.change->status, state::ChangeStatus::kInsync);
+  auto found = catalog_->find_change(p2.change->id);
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->status, state::ChangeStatus::kPending);  // only up to the one marked
+
+  ASSERT_TRUE(catalog_->mark_all_insync());
+  found = catalog_->find_change(p2.change->id);
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->status, state::ChangeStatus::kInsync);
+  found = catalog_->find_change("CNOSUCHCHANGE");
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(*found);
+}
+
 TEST_F(CatalogTest, ZonesAreCreatedImportedAndDeleted) {
   auto origin = *dns::Name::from_text("example.net.");
   auto created = catalog_->propose_create_zone(origin, "new", std::nullopt);

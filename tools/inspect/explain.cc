@@ -12,9 +12,10 @@
 #include <cstring>
 #include <vector>
 
+#include "abi/heartbeat.h"
+#include "abi/name_classes.h"
 #include "dns/name.h"
 #include "dns/types.h"
-#include "fastpath/map_writer.h"
 #include "inspect/explain_parts.h"
 #include "inspect/map_decode.h"
 #include "meridian_maps.h"
@@ -38,9 +39,9 @@ bool NameMaps::complete() const {
 }
 
 std::optional<mdn_answer> NameMaps::find(uint16_t qtype, const std::string& key) const {
-  const int c = fastpath::name_class(key.size());
+  const int c = abi::name_class(key.size());
   if (c < 0 || !inner_[c].valid()) return std::nullopt;
-  std::vector<uint8_t> k(2 + fastpath::name_class_size(c), 0);
+  std::vector<uint8_t> k(2 + abi::name_class_size(c), 0);
   k[0] = static_cast<uint8_t>(qtype >> 8);
   k[1] = static_cast<uint8_t>(qtype);
   std::memcpy(k.data() + 2, key.data(), key.size());
@@ -174,8 +175,7 @@ std::optional<json> explain(const PinnedMaps& maps, const ExplainRequest& req,
   if (!out) return out;
   // A stale heartbeat sends every query up before the name lookup (bpf/dns_reply.h).
   auto control = maps.control();
-  const auto beat =
-      fastpath::heartbeat_of(control.value_or(mdn_control{}), fastpath::monotonic_ns());
+  const auto beat = abi::heartbeat_of(control.value_or(mdn_control{}), abi::monotonic_ns());
   if (beat.stale) {
     for (const char* key : {"rcode", "aa", "records", "ecs_scope"}) out->erase(key);
     char reason[128];

@@ -12,11 +12,11 @@
 #include <utility>
 #include <vector>
 
+#include "abi/heartbeat.h"
+#include "abi/stat_names.h"
 #include "dns/message.h"
 #include "dns/rdata_text.h"
 #include "dns/types.h"
-#include "fastpath/map_writer.h"
-#include "fastpath/stat_names.h"
 #include "meridian_rrl.h"
 
 namespace meridian::inspect {
@@ -328,13 +328,13 @@ std::optional<json> read_stats(const PinnedMaps& maps, InspectError* error) {
       std::memcpy(&x, v->data() + at, 8);
       sum += x;
     }
-    out[fastpath::stat_name(i)] = sum;
+    out[abi::stat_name(i)] = sum;
   }
   return out;
 }
 
 json heartbeat_json(const mdn_control& control) {
-  const auto h = fastpath::heartbeat_of(control, fastpath::monotonic_ns());
+  const auto h = abi::heartbeat_of(control, abi::monotonic_ns());
   return {{"written", h.written},
           {"age_s", h.age_seconds},
           {"stale_after_s", h.stale_after_seconds},

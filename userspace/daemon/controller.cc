@@ -99,16 +99,14 @@ Status Controller::apply_config(const config::DaemonConfig& next) {
 }
 
 void Controller::mark_all_insync() {
-  if (!catalog_->durable()) return;
-  auto latest = catalog_->store()->list_changes(1);
-  if (latest && !latest->empty()) (void)catalog_->store()->mark_insync_through(latest->front().id);
+  (void)catalog_->mark_all_insync();
 }
 
 void Controller::republish() {
   std::lock_guard lock(mutex_);
-  if (!deps_.publish) return;
+  if (!deps_.fast_path) return;
   auto snapshot = deps_.store->snapshot();
-  if (!deps_.publish(*snapshot)) {
+  if (!deps_.fast_path->publish(*snapshot)) {
     publish_failures_++;
     return;
   }
@@ -136,12 +134,9 @@ CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
   deps_.store->replace(prepared->zones);
   refresh_zone_ids();
   if (health_changed) log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
-  const bool in_sync = deps_.publish ? deps_.publish(*prepared->zones) : true;
+  const bool in_sync = deps_.fast_path ? deps_.fast_path->publish(*prepared->zones) : true;
   if (!in_sync) publish_failures_++;
-  if (in_sync && proposal.change && catalog_->store()) {
-    if (auto s = catalog_->store()->mark_insync_through(proposal.change->id); s)
-      proposal.change->status = state::ChangeStatus::kInsync;
-  }
+  if (in_sync) (void)catalog_->mark_insync(proposal);
   return in_sync;
 }
 
@@ -344,8 +339,9 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
 
 CatalogResult<json> Controller::get_change(const std::string& change_id) {
   std::lock_guard lock(mutex_);
-  if (!catalog_->store()) return refusal(Refusal::kNoSuchChange, "no state database is configured");
-  auto change = catalog_->store()->find_change(strip_prefix(change_id, "/change/"));
+  if (!catalog_->durable())
+    return refusal(Refusal::kNoSuchChange, "no state database is configured");
+  auto change = catalog_->find_change(strip_prefix(change_id, "/change/"));
   if (!change) return CatalogError{Refusal::kInternal, change.error()};
   if (!*change) return refusal(Refusal::kNoSuchChange, "no change with id \"" + change_id + "\"");
   return change_json(**change);

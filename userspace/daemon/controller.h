@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -15,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/daemon_config.h"
+#include "daemon/fast_path_runtime.h"
 #include "daemon/gslb_runtime.h"
 #include "manage/catalog.h"
 #include "zone/zone_store.h"
@@ -25,8 +25,9 @@ struct ControllerDeps {
   zone::ZoneStore* store = nullptr;
   HealthRuntime* health = nullptr;
   HealthViewPtr health_view;
-  // Publishes a snapshot to the XDP maps; true once they hold it (or when there is no XDP).
-  std::function<bool(const zone::ZoneSet&)> publish;
+  // Where every installed snapshot is published next (FastPathRuntime::publish); null: nowhere,
+  // a change is INSYNC once userspace serves it.
+  FastPathRuntime* fast_path = nullptr;
 };
 
 using manage::CatalogError;

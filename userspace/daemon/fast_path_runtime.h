@@ -1,13 +1,21 @@
-// The XDP fast path as meridiand runs it: started from the "xdp" settings, given the userspace
-// server's rate limits, and published after every change of the zones.
+// FastPathRuntime: the XDP fast path as meridiand runs it, or its absence. The one seam between
+// the daemon and BPF: the daemon calls it the same way in every build, and CMake links either
+// fast_path_runtime.cc (the program is built) or fast_path_absent.cc (MERIDIAN_BUILD_BPF=OFF).
+// When no program runs (absent from the build, not configured, or failed to start), every call
+// is a no-op and userspace serves everything.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "answer/responder.h"
 #include "config/daemon_config.h"
-#include "fastpath/fast_path.h"
+#include "dns/name.h"
+#include "observe/metrics.h"
+#include "observe/query_log.h"
+#include "policy/gslb_inputs.h"
 #include "server/server.h"
 #include "zone/zone_set.h"
 
@@ -23,16 +31,49 @@ struct PublishSummary {
   bool valid = false;
 };
 
-// Loads and attaches the XDP program when the configuration asks for it. Returns null (after
-// logging why) when it cannot: the userspace server keeps serving everything.
-std::unique_ptr<fastpath::FastPath> start_fast_path(const config::DaemonConfig& config);
+class FastPathRuntime {
+ public:
+  // `responder` is the userspace server's: every answer the maps hold is one it computed.
+  explicit FastPathRuntime(const answer::Responder& responder);
+  ~FastPathRuntime();
+  FastPathRuntime(const FastPathRuntime&) = delete;
+  FastPathRuntime& operator=(const FastPathRuntime&) = delete;
 
-// The XDP program limits the replies it sends with the userspace server's settings.
-void configure_fast_path_rrl(fastpath::FastPath* fp, const server::Server& server);
+  // The pin directory this instance must lock before anything is attached; empty for none. It
+  // is made here: one that cannot be made is not locked, and start() then fails with the reason.
+  static std::string pin_dir_to_lock(const config::DaemonConfig& config);
 
-// Publishes `zones` to the maps; false (after logging why) when the previous data stays live.
-// `summary` (optional) gets what was written.
-bool publish_fast_path(fastpath::FastPath* fp, const zone::ZoneSet& zones,
-                       const answer::Responder& responder, PublishSummary* summary = nullptr);
+  // Loads and attaches the XDP program when the configuration asks for it; logs why when it
+  // cannot (the userspace server keeps serving everything).
+  void start(const config::DaemonConfig& config);
+
+  // Publishes `zones` to the maps: true once they hold it, or when no program runs; false (after
+  // logging why) when the previous data stays live.
+  bool publish(const zone::ZoneSet& zones);
+  // A health transition already in `view`: the program's health slot for `check_id` follows.
+  // Before start() nothing is written (its first publish copies every slot).
+  void on_health_transition(const policy::HealthView& view, const std::string& check_id);
+  // The program limits the replies it sends with the userspace server's settings.
+  void configure_rrl(const server::Server& server);
+  // The one "xdp" setting a reload changes (the program reads it from mdn_control). False when
+  // no program runs, so the running configuration keeps the old value.
+  bool set_stale_after(uint32_t seconds);
+
+  // Samples one XDP answer in `one_in_n` (0: none) into `write`, read from the program's ring
+  // buffer; `zone_id_for` names each answer's hosted zone. Sets the rate either way: it lives in
+  // a pinned map and would otherwise survive from an earlier run.
+  void start_query_log(uint32_t one_in_n, std::function<std::string(const dns::Name&)> zone_id_for,
+                       std::function<void(const observe::QueryLogEntry&)> write);
+  // Stops reading the ring (before the query log it writes to goes away).
+  void stop_query_log();
+
+  // The program's families on the Prometheus page (counters, heartbeat, map fill, ring reader);
+  // returns the queries it answered (0 when none runs).
+  uint64_t add_metrics(observe::MetricsBuilder& m) const;
+
+ private:
+  struct Program;  // the loaded program and what the daemon keeps beside it (none when absent)
+  std::unique_ptr<Program> program_;
+};
 
 }  // namespace meridian::daemon

@@ -4,9 +4,7 @@
 // (SIGTERM/SIGINT). Thin by design: the work is in the libraries and the daemon's modules.
 #include <signal.h>
 
-#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -24,14 +22,12 @@
 #include "control/http_server.h"
 #include "daemon/api_routes.h"
 #include "daemon/controller.h"
+#include "daemon/fast_path_runtime.h"
 #include "daemon/gslb_runtime.h"
 #include "daemon/instance_lock.h"
 #include "daemon/observability.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
-#ifdef MERIDIAN_WITH_XDP
-#include "daemon/fast_path_runtime.h"
-#endif
 
 namespace {
 
@@ -198,16 +194,13 @@ Result<std::vector<meridian::daemon::InstanceLock>> lock_instance(const DaemonCo
     if (!lock) return lock.error();
     locks.push_back(std::move(lock).value());
   }
-#ifdef MERIDIAN_WITH_XDP
   // A pin directory that cannot be made is not locked: the fast path then fails to start with
   // that reason and userspace serves everything, as it would have anyway.
-  if (config.xdp && !config.xdp->pin_dir.empty() &&
-      meridian::fastpath::prepare_pin_dir(config.xdp->pin_dir)) {
-    auto lock = InstanceLock::acquire(config.xdp->pin_dir, "XDP pin directory");
+  if (auto pin_dir = meridian::daemon::FastPathRuntime::pin_dir_to_lock(config); !pin_dir.empty()) {
+    auto lock = InstanceLock::acquire(pin_dir, "XDP pin directory");
     if (!lock) return lock.error();
     locks.push_back(std::move(lock).value());
   }
-#endif
   return locks;
 }
 
@@ -244,43 +237,24 @@ int run(const std::string& path, const std::string& cli_log_level) {
   // Health states as answers read them: one view for the daemon's lifetime, shared by every
   // engine built on reloads, written by the checker's transitions (no rebuild).
   auto health_view = std::make_shared<meridian::policy::HealthView>();
-#ifdef MERIDIAN_WITH_XDP
-  // Where transitions go after the view: the fast path's health map, once it runs (its first
-  // publish copies every slot, so transitions before it are not lost).
-  std::atomic<meridian::fastpath::FastPath*> xdp{nullptr};
-#endif
+  meridian::answer::Responder responder(responder_config(config));
+  // Started after the server; until then (or in a build without it) every call is a no-op.
+  meridian::daemon::FastPathRuntime fast_path(responder);
   meridian::daemon::HealthRuntime health([&](const std::string& id, bool healthy) {
     health_view->set(id, healthy);
-#ifdef MERIDIAN_WITH_XDP
-    auto* fp = xdp.load();
-    auto slot = health_view->find(id);
-    if (fp && slot)
-      if (auto s = fp->update_health(*health_view, *slot); !s)
-        spdlog::get("fastpath")->error("health map: {}", s.error().to_string());
-#endif
+    // After the view: the fast path's health map, once it runs (its first publish copies every
+    // slot, so transitions before it are not lost).
+    fast_path.on_health_transition(*health_view, id);
   });
 
   log->info("gslb: policy engine built in (routing policies answered per query)");
 
   meridian::zone::ZoneStore store;
-  meridian::answer::Responder responder(responder_config(config));
   meridian::daemon::ControllerDeps deps;
   deps.store = &store;
   deps.health = &health;
   deps.health_view = health_view;
-  // Set once the controller exists; publishes before that (none: XDP starts later) skip it.
-  std::atomic<meridian::daemon::Observability*> observability{nullptr};
-#ifdef MERIDIAN_WITH_XDP
-  deps.publish = [&](const meridian::zone::ZoneSet& zones) {
-    auto* fp = xdp.load();
-    if (!fp) return true;
-    meridian::daemon::PublishSummary summary;
-    const bool ok = meridian::daemon::publish_fast_path(fp, zones, responder, &summary);
-    summary.max_entries_per_class = config.xdp ? config.xdp->max_names : 0;
-    if (auto* o = observability.load(); o && ok) o->set_publish_summary(summary);
-    return ok;
-  };
-#endif
+  deps.fast_path = &fast_path;
   auto controller = Controller::open(config, deps);
   if (!controller) {
     log->error("{}", controller.error().to_string());
@@ -300,7 +274,6 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->error("{}", obs.error().to_string());
     return 1;
   }
-  observability.store(obs->get());
 
   meridian::server::ServerOptions options;
   options.listen = config.listen;
@@ -314,13 +287,10 @@ int run(const std::string& path, const std::string& cli_log_level) {
     log->error("cannot start: {}", started.error().to_string());
     return 1;
   }
-#ifdef MERIDIAN_WITH_XDP
-  auto fast_path = meridian::daemon::start_fast_path(config);
-  xdp.store(fast_path.get());
-  (*obs)->attach_fast_path(fast_path.get(), config);
+  fast_path.start(config);
+  (*obs)->attach_fast_path(fast_path, config);
   (*controller)->republish();
-  meridian::daemon::configure_fast_path_rrl(fast_path.get(), server);
-#endif
+  fast_path.configure_rrl(server);
   meridian::daemon::ApiExtras extras;
   extras.status = [&]() {
     return nlohmann::json{{"Version", "meridiand"},
@@ -371,23 +341,16 @@ int run(const std::string& path, const std::string& cli_log_level) {
       if (next->rrl != config.rrl) {
         if (auto applied = server.configure_rrl(next->rrl); applied) {
           config.rrl = next->rrl;
-#ifdef MERIDIAN_WITH_XDP
-          meridian::daemon::configure_fast_path_rrl(fast_path.get(), server);
-#endif
+          fast_path.configure_rrl(server);
           log->info("response rate limiting: {}", server.rrl_summary());
         } else {
           log->error("reload: \"rrl\" not applied: {}", applied.error().to_string());
         }
       }
-#ifdef MERIDIAN_WITH_XDP
       // The one "xdp" setting a reload changes: the program reads it from mdn_control.
-      if (fast_path && config.xdp && next->xdp &&
-          next->xdp->stale_after != config.xdp->stale_after) {
+      if (config.xdp && next->xdp && next->xdp->stale_after != config.xdp->stale_after &&
+          fast_path.set_stale_after(next->xdp->stale_after))
         config.xdp->stale_after = next->xdp->stale_after;
-        fast_path->set_stale_after(std::chrono::seconds(config.xdp->stale_after));
-        spdlog::get("fastpath")->info("XDP stale_after: {} s", config.xdp->stale_after);
-      }
-#endif
       warn_about_ignored_changes(config, *next);
       if (cli_log_level.empty()) set_log_level(next->log_level);
       // Settings that need a restart stay as they are; compare the next reload with them.

@@ -3,14 +3,9 @@
 
 #include <unistd.h>
 
-#include <cctype>
-
 #include <spdlog/spdlog.h>
 
 #include "dns/types.h"
-#ifdef MERIDIAN_WITH_XDP
-#include "fastpath/stat_names.h"
-#endif
 
 namespace meridian::daemon {
 namespace {
@@ -44,9 +39,8 @@ Result<std::unique_ptr<Observability>> Observability::open(const config::DaemonC
 }
 
 Observability::~Observability() {
-#ifdef MERIDIAN_WITH_XDP
-  if (xdp_reader_) xdp_reader_->stop();
-#endif
+  // The ring reader writes to the query log: stopped before the log is flushed and closed.
+  if (fast_path_) fast_path_->stop_query_log();
   if (query_log_) query_log_->flush();
 }
 
@@ -68,36 +62,16 @@ void Observability::on_query(const server::QueryEvent& ev) {
   query_log_->write(entry);
 }
 
-#ifdef MERIDIAN_WITH_XDP
-void Observability::attach_fast_path(fastpath::FastPath* fp, const config::DaemonConfig& config) {
-  fast_path_ = fp;
-  if (!fp) return;
-  const uint32_t sample = query_log_ ? config.query_log.xdp_sample : 0;
-  if (auto s = fp->set_query_log_sample(sample); !s) {
-    spdlog::get("querylog")->error("XDP query log sampling not set: {}", s.error().to_string());
-    return;
-  }
-  if (!query_log_ || sample == 0) return;
-  auto reader = fastpath::XdpQueryLogReader::start(
-      fp->query_log_ring_fd(),
+void Observability::attach_fast_path(FastPathRuntime& fast_path,
+                                     const config::DaemonConfig& config) {
+  fast_path_ = &fast_path;
+  fast_path.start_query_log(
+      query_log_ ? config.query_log.xdp_sample : 0,
       [this](const dns::Name& qname) { return controller_.zone_id_for(qname); },
       [this](const observe::QueryLogEntry& entry) {
         xdp_logged_++;
         query_log_->write(entry);
       });
-  if (!reader) {
-    spdlog::get("querylog")->error("XDP query log not read: {}", reader.error().to_string());
-    return;
-  }
-  xdp_reader_ = std::move(reader).value();
-}
-#endif
-
-void Observability::set_publish_summary(const PublishSummary& summary) {
-  std::lock_guard lock(publish_mutex_);
-  const uint64_t geo = publish_.geo_prefixes;
-  publish_ = summary;
-  if (summary.geo_prefixes == 0) publish_.geo_prefixes = geo;  // 0: the table was not rewritten
 }
 
 void Observability::reopen_query_log() {
@@ -135,77 +109,14 @@ std::string Observability::metrics_text() const {
   for (const auto& row : counters_.snapshot()) userspace += row.count;
   m.counter("meridian_queries_total", "DNS queries answered, by the path that answered them");
   m.sample("meridian_queries_total", {{"path", "userspace"}}, userspace);
-  uint64_t xdp = 0;
-#ifdef MERIDIAN_WITH_XDP
-  if (fast_path_) {
-    if (auto stats = fast_path_->stats()) {
-      xdp = (*stats)[MDN_STAT_ANSWERED];
-      m.counter("meridian_xdp_packets_total",
-                "Every outcome of the XDP program, by counter (enum mdn_stat)");
-      m.counter("meridian_xdp_pass_total", "Packets the XDP program passed up, by reason");
-      for (size_t i = 0; i < MDN_STAT_COUNT; ++i) {
-        const std::string name = fastpath::stat_name(i);
-        m.sample("meridian_xdp_packets_total", {{"counter", name}}, (*stats)[i]);
-        if (name.starts_with("pass_"))
-          m.sample("meridian_xdp_pass_total", {{"reason", name.substr(5)}}, (*stats)[i]);
-      }
-      m.counter("meridian_xdp_answers_total", "XDP replies by rcode");
-      m.sample("meridian_xdp_answers_total", {{"rcode", "NXDOMAIN"}},
-               (*stats)[MDN_STAT_HIT_NXDOMAIN]);
-      m.sample("meridian_xdp_answers_total", {{"rcode", "NOERROR"}},
-               (*stats)[MDN_STAT_ANSWERED] - (*stats)[MDN_STAT_HIT_NXDOMAIN]);
-    }
-    if (auto control = fast_path_->control()) {
-      const auto beat = fastpath::heartbeat_of(*control, fastpath::monotonic_ns());
-      m.gauge("meridian_xdp_heartbeat_age_seconds",
-              "Age of meridiand's last heartbeat in the XDP maps (written every second at most)");
-      m.sample("meridian_xdp_heartbeat_age_seconds", beat.age_seconds);
-      m.gauge("meridian_xdp_stale_after_seconds",
-              "Heartbeat age past which the XDP program passes every query up (0: never)");
-      m.sample("meridian_xdp_stale_after_seconds", beat.stale_after_seconds);
-    }
-  }
-#endif
+  // The program's own families (counters, heartbeat, map fill); none when no program runs.
+  const uint64_t xdp = fast_path_ ? fast_path_->add_metrics(m) : 0;
   m.sample("meridian_queries_total", {{"path", "xdp"}}, xdp);
-#ifdef MERIDIAN_WITH_XDP
-  if (fast_path_) {
-    if (auto stats = fast_path_->stats()) {
-      m.counter("meridian_xdp_answers_by_type_total", "XDP positive answers by query type");
-      for (size_t i = 0; i < MDN_STAT_COUNT; ++i) {
-        const std::string name = fastpath::stat_name(i);
-        if (!name.starts_with("hit_") || name == "hit_policy" || name == "hit_nxdomain" ||
-            name == "hit_nodata")
-          continue;
-        std::string type = name.substr(4);
-        for (char& c : type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        m.sample("meridian_xdp_answers_by_type_total", {{"qtype", type}}, (*stats)[i]);
-      }
-    }
-  }
-#endif
   m.gauge("meridian_fastpath_hit_ratio",
           "Share of answered queries the XDP program answered (0 before any query)");
   m.sample(
       "meridian_fastpath_hit_ratio",
       xdp + userspace == 0 ? 0.0 : static_cast<double>(xdp) / static_cast<double>(xdp + userspace));
-
-#ifdef MERIDIAN_WITH_XDP
-  {
-    std::lock_guard lock(publish_mutex_);
-    if (publish_.valid) {
-      m.gauge("meridian_xdp_map_entries", "Entries the last publish wrote to the XDP maps");
-      m.sample("meridian_xdp_map_entries", {{"map", "names"}}, publish_.answers);
-      m.sample("meridian_xdp_map_entries", {{"map", "groups"}}, publish_.policy_groups);
-      if (publish_.geo_prefixes)
-        m.sample("meridian_xdp_map_entries", {{"map", "geo"}}, publish_.geo_prefixes);
-      m.gauge("meridian_xdp_map_capacity", "max_entries of each name map size class");
-      m.sample("meridian_xdp_map_capacity", {{"map", "names"}}, publish_.max_entries_per_class);
-      m.gauge("meridian_xdp_map_full_entries",
-              "Answers the last publish left to userspace because a name map was full");
-      m.sample("meridian_xdp_map_full_entries", publish_.map_full);
-    }
-  }
-#endif
 
   // Health checks: state and last probe latency of each, probes and transitions.
   m.gauge("meridian_health_check_healthy", "1 when the check is healthy");
@@ -274,15 +185,6 @@ std::string Observability::metrics_text() const {
     m.sample("meridian_query_log_lines_total", {{"outcome", "dropped"}}, q.lines_dropped);
     m.counter("meridian_query_log_xdp_events_total", "Sampled XDP answers read from the ring");
     m.sample("meridian_query_log_xdp_events_total", xdp_logged_.load());
-#ifdef MERIDIAN_WITH_XDP
-    if (xdp_reader_) {
-      m.counter("meridian_query_log_xdp_bad_events_total",
-                "Ring records that were not a query log event of this build");
-      m.sample("meridian_query_log_xdp_bad_events_total", xdp_reader_->bad_events());
-      m.gauge("meridian_query_log_xdp_reader_up", "1 while the ring buffer is being read");
-      m.sample("meridian_query_log_xdp_reader_up", xdp_reader_->poll_error() == 0 ? 1 : 0);
-    }
-#endif
   }
   m.gauge("meridian_zones", "Hosted zones served");
   m.sample("meridian_zones", controller_.zone_count());

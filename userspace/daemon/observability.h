@@ -6,22 +6,17 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "config/daemon_config.h"
 #include "control/http_server.h"
 #include "daemon/controller.h"
+#include "daemon/fast_path_runtime.h"
 #include "daemon/gslb_runtime.h"
 #include "observe/metrics.h"
 #include "observe/query_log.h"
 #include "server/query_event.h"
 #include "server/server.h"
-#ifdef MERIDIAN_WITH_XDP
-#include "daemon/fast_path_runtime.h"
-#include "fastpath/fast_path.h"
-#include "fastpath/xdp_query_log.h"
-#endif
 
 namespace meridian::daemon {
 
@@ -34,19 +29,12 @@ class Observability {
 
   // The userspace server's per-query hook (called on worker threads).
   void on_query(const server::QueryEvent& event);
-#ifdef MERIDIAN_WITH_XDP
-  // Starts reading the XDP program's sampled answers (sets the sample rate either way: the rate
-  // lives in a pinned map and would otherwise survive from an earlier run).
-  void attach_fast_path(fastpath::FastPath* fp, const config::DaemonConfig& config);
-  void set_publish_summary(const PublishSummary& summary);
-#endif
-  void set_server(const server::Server* server) {
-    server_ = server;
-  }
+  // The fast path's counters go on the page, and its sampled answers (when the config names a
+  // query log) into the log.
+  void attach_fast_path(FastPathRuntime& fast_path, const config::DaemonConfig& config);
+  void set_server(const server::Server* server) { server_ = server; }
   // The control API's connection counters, once it runs (metrics may be read meanwhile).
-  void set_control(const control::ControlServer* control) {
-    control_.store(control);
-  }
+  void set_control(const control::ControlServer* control) { control_.store(control); }
   // SIGUSR1: the log file was moved by a rotation tool; write to a new one at the same path.
   void reopen_query_log();
 
@@ -65,12 +53,7 @@ class Observability {
   observe::QueryCounters counters_;
   std::unique_ptr<observe::QueryLogWriter> query_log_;
   std::atomic<uint64_t> xdp_logged_{0};
-#ifdef MERIDIAN_WITH_XDP
-  mutable std::mutex publish_mutex_;
-  PublishSummary publish_;
-  fastpath::FastPath* fast_path_ = nullptr;
-  std::unique_ptr<fastpath::XdpQueryLogReader> xdp_reader_;
-#endif
+  FastPathRuntime* fast_path_ = nullptr;
 };
 
 }  // namespace meridian::daemon

@@ -13,6 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "abi/heartbeat.h"
 #include "policy/decision_table.h"
 #include "policy/gslb_engine.h"
 
@@ -141,7 +142,7 @@ void FastPath::set_stale_after(std::chrono::milliseconds stale_after) {
 void FastPath::beat() {
   if (!published_) return;
   const auto stale_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(stale_after_).count();
-  auto s = writer_.write_heartbeat(monotonic_ns(), static_cast<uint64_t>(stale_ns));
+  auto s = writer_.write_heartbeat(abi::monotonic_ns(), static_cast<uint64_t>(stale_ns));
   if (s.ok() == heartbeat_ok_) return;
   heartbeat_ok_ = s.ok();
   auto log = spdlog::get("fastpath");

@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <string>
+
+#include "abi/name_classes.h"
 
 namespace meridian::fastpath {
 
@@ -114,32 +115,6 @@ Status publish_policy(const FastPathMapFds& fds, const PolicyTables& policy, uin
 
 }  // namespace
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns) {
-  Heartbeat h;
-  h.written = control.heartbeat_ns != 0;
-  const uint64_t age_ns =
-      h.written && now_ns > control.heartbeat_ns ? now_ns - control.heartbeat_ns : 0;
-  h.age_seconds = static_cast<double>(age_ns) / 1e9;
-  h.stale_after_seconds = static_cast<double>(control.stale_after_ns) / 1e9;
-  h.stale = control.stale_after_ns != 0 && age_ns > control.stale_after_ns;
-  return h;
-}
-
-int name_class(size_t wire_length) {
-  if (wire_length > MDN_NAME_CLASS3) return -1;
-  return static_cast<int>(mdn_name_class(static_cast<uint32_t>(wire_length)));
-}
-
-size_t name_class_size(int c) {
-  return mdn_name_class_size(static_cast<uint32_t>(c));
-}
-
 MapWriter::MapWriter(FastPathMapFds fds, uint32_t max_entries_per_class)
     : fds_(fds), max_entries_(max_entries_per_class == 0 ? 1 : max_entries_per_class) {}
 
@@ -172,7 +147,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
   std::array<uint32_t, MDN_NAME_CLASSES> wanted{}, negatives{};
   bool nxdomain_safe = true;
   for (const auto& e : entries) {
-    const int c = name_class(e.name_key.size());
+    const int c = abi::name_class(e.name_key.size());
     if (c >= 0) ++wanted[c];
     if (c >= 0 && negative(e)) ++negatives[c];
   }
@@ -207,7 +182,7 @@ Result<PublishResult> MapWriter::publish(const std::vector<FastPathEntry>& entri
     uint32_t stored = 0;
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& e : entries) {
-        if (name_class(e.name_key.size()) != c || negative(e) != (pass == 1)) continue;
+        if (abi::name_class(e.name_key.size()) != c || negative(e) != (pass == 1)) continue;
         if (stored == capacity) {
           ++result.map_full;
           continue;

@@ -43,22 +43,6 @@ struct PublishResult {
   uint32_t generation = 0;
 };
 
-// CLOCK_MONOTONIC in nanoseconds: the clock of the program's bpf_ktime_get_*_ns().
-uint64_t monotonic_ns();
-
-// mdn_control's heartbeat as the program judges it at `now_ns` (monotonic_ns()).
-struct Heartbeat {
-  bool written = false;            // a meridiand has written one
-  double age_seconds = 0;          // since the last one (0 when none, or written after now_ns)
-  double stale_after_seconds = 0;  // 0: never stale
-  bool stale = false;              // the program passes every query up
-};
-Heartbeat heartbeat_of(const mdn_control& control, uint64_t now_ns);
-
-// Size class of a wire name length (1..255): the name map it lives in.
-int name_class(size_t wire_length);
-size_t name_class_size(int name_class);
-
 class MapWriter {
  public:
   // `max_entries_per_class` caps each new inner map; entries beyond it are counted as map_full
@@ -82,7 +66,7 @@ class MapWriter {
   Status set_query_log_sample(uint32_t one_in_n);
   Result<uint32_t> query_log_sample() const;
 
-  // The daemon's heartbeat: `heartbeat_ns` (CLOCK_MONOTONIC, monotonic_ns()) and the age past
+  // The daemon's heartbeat: `heartbeat_ns` (CLOCK_MONOTONIC, abi::monotonic_ns()) and the age past
   // which the program passes every query up (0: never). Kept by every later publish.
   Status write_heartbeat(uint64_t heartbeat_ns, uint64_t stale_after_ns);
   // The whole control value (generation, sample rate, heartbeat).

@@ -25,6 +25,69 @@ bool same(const zone::RecordSet& a, const zone::RecordSet& b) {
   return zone::record_set_to_json(a) == zone::record_set_to_json(b);
 }
 
+// The SQL of each StateWrite (commit() runs them in order); a write that records a change or
+// learns a zone's id puts it into the proposal.
+Status write_to(state::StateStore& s, const state_write::SeedZone& w, Proposal& p) {
+  auto created =
+      s.create_zone(w.info.origin, w.info.id, w.info.created_by, w.info.comment, w.record_sets);
+  if (!created) return created.error();
+  p.zones.at(w.info.id).info = *created;
+  return s.set_seed_snapshot(w.info.id, w.record_sets);
+}
+
+Status write_to(state::StateStore& s, const state_write::ApplyFileDifference& w, Proposal&) {
+  auto applied = s.apply_change_batch(w.zone_id, w.difference);
+  if (!applied) return applied.error();
+  return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::SetSeedSnapshot& w, Proposal&) {
+  return s.set_seed_snapshot(w.zone_id, w.record_sets);
+}
+
+Status write_to(state::StateStore& s, const state_write::SyncConfigHealthChecks& w, Proposal&) {
+  return s.sync_config_health_checks(w.objects);
+}
+
+Status write_to(state::StateStore& s, const state_write::ApplyChangeBatch& w, Proposal& p) {
+  auto applied = s.apply_change_batch(w.zone_id, w.batch);
+  if (!applied) return applied.error();
+  p.change = std::move(applied).value();
+  return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::CreateZone& w, Proposal& p) {
+  auto created = s.create_zone(w.info.origin, "", w.info.created_by, w.info.comment, w.record_sets);
+  if (!created) return created.error();
+  p.zones.erase(w.placeholder);
+  p.zones[created->id] = ZoneEntry{*created, w.zone};
+  p.change_zone_id = created->id;
+  return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::DeleteZone& w, Proposal&) {
+  auto deleted = s.delete_zone(w.zone_id);
+  if (!deleted) return deleted.error();
+  return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::ReplaceRecordSets& w, Proposal& p) {
+  auto replaced = s.replace_record_sets(w.zone_id, w.record_sets, w.comment);
+  if (!replaced) return replaced.error();
+  p.change = std::move(replaced).value();
+  return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::PutHealthCheck& w, Proposal&) {
+  return s.put_health_check(w.object);
+}
+
+Status write_to(state::StateStore& s, const state_write::DeleteHealthCheck& w, Proposal&) {
+  auto deleted = s.delete_health_check(w.id);
+  if (!deleted) return deleted.error();
+  return Ok{};
+}
+
 // Record sets that name a health check, with where each is.
 struct Reference {
   std::string zone;
@@ -173,13 +236,7 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
       info.comment = "seeded from the config file";
       info.record_set_count = file_records.size();
       p.zones[info.id] = ZoneEntry{info, file_zone};
-      p.writes.push_back([info, file_records](state::StateStore& s, Proposal& self) -> Status {
-        auto created =
-            s.create_zone(info.origin, info.id, info.created_by, info.comment, file_records);
-        if (!created) return created.error();
-        self.zones.at(info.id).info = *created;
-        return s.set_seed_snapshot(info.id, file_records);
-      });
+      p.writes.push_back(state_write::SeedZone{info, file_records});
       p.notes.push_back(source + ": seeded into the state database from its file (" +
                         std::to_string(file_records.size()) + " record sets)");
       continue;
@@ -227,18 +284,12 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
       ZoneEntry& entry = p.zones.at(*id);
       entry.zone = std::make_shared<const zone::Zone>(std::move(next));
       entry.info.record_set_count = entry.zone->record_set_count();
-      p.writes.push_back([zone_id = *id, diff](state::StateStore& s, Proposal&) -> Status {
-        auto applied = s.apply_change_batch(zone_id, diff);
-        if (!applied) return applied.error();
-        return Ok{};
-      });
+      p.writes.push_back(state_write::ApplyFileDifference{*id, diff});
       p.notes.push_back(source + ": its file changed; " + std::to_string(diff.changes.size()) +
                         " record sets updated in the state database");
     }
     if (snapshot_stale) {
-      p.writes.push_back([zone_id = *id, file_records](state::StateStore& s, Proposal&) {
-        return s.set_seed_snapshot(zone_id, file_records);
-      });
+      p.writes.push_back(state_write::SetSeedSnapshot{*id, file_records});
     }
   }
 
@@ -260,9 +311,7 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
     return make_error(
         "health checks of the config file and the state database: " + v.error().to_string(),
         config.source);
-  p.writes.push_back([objects = config.health_check_objects](state::StateStore& s, Proposal&) {
-    return s.sync_config_health_checks(objects);
-  });
+  p.writes.push_back(state_write::SyncConfigHealthChecks{config.health_check_objects});
   if (auto e = first_missing_reference(p)) return e->error;
   return p;
 }
@@ -297,12 +346,7 @@ CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id
   entry.zone = std::make_shared<const zone::Zone>(std::move(next));
   entry.info.record_set_count = entry.zone->record_set_count();
   p.change_zone_id = zone_id;
-  p.writes.push_back([zone_id, b = std::move(batch).value()](state::StateStore& s, Proposal& self) {
-    auto applied = s.apply_change_batch(zone_id, b);
-    if (!applied) return Status(applied.error());
-    self.change = std::move(applied).value();
-    return Status(Ok{});
-  });
+  p.writes.push_back(state_write::ApplyChangeBatch{zone_id, std::move(batch).value()});
   return p;
 }
 
@@ -351,15 +395,7 @@ CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
   auto shared = std::make_shared<const zone::Zone>(std::move(z));
   const std::string placeholder = "new:" + origin.key();
   p.zones[placeholder] = ZoneEntry{info, shared};
-  p.writes.push_back(
-      [info, records, shared, placeholder](state::StateStore& s, Proposal& self) -> Status {
-        auto created = s.create_zone(info.origin, "", info.created_by, info.comment, records);
-        if (!created) return created.error();
-        self.zones.erase(placeholder);
-        self.zones[created->id] = ZoneEntry{*created, shared};
-        self.change_zone_id = created->id;
-        return Ok{};
-      });
+  p.writes.push_back(state_write::CreateZone{info, std::move(records), shared, placeholder});
   return p;
 }
 
@@ -371,11 +407,7 @@ CatalogResult<Proposal> Catalog::propose_delete_zone(const std::string& zone_id)
   p.notes.push_back("zone " + p.zones.at(zone_id).info.origin.to_text() + " deleted");
   p.zones.erase(zone_id);
   p.change_zone_id = zone_id;
-  p.writes.push_back([zone_id](state::StateStore& s, Proposal&) -> Status {
-    auto deleted = s.delete_zone(zone_id);
-    if (!deleted) return deleted.error();
-    return Ok{};
-  });
+  p.writes.push_back(state_write::DeleteZone{zone_id});
   return p;
 }
 
@@ -400,12 +432,7 @@ CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id
   entry.info.record_set_count = entry.zone->record_set_count();
   p.change_zone_id = zone_id;
   p.writes.push_back(
-      [zone_id, records, c = std::string(comment)](state::StateStore& s, Proposal& self) {
-        auto replaced = s.replace_record_sets(zone_id, records, c);
-        if (!replaced) return Status(replaced.error());
-        self.change = std::move(replaced).value();
-        return Status(Ok{});
-      });
+      state_write::ReplaceRecordSets{zone_id, std::move(records), std::string(comment)});
   return p;
 }
 
@@ -427,8 +454,7 @@ CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& 
   }
   if (auto v = health::validate_health_checks(p.health_checks); !v)
     return CatalogError{Refusal::kInvalidInput, v.error()};
-  p.writes.push_back(
-      [object](state::StateStore& s, Proposal&) { return s.put_health_check(object); });
+  p.writes.push_back(state_write::PutHealthCheck{object});
   return p;
 }
 
@@ -453,24 +479,41 @@ CatalogResult<Proposal> Catalog::propose_delete_health_check(const std::string& 
                                               entry.info.origin.to_text());
   p.health_checks.erase(p.health_checks.begin() + static_cast<std::ptrdiff_t>(at));
   p.health_check_objects.erase(p.health_check_objects.begin() + static_cast<std::ptrdiff_t>(at));
-  p.writes.push_back([id](state::StateStore& s, Proposal&) -> Status {
-    auto deleted = s.delete_health_check(id);
-    if (!deleted) return deleted.error();
-    return Ok{};
-  });
+  p.writes.push_back(state_write::DeleteHealthCheck{id});
   return p;
 }
 
 Status Catalog::commit(Proposal& proposal) {
   if (store_) {
-    for (auto& write : proposal.writes) {
-      if (auto s = write(*store_, proposal); !s) return s;
+    for (const auto& step : proposal.writes) {
+      auto s = std::visit([&](const auto& w) { return write_to(*store_, w, proposal); }, step);
+      if (!s) return s;
     }
   }
   zones_ = proposal.zones;
   check_objects_ = proposal.health_check_objects;
   checks_ = proposal.health_checks;
   return Ok{};
+}
+
+Status Catalog::mark_insync(Proposal& proposal) {
+  if (!store_ || !proposal.change) return Ok{};
+  if (auto s = store_->mark_insync_through(proposal.change->id); !s) return s;
+  proposal.change->status = state::ChangeStatus::kInsync;
+  return Ok{};
+}
+
+Status Catalog::mark_all_insync() {
+  if (!store_) return Ok{};
+  auto latest = store_->list_changes(1);
+  if (!latest) return latest.error();
+  if (latest->empty()) return Ok{};
+  return store_->mark_insync_through(latest->front().id);
+}
+
+Result<std::optional<state::ChangeInfo>> Catalog::find_change(std::string_view change_id) const {
+  if (!store_) return std::optional<state::ChangeInfo>{};
+  return store_->find_change(change_id);
 }
 
 }  // namespace meridian::manage

@@ -11,7 +11,6 @@
 // Not thread safe: the daemon's controller serialises every call.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +24,7 @@
 #include "config/daemon_config.h"
 #include "health/health_check_config.h"
 #include "state/state_store.h"
+#include "zone/route53_json.h"
 #include "zone/zone.h"
 #include "zone/zone_set.h"
 
@@ -54,6 +54,64 @@ struct ZoneEntry {
   std::shared_ptr<const zone::Zone> zone;
 };
 
+// The database writes a proposal is made of, each named for what it writes, so a reader can go
+// from Catalog::commit() to the SQL. Each is its own transaction and idempotent when repeated.
+namespace state_write {
+// A config-file zone the database does not have yet, with its seed snapshot.
+struct SeedZone {
+  state::ZoneInfo info;
+  std::vector<zone::RecordSet> record_sets;
+};
+// The config file's difference since it was last read, applied to the zone as stored.
+struct ApplyFileDifference {
+  std::string zone_id;
+  zone::ChangeBatch difference;
+};
+// The config file's record sets as last read: what its next difference is taken against.
+struct SetSeedSnapshot {
+  std::string zone_id;
+  std::vector<zone::RecordSet> record_sets;
+};
+// The config file's health checks (those it no longer names are dropped).
+struct SyncConfigHealthChecks {
+  std::vector<nlohmann::json> objects;
+};
+// A change batch through the API, recorded as a change (Proposal::change).
+struct ApplyChangeBatch {
+  std::string zone_id;
+  zone::ChangeBatch batch;
+};
+// A zone created through the API: the store picks its id, which replaces `placeholder` as the
+// proposal's key for it.
+struct CreateZone {
+  state::ZoneInfo info;
+  std::vector<zone::RecordSet> record_sets;
+  std::shared_ptr<const zone::Zone> zone;
+  std::string placeholder;
+};
+struct DeleteZone {
+  std::string zone_id;
+};
+// Every record set of a zone (an import), recorded as a change (Proposal::change).
+struct ReplaceRecordSets {
+  std::string zone_id;
+  std::vector<zone::RecordSet> record_sets;
+  std::string comment;
+};
+struct PutHealthCheck {
+  nlohmann::json object;
+};
+struct DeleteHealthCheck {
+  std::string id;
+};
+}  // namespace state_write
+
+using StateWrite = std::variant<state_write::SeedZone, state_write::ApplyFileDifference,
+                                state_write::SetSeedSnapshot, state_write::SyncConfigHealthChecks,
+                                state_write::ApplyChangeBatch, state_write::CreateZone,
+                                state_write::DeleteZone, state_write::ReplaceRecordSets,
+                                state_write::PutHealthCheck, state_write::DeleteHealthCheck>;
+
 // A validated next state, not yet written: what the daemon prepares and installs, and what
 // commit() writes.
 struct Proposal {
@@ -61,7 +119,7 @@ struct Proposal {
   std::vector<nlohmann::json> health_check_objects;
   std::vector<health::HealthCheckConfig> health_checks;
   // Writes that make the database hold this state, run by commit() in order.
-  std::vector<std::function<Status(state::StateStore&, Proposal&)>> writes;
+  std::vector<StateWrite> writes;
   std::vector<std::string> notes;           // for the log (zones seeded, differences applied)
   std::string change_zone_id;               // the zone a change batch or import went to
   std::optional<state::ChangeInfo> change;  // set by commit() for a batch or import
@@ -75,7 +133,8 @@ class Catalog {
   static Result<std::unique_ptr<Catalog>> open(const std::string& db_path);
 
   bool durable() const { return store_ != nullptr; }
-  state::StateStore* store() { return store_.get(); }
+  // Read-only: the database is written through commit() and the mark_* calls alone.
+  const state::StateStore* store() const { return store_.get(); }
   const std::map<std::string, ZoneEntry>& zones() const { return zones_; }
   const std::vector<nlohmann::json>& health_check_objects() const { return check_objects_; }
   const std::vector<health::HealthCheckConfig>& health_checks() const { return checks_; }
@@ -105,6 +164,15 @@ class Catalog {
   // makes it the catalog's state. On error the catalog keeps its state; the database may hold
   // a prefix of the writes, which the next start reconciles.
   Status commit(Proposal& proposal);
+
+  // A recorded change is INSYNC once what it changed is served (after the publish that follows
+  // commit()). Nothing to mark without a database.
+  // The proposal's change (a batch or an import): in the database, then in `proposal.change`.
+  Status mark_insync(Proposal& proposal);
+  // Every recorded change: after a publish of everything the database holds.
+  Status mark_all_insync();
+  // A recorded change by id (without the "/change/" prefix); nullopt when there is none.
+  Result<std::optional<state::ChangeInfo>> find_change(std::string_view change_id) const;
 
  private:
   explicit Catalog(std::unique_ptr<state::StateStore> store) : store_(std::move(store)) {}

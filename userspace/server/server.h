@@ -12,7 +12,7 @@
 
 #include "answer/responder.h"
 #include "common/result.h"
-#include "config/daemon_config.h"
+#include "config/server_settings.h"
 #include "meridian_rrl.h"
 #include "rrl/rate_limiter.h"
 #include "server/query_event.h"

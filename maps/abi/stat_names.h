@@ -5,9 +5,9 @@
 
 #include "meridian_maps.h"
 
-namespace meridian::fastpath {
+namespace meridian::abi {
 
 // "answered", "pass_name_miss", ...; "unknown" for a value outside the enum.
 const char* stat_name(size_t index);
 
-}  // namespace meridian::fastpath
+}  // namespace meridian::abi

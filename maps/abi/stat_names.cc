@@ -1,9 +1,9 @@
 // Counter names, one per enum mdn_stat value, in enum order.
-#include "fastpath/stat_names.h"
+#include "abi/stat_names.h"
 
 #include <array>
 
-namespace meridian::fastpath {
+namespace meridian::abi {
 
 namespace {
 
@@ -23,4 +23,4 @@ const char* stat_name(size_t index) {
   return index < kNames.size() ? kNames[index] : "unknown";
 }
 
-}  // namespace meridian::fastpath
+}  // namespace meridian::abi
