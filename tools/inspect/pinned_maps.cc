@@ -16,19 +16,6 @@
 
 namespace meridian::inspect {
 
-MapFd& MapFd::operator=(MapFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-MapFd::~MapFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 std::string map_type_name(uint32_t type) {
   switch (type) {
     case BPF_MAP_TYPE_HASH:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "meridian_maps.h"
 
 namespace meridian::inspect {
@@ -20,22 +21,8 @@ struct InspectError {
   std::string what;
 };
 
-// An owned map file descriptor (closed on destruction; movable, not copyable).
-class MapFd {
- public:
-  MapFd() = default;
-  explicit MapFd(int fd) : fd_(fd) {}
-  MapFd(MapFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  MapFd& operator=(MapFd&& other) noexcept;
-  ~MapFd();
-  MapFd(const MapFd&) = delete;
-  MapFd& operator=(const MapFd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+// An owned map file descriptor.
+using MapFd = UniqueFd;
 
 struct MapInfo {
   std::string name;  // the kernel's (15 characters at most) or the pin's

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "abi/name_classes.h"
+#include "common/unique_fd.h"
 
 namespace meridian::fastpath {
 
@@ -21,20 +22,7 @@ std::string errno_text(int err) {
 }
 
 // Owns a map fd until it has been handed to an outer map (which keeps its own reference).
-class MapFd {
- public:
-  explicit MapFd(int fd) : fd_(fd) {}
-  MapFd(MapFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  ~MapFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  MapFd(const MapFd&) = delete;
-  MapFd& operator=(const MapFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using MapFd = UniqueFd;
 
 // A fresh inner map of `type` holding `count` values (at least one slot: a map cannot be empty).
 Result<int> create_inner(bpf_map_type type, const std::string& name, uint32_t key_size,

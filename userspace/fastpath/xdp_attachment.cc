@@ -10,6 +10,8 @@
 
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace meridian::fastpath {
 
 Result<AttachMode> attach_mode_from_text(const std::string& text) {
@@ -50,20 +52,8 @@ Result<std::unique_ptr<XdpAttachment>> XdpAttachment::attach(int program_fd,
 
 namespace {
 
-// Closes a program fd obtained by id.
-class ProgramFd {
- public:
-  explicit ProgramFd(int fd) : fd_(fd) {}
-  ~ProgramFd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  ProgramFd(const ProgramFd&) = delete;
-  ProgramFd& operator=(const ProgramFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// A program fd obtained by id.
+using ProgramFd = UniqueFd;
 
 Result<std::string> program_name(uint32_t id) {
   ProgramFd fd(bpf_prog_get_fd_by_id(id));

@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/unique_fd.h"
 #include "server/event_tag.h"
 #include "server/tcp_worker.h"
 #include "server/udp_worker.h"
@@ -151,7 +152,7 @@ class Worker {
   Worker(int epoll_fd, const zone::ZoneStore& zones, const answer::Responder& responder,
          const rrl::RateLimiter& limiter, TcpConnectionBudget& budget,
          const TcpWorkerLimits& tcp_limits, const QueryObserver* on_query)
-      : epoll_fd_{epoll_fd},
+      : epoll_fd_(epoll_fd),
         udp_(epoll_fd, zones, responder, limiter, on_query),
         tcp_(epoll_fd, zones, responder, budget, tcp_limits, on_query) {}
   ~Worker() = default;  // members close their sockets before the epoll fd below goes
@@ -160,14 +161,14 @@ class Worker {
   TcpWorker& tcp() { return tcp_; }
   const UdpWorker& udp() const { return udp_; }
   const TcpWorker& tcp() const { return tcp_; }
-  int epoll_fd() const { return epoll_fd_.fd; }
+  int epoll_fd() const { return epoll_fd_.get(); }
 
   void run(const std::atomic<bool>& stopping) {
     constexpr int kEvents = 64;
     epoll_event events[kEvents];
     while (!stopping.load(std::memory_order_relaxed)) {
       int timeout = tcp_.next_expiry_ms(TcpWorker::Clock::now());
-      int n = epoll_wait(epoll_fd_.fd, events, kEvents, timeout);
+      int n = epoll_wait(epoll_fd_.get(), events, kEvents, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
         server_log()->error("epoll_wait failed: {}", std::strerror(errno));
@@ -194,11 +195,7 @@ class Worker {
   }
 
  private:
-  struct OwnedFd {
-    int fd;
-    ~OwnedFd() { close(fd); }
-  };
-  OwnedFd epoll_fd_;  // declared first: destroyed after the workers that use it
+  UniqueFd epoll_fd_;  // declared first: destroyed after the workers that use it
   UdpWorker udp_;
   TcpWorker tcp_;
 };
