@@ -28,6 +28,7 @@
 #include "fastpath/policy_compiler.h"
 #include "fastpath/xdp_program.h"
 #include "geo/geo_database.h"
+#include "health/health_checker.h"
 #include "policy/gslb_engine.h"
 #include "unit/route53_text.h"
 #include "unit/test_files.h"
@@ -691,6 +692,55 @@ TEST_F(XdpPolicy, HealthMapMovesAnswersWithoutRepublishing) {
   EXPECT_EQ(parse(dns_of(xdp(f), f)).answers, std::set<std::string>{"198.51.100.21"});
   set_health("hc-primary", true);
   EXPECT_EQ(parse(dns_of(xdp(f), f)).answers, std::set<std::string>{"198.51.100.20"});
+}
+
+// Route 53: a disabled check is healthy and Inverted is applied last, so Disabled + Inverted is
+// unhealthy. The states come from a real HealthChecker and reach the view and the health map the
+// daemon's way (its snapshot, as HealthRuntime::sync copies it); the XDP program then answers as
+// for a failed check, with the same bytes as userspace.
+TEST_F(XdpPolicy, DisabledAndInvertedCheckIsUnhealthyInBothPaths) {
+  auto check = [](const std::string& id, bool inverted) {
+    health::HealthCheckConfig c;
+    c.id = id;
+    c.type = health::CheckType::kTcp;
+    c.ip_address = "127.0.0.1";
+    c.port = 9;  // never probed: the checks are disabled
+    c.disabled = true;
+    c.inverted = inverted;
+    return c;
+  };
+  const std::string p = "198.51.100.";
+  struct Row {
+    std::string name;
+    std::vector<health::HealthCheckConfig> checks;
+    std::set<std::string> answers;
+  };
+  const std::vector<Row> rows = {
+      {"f.example.com.", {check("hc-primary", true), check("hc-secondary", false)}, {p + "21"}},
+      {"f.example.com.", {check("hc-primary", false), check("hc-secondary", true)}, {p + "20"}},
+      {"w.example.com.",
+       {check("hc-w1", true), check("hc-w3", true), check("hc-w6", true)},
+       {p + "9"}},  // every weighted set down: the weight-0 standby
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name + " " + row.checks[0].id);
+    health::HealthChecker checker({}, nullptr);
+    ASSERT_TRUE(checker.start(row.checks).ok());
+    const auto states = checker.snapshot();
+    checker.stop();
+    ASSERT_EQ(states.size(), row.checks.size());
+    for (const auto& c : row.checks) {
+      EXPECT_EQ(states.at(c.id).healthy(), !c.inverted) << c.id;
+      set_health(c.id, states.at(c.id).healthy());
+    }
+    const FrameSpec f = frame_for(row.name, dns::rrtype::A, {"198.18.1.7"});
+    const auto r = xdp(f);
+    ASSERT_EQ(r.action, static_cast<uint32_t>(XDP_TX));
+    EXPECT_EQ(parse(dns_of(r, f)).answers, row.answers);
+    EXPECT_EQ(parse(userspace(f)).answers, row.answers);
+    EXPECT_EQ(r.frame, testing::expected_reply_frame(f, userspace(f))) << "same bytes as userspace";
+    for (const auto& c : row.checks) set_health(c.id, true);
+  }
 }
 
 }  // namespace

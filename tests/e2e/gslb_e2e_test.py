@@ -29,6 +29,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+import control_http
 from daemon_process import DaemonProcess
 
 MERIDIAND = None
@@ -155,7 +156,7 @@ def record(name, values, ttl=30, **routing):
     return rs
 
 
-def zone_json():
+def zone_json(extra_sets=()):
     sets = [
         {"Name": ZONE, "Type": "SOA", "TTL": 300, "ResourceRecords": [
             {"Value": "ns1.gslb.test. hostmaster.gslb.test. 1 7200 900 1209600 60"}]},
@@ -188,7 +189,7 @@ def zone_json():
         # All down -> NODATA ("all_down" in the config) instead of failing open.
         record("alldown", ["198.18.1.5"], SetIdentifier="only", Weight=1, HealthCheckId="hc-a"),
     ]
-    return {"ResourceRecordSets": sets}
+    return {"ResourceRecordSets": sets + list(extra_sets)}
 
 
 def health_checks(backends, thresholds):
@@ -205,17 +206,17 @@ def health_checks(backends, thresholds):
 
 
 class GslbDaemon(DaemonProcess):
-    def __init__(self, backends, webhook_url, thresholds):
+    def __init__(self, backends, webhook_url, thresholds, extra_sets=(), extra_checks=()):
         super().__init__("meridiand-gslb-e2e-")
         self.thresholds = thresholds
         self.backends = backends
-        self.write_file("gslb.test.json", json.dumps(zone_json(), indent=1))
+        self.write_file("gslb.test.json", json.dumps(zone_json(extra_sets), indent=1))
         self.write_file("latency.csv", LATENCY_CSV)
         self.write_file("geo.json", json.dumps({"ip_version": 6, "networks": GEO_NETWORKS}))
         subprocess.run(["perl", os.path.join(SOURCE_DIR, "tests/tools/make_test_mmdb.pl"),
                         os.path.join(self.dir, "geo.json"), os.path.join(self.dir, "geo.mmdb")],
                        check=True, timeout=60)
-        self.checks = health_checks(backends, thresholds)
+        self.checks = health_checks(backends, thresholds) + list(extra_checks)
         self.write_file("checks.json", json.dumps(self.checks, indent=1))
         self.config = {
             "listen": ["127.0.0.1:0"], "workers": 2, "log": {"level": "info"},
@@ -266,6 +267,12 @@ class GslbTestBase(unittest.TestCase):
     """One daemon, three backends, one webhook receiver per test class."""
 
     THRESHOLDS = {"a": 1, "b": 2, "c": 1}
+    EXTRA_SETS = ()  # record sets a test class adds to zone_json()
+
+    @classmethod
+    def extra_checks(cls, backends):
+        """Health checks a test class adds to health_checks()."""
+        return []
 
     @classmethod
     def setUpClass(cls):
@@ -279,7 +286,8 @@ class GslbTestBase(unittest.TestCase):
         try:
             for b in cls.backends.values():
                 b.start()
-            cls.daemon = GslbDaemon(cls.backends, cls.webhook.url, cls.THRESHOLDS).start()
+            cls.daemon = GslbDaemon(cls.backends, cls.webhook.url, cls.THRESHOLDS,
+                                    cls.EXTRA_SETS, cls.extra_checks(cls.backends)).start()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -372,6 +380,58 @@ class GslbSteadyStateTest(GslbTestBase):
 
     def test_calculated_healthy_while_both_children_are(self):
         self.assertEqual(answers(self.server, "calculated", count=5), {("198.18.9.1",)})
+
+
+class GslbDisabledInvertedTest(GslbTestBase):
+    """Route 53: a disabled check is healthy and Inverted is applied last, so a check both
+    Disabled and Inverted is unhealthy. Every backend is up: failover, weighted and a CALCULATED
+    check answer as for a failed check, and the control API reports the check unhealthy."""
+
+    EXTRA_SETS = (
+        record("offinv-failover", ["198.18.1.6"], SetIdentifier="primary", Failover="PRIMARY",
+               HealthCheckId="hc-off-inv"),
+        record("offinv-failover", ["198.18.2.6"], SetIdentifier="secondary",
+               Failover="SECONDARY", HealthCheckId="hc-off"),
+        record("offinv-weighted", ["198.18.1.7"], SetIdentifier="a", Weight=1,
+               HealthCheckId="hc-off-inv"),
+        record("offinv-weighted", ["198.18.2.7"], SetIdentifier="b", Weight=1,
+               HealthCheckId="hc-off"),
+        record("offinv-calculated", ["198.18.9.3"], SetIdentifier="primary", Failover="PRIMARY",
+               HealthCheckId="hc-calc-off-inv"),
+        record("offinv-calculated", ["198.18.9.4"], SetIdentifier="secondary",
+               Failover="SECONDARY"),
+    )
+
+    @classmethod
+    def extra_checks(cls, backends):
+        a = backends["a"]
+        http = {"Type": "HTTP", "IPAddress": a.host, "Port": a.port, "ResourcePath": "/",
+                "RequestInterval": INTERVAL_S, "FailureThreshold": 1}
+        return [
+            dict(http, Id="hc-off-inv", Disabled=True, Inverted=True),
+            dict(http, Id="hc-off", Disabled=True, InitialState="unhealthy"),
+            {"Id": "hc-calc-off-inv", "Type": "CALCULATED", "ChildHealthChecks": ["hc-a"],
+             "HealthThreshold": 1, "Disabled": True, "Inverted": True},
+        ]
+
+    def test_failover_answers_secondary(self):
+        self.assertEqual(answers(self.server, "offinv-failover", count=10), {("198.18.2.6",)})
+
+    def test_weighted_answers_only_the_other_set(self):
+        self.assertEqual(answers(self.server, "offinv-weighted", count=30), {("198.18.2.7",)})
+
+    def test_calculated_disabled_and_inverted_is_unhealthy(self):
+        self.assertEqual(answers(self.server, "offinv-calculated", count=5), {("198.18.9.4",)})
+
+    def test_control_api_reports_unhealthy(self):
+        r = control_http.request("GET", "/v1/health",
+                                 unix=os.path.join(self.daemon.dir, "control.sock"))
+        self.assertEqual(r.status, 200)
+        status = {h["Id"]: h["Status"] for h in r.json()["HealthCheckStatuses"]}
+        self.assertEqual(status["hc-off-inv"], "unhealthy")
+        self.assertEqual(status["hc-calc-off-inv"], "unhealthy")
+        self.assertEqual(status["hc-off"], "healthy")
+        self.assertEqual(status["hc-a"], "healthy")
 
 
 class GslbFailoverTest(GslbTestBase):

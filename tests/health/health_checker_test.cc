@@ -181,6 +181,50 @@ TEST(HealthCheckerTest, DisabledIsHealthyAndNotProbed) {
   EXPECT_TRUE(log.all().empty());
 }
 
+// Route 53: a disabled check is healthy and Inverted is applied last, so Disabled + Inverted is
+// unhealthy (not probed either); a CALCULATED parent counts that child as unhealthy; an update
+// that sets or clears Inverted on a disabled check moves its state with one transition.
+TEST(HealthCheckerTest, DisabledAndInvertedIsUnhealthy) {
+  TestBackend backend;
+  ASSERT_TRUE(backend.ok());
+  TransitionLog log;
+  HealthChecker checker({}, log.callback());
+  HealthCheckConfig off_inv = http_check("off-inv", backend.port(), 1);
+  off_inv.disabled = true;
+  off_inv.inverted = true;
+  HealthCheckConfig off = http_check("off", backend.port(), 1);
+  off.disabled = true;
+  off.initial_state = HealthStatus::kUnhealthy;
+  HealthCheckConfig parent;
+  parent.id = "parent";
+  parent.type = CheckType::kCalculated;
+  parent.child_health_checks = {"off-inv", "off"};
+  parent.health_threshold = 2;
+  ASSERT_TRUE(checker.start({off_inv, off, parent}).ok());
+  EXPECT_FALSE(checker.state("off-inv")->healthy());
+  EXPECT_TRUE(checker.state("off")->healthy());
+  EXPECT_FALSE(checker.state("parent")->healthy());
+  EXPECT_EQ(checker.state("parent")->last_failure_reason, "1 of 2 children healthy, threshold 2");
+  std::this_thread::sleep_for(1200ms);  // one interval
+  EXPECT_EQ(backend.request_count(), 0u);
+  EXPECT_FALSE(checker.state("off-inv")->healthy());
+
+  off_inv.inverted = false;  // disabled alone: healthy, and the parent follows
+  ASSERT_TRUE(checker.update({off_inv, off, parent}).ok());
+  ASSERT_TRUE(eventually([&] { return checker.state("parent")->healthy(); }, 2000ms));
+  EXPECT_TRUE(checker.state("off-inv")->healthy());
+  off_inv.inverted = true;
+  ASSERT_TRUE(checker.update({off_inv, off, parent}).ok());
+  ASSERT_TRUE(eventually([&] { return !checker.state("parent")->healthy(); }, 2000ms));
+  EXPECT_FALSE(checker.state("off-inv")->healthy());
+  checker.stop();
+  std::vector<std::string> off_inv_reasons;
+  for (const Transition& t : log.all())
+    if (t.check_id == "off-inv") off_inv_reasons.push_back(t.reason);
+  EXPECT_EQ(off_inv_reasons, (std::vector<std::string>{"disabled", "disabled, inverted"}));
+  EXPECT_EQ(backend.request_count(), 0u);
+}
+
 TEST(HealthCheckerTest, CalculatedFollowsChildren) {
   TestBackend a;
   TestBackend b;

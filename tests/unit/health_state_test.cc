@@ -2,6 +2,8 @@
 // CALCULATED evaluation (threshold 0, above the child count, disabled child). Table-driven.
 #include "health/health_state.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -34,7 +36,12 @@ TEST(HealthStateTest, Sequences) {
       {"threshold 10", 10, false, false, kHealthy, "FFFFFFFFFF", "HHHHHHHHHU"},
       {"inverted: success counts as failure", 2, true, false, kHealthy, "SSFF", "HUUH"},
       {"disabled stays healthy", 1, false, true, kUnhealthy, "FFFF", "HHHH"},
-      {"disabled and inverted", 1, true, true, kHealthy, "SS", "HH"},
+      // Route 53: a disabled check is healthy and Inverted is applied last, so the two together
+      // are unhealthy, whatever the probe or the initial state says.
+      {"disabled and inverted", 1, true, true, kHealthy, "SSFF", "UUUU"},
+      {"disabled and inverted, initial unhealthy", 3, true, true, kUnhealthy, "SF", "UU"},
+      {"disabled alone, initial unhealthy", 3, false, true, kUnhealthy, "FS", "HH"},
+      {"inverted alone, threshold 1", 1, true, false, kHealthy, "SFS", "UHU"},
       {"initial unhealthy holds on failures", 2, false, false, kUnhealthy, "FFS", "UUU"},
   };
   for (const SequenceRow& row : rows) {
@@ -85,6 +92,70 @@ TEST(HealthStateTest, RecordsReasonLatencyAndCounts) {
   EXPECT_EQ(state.last_failure_reason, "HTTP 503");  // kept for operators after a success
   EXPECT_EQ(state.consecutive_successes, 1u);
   EXPECT_EQ(state.consecutive_failures, 0u);
+}
+
+TEST(HealthStateTest, DisabledIsPinnedAndInvertedAppliedLast) {
+  HealthCheckConfig check;
+  check.failure_threshold = 1;
+  for (bool initial_healthy : {true, false}) {
+    check.initial_state = initial_healthy ? kHealthy : kUnhealthy;
+    check.disabled = true;
+    check.inverted = false;
+    EXPECT_EQ(disabled_status(check), kHealthy);
+    EXPECT_TRUE(initial_check_state(check).healthy());
+    check.inverted = true;
+    EXPECT_EQ(disabled_status(check), kUnhealthy);
+    EXPECT_FALSE(initial_check_state(check).healthy());
+    check.disabled = false;
+    EXPECT_EQ(initial_check_state(check).healthy(), initial_healthy);  // Inverted alone: as set
+  }
+  // A state restored healthy (e.g. from before the check was disabled) moves to unhealthy with
+  // the reason that says why.
+  check.disabled = true;
+  check.inverted = true;
+  CheckState state;
+  state.status = kHealthy;
+  auto change = record_outcome(state, check, {true, "", {}}, {});
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->new_state, kUnhealthy);
+  EXPECT_EQ(change->reason, "disabled, inverted");
+  check.inverted = false;
+  change = record_outcome(state, check, {false, "HTTP 503", {}}, {});
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->new_state, kHealthy);
+  EXPECT_EQ(change->reason, "disabled");
+}
+
+TEST(HealthStateTest, CalculatedInvertedAndDisabled) {
+  HealthCheckConfig calc;
+  calc.type = CheckType::kCalculated;
+  calc.failure_threshold = 3;  // ignored: CALCULATED flips on the first verdict
+  calc.child_health_checks = {"a", "b"};
+  calc.health_threshold = 2;
+  using Children = std::function<bool(const std::string&)>;
+  const Children all_up = [](const std::string&) { return true; };
+  const Children one_down = [](const std::string& id) { return id == "a"; };
+
+  calc.inverted = true;  // healthy children make it unhealthy, at once
+  CheckState state = initial_check_state(calc);
+  record_outcome(state, calc, evaluate_calculated(calc, all_up), {});
+  EXPECT_FALSE(state.healthy());
+  record_outcome(state, calc, evaluate_calculated(calc, one_down), {});
+  EXPECT_TRUE(state.healthy());
+
+  calc.disabled = true;  // disabled and inverted: unhealthy, whatever the children
+  state = initial_check_state(calc);
+  EXPECT_FALSE(state.healthy());
+  for (const Children& children : {all_up, one_down}) {
+    record_outcome(state, calc, evaluate_calculated(calc, children), {});
+    EXPECT_FALSE(state.healthy());
+  }
+  calc.inverted = false;  // disabled alone: healthy, whatever the children
+  state = initial_check_state(calc);
+  for (const Children& children : {all_up, one_down}) {
+    record_outcome(state, calc, evaluate_calculated(calc, children), {});
+    EXPECT_TRUE(state.healthy());
+  }
 }
 
 struct CalculatedRow {

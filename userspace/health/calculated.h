@@ -1,6 +1,6 @@
 // CALCULATED checks: healthy when at least HealthThreshold children are healthy. Threshold 0 is
 // always healthy; a threshold above the child count is always unhealthy; a disabled child counts
-// as healthy (its state is pinned healthy, see health_state.h).
+// by its pinned state: healthy, unhealthy when also Inverted (disabled_status in health_state.h).
 #pragma once
 
 #include <functional>

@@ -102,7 +102,7 @@ void HealthChecker::add_check(const HealthCheckConfig& config, SteadyTime now) {
   if (auto stored = stored_.find(config.id); stored != stored_.end()) {
     check.state = stored->second;
     stored_.erase(stored);
-    if (config.disabled) check.state.status = HealthStatus::kHealthy;
+    if (config.disabled) check.state.status = disabled_status(config);
   }
   check.next_due = now;  // first probe at once
   check.generation = next_generation_++;
@@ -188,10 +188,11 @@ void HealthChecker::transition(Check& check, const StateChange& change) {
 }
 
 void HealthChecker::evaluate_calculated_checks() {
+  // A disabled child's state is pinned (disabled_status: healthy, unhealthy when also Inverted),
+  // so its state is what counts, as for any other child.
   auto child_healthy = [this](const std::string& child) {
     auto found = checks_.find(child);
-    return found != checks_.end() &&
-           (found->second.config.disabled || found->second.state.healthy());
+    return found != checks_.end() && found->second.state.healthy();
   };
   for (auto& [id, check] : checks_) {
     if (check.config.type != CheckType::kCalculated) continue;
@@ -248,14 +249,17 @@ void HealthChecker::apply_update(std::vector<HealthCheckConfig> configs) {
     publish(check);
     changed.push_back(config.id);
   }
-  // A check that became disabled is healthy from now on.
+  // A check that became disabled (or changed Inverted while disabled) is pinned from now on:
+  // healthy, unhealthy when also Inverted.
   for (const std::string& id : changed) {
     Check& check = checks_[id];
-    if (check.config.disabled && !check.state.healthy()) {
-      check.state.status = HealthStatus::kHealthy;
-      publish(check);
-      transition(check, StateChange{HealthStatus::kUnhealthy, HealthStatus::kHealthy, "disabled"});
-    }
+    if (!check.config.disabled) continue;
+    const HealthStatus pinned = disabled_status(check.config);
+    if (check.state.status == pinned) continue;
+    const HealthStatus old_state = check.state.status;
+    check.state.status = pinned;
+    publish(check);
+    transition(check, StateChange{old_state, pinned, disabled_reason(check.config)});
   }
   evaluate_calculated_checks();
   health_log()->info("health checks updated: {} checks, {} removed, {} changed", checks_.size(),

@@ -19,8 +19,16 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
 
 CheckState initial_check_state(const HealthCheckConfig& check) {
   CheckState state;
-  state.status = check.disabled ? HealthStatus::kHealthy : check.initial_state;
+  state.status = check.disabled ? disabled_status(check) : check.initial_state;
   return state;
+}
+
+HealthStatus disabled_status(const HealthCheckConfig& check) {
+  return check.inverted ? HealthStatus::kUnhealthy : HealthStatus::kHealthy;
+}
+
+std::string disabled_reason(const HealthCheckConfig& check) {
+  return check.inverted ? "disabled, inverted" : "disabled";
 }
 
 std::optional<StateChange> record_outcome(CheckState& state, const HealthCheckConfig& check,
@@ -47,7 +55,7 @@ std::optional<StateChange> record_outcome(CheckState& state, const HealthCheckCo
   const uint32_t threshold = check.type == CheckType::kCalculated ? 1 : check.failure_threshold;
   HealthStatus new_state = old_state;
   if (check.disabled) {
-    new_state = HealthStatus::kHealthy;
+    new_state = disabled_status(check);
   } else if (success && state.consecutive_successes >= threshold) {
     new_state = HealthStatus::kHealthy;
   } else if (!success && state.consecutive_failures >= threshold) {
@@ -57,7 +65,7 @@ std::optional<StateChange> record_outcome(CheckState& state, const HealthCheckCo
   state.status = new_state;
   StateChange change{old_state, new_state, {}};
   if (check.disabled) {
-    change.reason = "disabled";
+    change.reason = disabled_reason(check);
   } else if (new_state == HealthStatus::kUnhealthy) {
     change.reason = reason;
   } else {

@@ -52,10 +52,18 @@ std::string rfc3339(std::chrono::system_clock::time_point time);
 // The state a check starts in when nothing was stored for it.
 CheckState initial_check_state(const HealthCheckConfig& check);
 
+// The state a Disabled check is pinned to. Route 53 (API reference, HealthCheckConfig): a disabled
+// check is considered healthy, and Inverted is applied last, so Disabled and Inverted together
+// are unhealthy.
+HealthStatus disabled_status(const HealthCheckConfig& check);
+// The reason given when a check moves to that state: "disabled" or "disabled, inverted".
+std::string disabled_reason(const HealthCheckConfig& check);
+
 // Counts one outcome under the check's rules and returns the change when the state flips.
 // Inverted flips the outcome before counting (with equal thresholds both ways that is the same as
-// flipping the state last); Disabled pins the state to healthy; CALCULATED checks flip at once
-// (their children already carry the anti-flap thresholds).
+// flipping the state last); Disabled pins the state to disabled_status() (healthy, unhealthy when
+// also Inverted); CALCULATED checks flip at once (their children already carry the anti-flap
+// thresholds).
 std::optional<StateChange> record_outcome(CheckState& state, const HealthCheckConfig& check,
                                           const ProbeOutcome& outcome,
                                           std::chrono::system_clock::time_point now);
