@@ -22,6 +22,7 @@ import unittest
 import dns.exception
 import dns.flags
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -178,6 +179,30 @@ class ServingTest(unittest.TestCase):
                 s.recv(65535)
         # The server is still answering afterwards.
         self.assert_host_answer(query("host.example.com.", "A", self.daemon.udp4), tcp=False)
+
+    def test_other_opcodes_notimp_with_only_qr_and_opcode(self):
+        """NOTIFY, STATUS and UPDATE with RD, CD and AD set: NOTIMP whose flags are QR and the
+        opcode only, the ID copied (ISC's compliance tester, `opcodeflg`), over UDP and TCP."""
+        for opcode in (dns.opcode.NOTIFY, dns.opcode.STATUS, dns.opcode.UPDATE):
+            for tcp in (False, True):
+                with self.subTest(opcode=dns.opcode.to_text(opcode), tcp=tcp):
+                    q = dns.message.make_query("example.com.", "SOA")
+                    q.id = 0x4d2e
+                    q.set_opcode(opcode)
+                    q.flags |= dns.flags.RD | dns.flags.CD | dns.flags.AD
+                    if tcp:
+                        with tcp_connect(self.daemon.udp4) as s:
+                            s.sendall(frame(q))
+                            r = recv_message(s)
+                    else:
+                        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                            s.settimeout(QUERY_TIMEOUT_S)
+                            s.sendto(q.to_wire(), self.daemon.udp4)
+                            r = dns.message.from_wire(s.recv(65535))
+                    self.assertEqual(r.id, 0x4d2e, "ID copied")
+                    self.assertEqual(r.rcode(), dns.rcode.NOTIMP)
+                    self.assertEqual(r.flags, dns.flags.QR | dns.opcode.to_flags(opcode)
+                                     | dns.rcode.NOTIMP, hex(r.flags))
 
     def test_tcp_pipelined_queries_in_one_write(self):
         names = [f"q{i}.wild.example.com." for i in range(8)] + ["host.example.com."]

@@ -571,6 +571,37 @@ TEST(ResponderHeaderAndQuestion, OtherOpcodesGetNotimpWithoutAaAndWithQuestion) 
   }
 }
 
+// ISC's DNS compliance tester (genreport, test `opcodeflg`): a NOTIMP reply to an opcode other
+// than QUERY carries no flag the query set. The opcode's message format is unknown, so nothing in
+// it is interpreted: QR, the opcode, the ID and NOTIMP, and no other flag, over UDP and TCP, with
+// and without EDNS.
+TEST(ResponderHeaderAndQuestion, OtherOpcodesNotimpCarriesOnlyQrAndOpcode) {
+  const uint16_t every_flag =
+      flag::AA | flag::TC | flag::RD | flag::RA | flag::Z | flag::AD | flag::CD;
+  for (uint8_t op : {dns::opcode::IQUERY, dns::opcode::STATUS, dns::opcode::NOTIFY,
+                     dns::opcode::UPDATE, uint8_t{15}}) {
+    for (uint16_t sent : {uint16_t{flag::RD | flag::CD | flag::AD}, every_flag}) {
+      for (Transport transport : {Transport::kUdp, Transport::kTcp}) {
+        for (bool edns : {false, true}) {
+          SCOPED_TRACE("opcode " + std::to_string(op) + " flags " + std::to_string(sent) +
+                       (transport == Transport::kUdp ? " UDP" : " TCP") + (edns ? " EDNS" : ""));
+          Query q("www.example.com.", rrtype::A);
+          q.id = 0x4d2e;
+          q.with_flags(sent).with_opcode(op);
+          if (edns) q.with_edns();
+          const Reply r = ask(q, transport);
+          ASSERT_EQ(r.disposition, Disposition::kReply);
+          EXPECT_EQ(r.id(), 0x4d2e);
+          EXPECT_EQ(r.flags(), flag::QR | (op << flag::OPCODE_SHIFT) | rcode::NOTIMP);
+          EXPECT_TRUE(echoes_question(r, q));
+        }
+      }
+    }
+  }
+  // QUERY keeps copying RD (spec: "RD copied"), NOTIMP for AXFR over UDP included.
+  EXPECT_TRUE(ask(Query("example.com.", rrtype::AXFR).with_flags(flag::RD)).has(flag::RD));
+}
+
 TEST(ResponderHeaderAndQuestion, NotifyAndUpdateForOurZoneStillNotimp) {
   // An UPDATE carries the zone in the question with class IN; a NOTIFY the SOA name.
   for (uint8_t op : {dns::opcode::NOTIFY, dns::opcode::UPDATE}) {

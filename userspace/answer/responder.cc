@@ -412,8 +412,10 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
 
   const bool question_parsed =
       m.header.qdcount == 1 && m.questions.size() == 1 && m.question_end > dns::kHeaderSize;
-  auto simple_reply = [&](uint16_t rcode, bool echo_question) {
-    ReplyBuilder b(reply, query, qflags, limit, edns);
+  // `copied` is what of the query's flags the reply may copy (ReplyBuilder keeps only opcode and
+  // RD of it).
+  auto simple_reply = [&](uint16_t rcode, bool echo_question, uint16_t copied) {
+    ReplyBuilder b(reply, query, copied, limit, edns);
     b.begin(echo_question && question_parsed ? m.question_end : dns::kHeaderSize);
     b.finish(rcode, false, false);
     if (info) {
@@ -427,22 +429,25 @@ Disposition Responder::respond(const zone::ZoneSet& zones, std::span<const uint8
   if (!pr.ok()) {
     // Errors after a complete question keep the question; errors inside it do not.
     const bool after_question = question_parsed && pr.error_offset >= m.question_end;
-    return simple_reply(dns::rcode::FORMERR, after_question);
+    return simple_reply(dns::rcode::FORMERR, after_question, qflags);
   }
-  if (opcode != dns::opcode::QUERY) return simple_reply(dns::rcode::NOTIMP, true);
-  if (m.header.qdcount != 1) return simple_reply(dns::rcode::FORMERR, false);
+  // The opcode's message format is unknown, so none of its flags is read: the reply has QR and
+  // the opcode and no other flag (ISC's compliance tester, `opcodeflg`).
+  if (opcode != dns::opcode::QUERY)
+    return simple_reply(dns::rcode::NOTIMP, true, qflags & dns::flag::OPCODE_MASK);
+  if (m.header.qdcount != 1) return simple_reply(dns::rcode::FORMERR, false, qflags);
   // A compressed question name cannot be echoed byte for byte: malformed.
   if (m.question_end != dns::kHeaderSize + m.questions[0].qname.wire_length() + 4)
-    return simple_reply(dns::rcode::FORMERR, false);
-  if (m.edns && m.edns->version > 0) return simple_reply(dns::rcode::BADVERS, true);
+    return simple_reply(dns::rcode::FORMERR, false, qflags);
+  if (m.edns && m.edns->version > 0) return simple_reply(dns::rcode::BADVERS, true, qflags);
 
   const dns::Question& q = m.questions[0];
-  if (q.qclass != dns::rrclass::IN) return simple_reply(dns::rcode::REFUSED, true);
+  if (q.qclass != dns::rrclass::IN) return simple_reply(dns::rcode::REFUSED, true, qflags);
   if (q.qtype == dns::rrtype::AXFR || q.qtype == dns::rrtype::IXFR)
     return simple_reply(ctx.transport == Transport::kUdp ? dns::rcode::NOTIMP : dns::rcode::REFUSED,
-                        true);
+                        true, qflags);
   const zone::Zone* zone = zones.find_zone(q.qname);
-  if (!zone) return simple_reply(dns::rcode::REFUSED, true);
+  if (!zone) return simple_reply(dns::rcode::REFUSED, true, qflags);
 
   Routing routing;
   routing.engine = policy::gslb_engine(zones);
