@@ -12,6 +12,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev
   libmicrohttpd-dev
   libssl-dev openssl
+  # ISO 3166 codes for scripts/gen-geolocation-codes.py (the generated table is committed)
+  iso-codes
   libgtest-dev libgmock-dev libbenchmark-dev libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl
   # country ranges for the default geolocation database (scripts/build-geoip-db.sh)
   tor-geoipdb

@@ -5,7 +5,8 @@ health-check commands against the real daemon with XDP attached in network names
 daemon, changes answered by the XDP program once INSYNC); durability (meridiand killed with
 SIGKILL at least 50 times during a stream of change batches: every acknowledged batch is there
 after the restart and no batch is half there); and the API's security (bearer token over TCP,
-socket permissions, oversized and malformed requests answered 4xx while DNS keeps serving).
+socket permissions, oversized and malformed requests answered 4xx while DNS keeps serving); and
+Route 53's change-batch rules on loopback (a second PRIMARY, an unknown CountryCode).
 
 Usage: control_api_e2e_test.py --meridiand PATH --meridianctl PATH --xdp-pass-object PATH
                                [unittest args, e.g. ControlCliTest]
@@ -628,6 +629,75 @@ class ControlApiSecurityTest(unittest.TestCase):
             t.join(10)
         self.assertGreater(results["answered"], 10)
         self.assertEqual(results["lost"], 0, results)
+
+
+# --- Route 53 rules of a change batch, through the real daemon ---------------------------------------
+
+
+class ChangeBatchRulesTest(unittest.TestCase):
+    """A second PRIMARY in a failover group and a CountryCode that does not exist are refused
+    with 400 InvalidChangeBatch naming the JSON path, and the zone stays as it was."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = loopback.Daemon(zones=[{"origin": "example.com.", "format": "rfc1035",
+                                             "file": "example.com.zone"}])
+        cls.daemon.config["geoip"] = {"database": None}
+        cls.daemon.write_config(cls.daemon.config)
+        cls.daemon.start()
+        cls.sock = os.path.join(cls.daemon.dir, "control.sock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    def record_sets(self):
+        r = control_http.request("GET", "/v1/zones/example.com/rrsets", unix=self.sock)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["ResourceRecordSets"]
+
+    def post(self, *record_sets):
+        changes = [{"Action": "CREATE", "ResourceRecordSet": rs} for rs in record_sets]
+        return control_http.request("POST", "/v1/zones/example.com/rrsets",
+                                    {"Changes": changes}, unix=self.sock)
+
+    def assert_refused(self, r, path):
+        self.assertEqual(r.status, 400, r.body)
+        error = r.json()["Error"]
+        self.assertEqual(error["Code"], "InvalidChangeBatch", r.body)
+        self.assertTrue(error["Message"].startswith(path + ": "), error["Message"])
+        return error["Message"]
+
+    def status(self, name):
+        q = dns.message.make_query(name, "A")
+        return dns.query.udp(q, self.daemon.udp4[0], port=self.daemon.udp4[1], timeout=2).rcode()
+
+    def test_second_primary_and_unknown_country_are_refused(self):
+        def failover(set_id, role, ip):
+            return {"Name": "f.example.com", "Type": "A", "SetIdentifier": set_id,
+                    "Failover": role, "TTL": 60, "ResourceRecords": [{"Value": ip}]}
+
+        before = self.record_sets()
+        message = self.assert_refused(
+            self.post(failover("a", "PRIMARY", "192.0.2.1"), failover("b", "PRIMARY", "192.0.2.2")),
+            "/Changes/1/ResourceRecordSet/Failover")
+        self.assertIn("second PRIMARY", message)
+        message = self.assert_refused(
+            self.post({"Name": "g.example.com", "Type": "A", "SetIdentifier": "x",
+                       "GeoLocation": {"CountryCode": "XX"}, "TTL": 60,
+                       "ResourceRecords": [{"Value": "192.0.2.3"}]}),
+            "/Changes/0/ResourceRecordSet/GeoLocation/CountryCode")
+        self.assertIn('"XX" is not an ISO 3166-1 alpha-2 country code', message)
+        self.assertEqual(self.record_sets(), before)
+        self.assertEqual(self.status("f.example.com."), dns.rcode.NXDOMAIN)
+        self.assertEqual(self.status("g.example.com."), dns.rcode.NXDOMAIN)
+        # One of each role, and a real country, are accepted.
+        r = self.post(failover("a", "PRIMARY", "192.0.2.1"), failover("b", "SECONDARY", "192.0.2.2"),
+                      {"Name": "g.example.com", "Type": "A", "SetIdentifier": "ua",
+                       "GeoLocation": {"CountryCode": "UA"}, "TTL": 60,
+                       "ResourceRecords": [{"Value": "192.0.2.3"}]})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(len(self.record_sets()), len(before) + 3)
 
 
 def main():

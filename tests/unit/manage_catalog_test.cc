@@ -207,6 +207,81 @@ TEST_F(CatalogTest, AGroupNeverMixesRoutingPolicies) {
   EXPECT_NE(simple.find("Changes[0]"), std::string::npos) << simple;
 }
 
+json failover_rrset(const std::string& id, const std::string& role, const std::string& value) {
+  auto rs = rrset("f.example.org", "A", value);
+  rs["SetIdentifier"] = id;
+  rs["Failover"] = role;
+  return rs;
+}
+
+// Route 53: one PRIMARY and one SECONDARY per failover group; the error names the change.
+TEST_F(CatalogTest, AFailoverGroupHasOnePrimaryAndOneSecondary) {
+  ASSERT_TRUE(std::holds_alternative<Proposal>(
+      apply(batch({change("CREATE", failover_rrset("p", "PRIMARY", "198.18.0.1")),
+                   change("CREATE", failover_rrset("s", "SECONDARY", "198.18.0.2"))}))));
+  const json before = stored();
+  EXPECT_EQ(refusal(batch({change("CREATE", rrset("ok.example.org", "A", "198.18.0.9")),
+                           change("CREATE", failover_rrset("p2", "PRIMARY", "198.18.0.3"))})),
+            "/Changes/1/ResourceRecordSet/Failover: failover group f.example.org. A would have a "
+            "second PRIMARY: SetIdentifier \"p2\" and \"p\" (a group has one PRIMARY and one "
+            "SECONDARY)");
+  const std::string secondary =
+      refusal(batch({change("UPSERT", failover_rrset("s2", "SECONDARY", "198.18.0.4"))}));
+  EXPECT_EQ(secondary.rfind("/Changes/0/ResourceRecordSet/Failover: ", 0), 0u) << secondary;
+  EXPECT_NE(secondary.find("would have a second SECONDARY"), std::string::npos) << secondary;
+  EXPECT_EQ(stored(), before);
+  EXPECT_EQ(find("ok.example.org.", 1), nullptr);
+  // Moving the PRIMARY role to another SetIdentifier in one batch is fine.
+  EXPECT_TRUE(std::holds_alternative<Proposal>(
+      apply(batch({change("CREATE", failover_rrset("p2", "PRIMARY", "198.18.0.3")),
+                   change("DELETE", failover_rrset("p", "PRIMARY", "198.18.0.1"))}))));
+}
+
+// A zone imported from Route 53 JSON with two PRIMARYs in a group is refused with the JSON path.
+TEST_F(CatalogTest, AnImportWithASecondPrimaryIsRefused) {
+  const std::string text = R"({"ResourceRecordSets": [
+      {"Name": "example.org.", "Type": "SOA", "TTL": 900,
+       "ResourceRecords": [{"Value": "ns1.example.org. hm.example.org. 1 2 3 4 5"}]},
+      {"Name": "f.example.org.", "Type": "A", "SetIdentifier": "a", "Failover": "PRIMARY",
+       "TTL": 60, "ResourceRecords": [{"Value": "198.18.0.1"}]},
+      {"Name": "f.example.org.", "Type": "A", "SetIdentifier": "b", "Failover": "PRIMARY",
+       "TTL": 60, "ResourceRecords": [{"Value": "198.18.0.2"}]}]})";
+  auto contents = zone_from_text(ZoneFormat::kRoute53Json, text,
+                                 *dns::Name::from_text("example.org."), "import");
+  ASSERT_FALSE(contents);
+  EXPECT_EQ(contents.error().where, "import: /ResourceRecordSets/2/Failover");
+  EXPECT_NE(contents.error().what.find("would have a second PRIMARY"), std::string::npos)
+      << contents.error().what;
+}
+
+// Geolocation codes must exist: ISO 3166-1 countries, Route 53's continents and US subdivisions.
+TEST_F(CatalogTest, GeolocationCodesMustExist) {
+  auto geo = [](const std::string& id, json location) {
+    auto rs = rrset("g.example.org", "A", "198.18.0.2");
+    rs["SetIdentifier"] = id;
+    rs["GeoLocation"] = std::move(location);
+    return rs;
+  };
+  EXPECT_EQ(refusal(batch({change("CREATE", geo("a", {{"ContinentCode", "EU"}})),
+                           change("CREATE", geo("x", {{"CountryCode", "XX"}}))})),
+            "/Changes/1/ResourceRecordSet/GeoLocation/CountryCode: \"XX\" is not an ISO 3166-1 "
+            "alpha-2 country code");
+  EXPECT_EQ(refusal(batch({change("CREATE", geo("q", {{"CountryCode", "QQ"}}))})),
+            "/Changes/0/ResourceRecordSet/GeoLocation/CountryCode: \"QQ\" is not an ISO 3166-1 "
+            "alpha-2 country code");
+  EXPECT_EQ(refusal(batch(
+                {change("CREATE", geo("z", {{"CountryCode", "US"}, {"SubdivisionCode", "ZZ"}}))})),
+            "/Changes/0/ResourceRecordSet/GeoLocation/SubdivisionCode: \"ZZ\" is not a US "
+            "state, DC or outlying area (ISO 3166-2:US)");
+  EXPECT_EQ(find("g.example.org.", 1), nullptr);
+  EXPECT_TRUE(std::holds_alternative<Proposal>(apply(
+      batch({change("CREATE", geo("us-ca", {{"CountryCode", "US"}, {"SubdivisionCode", "CA"}})),
+             change("CREATE", geo("de", {{"CountryCode", "DE"}})),
+             change("CREATE", geo("ua", {{"CountryCode", "UA"}})),
+             change("CREATE", geo("eu", {{"ContinentCode", "EU"}})),
+             change("CREATE", geo("default", {{"CountryCode", "*"}}))}))));
+}
+
 TEST_F(CatalogTest, MultivalueIsRefusedForCnameAndNs) {
   auto mv = rrset("m.example.org", "CNAME", "www.example.org.");
   mv["SetIdentifier"] = "a";

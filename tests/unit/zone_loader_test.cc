@@ -560,6 +560,40 @@ std::vector<BadJson> bad_json_files() {
                      "TTL": 1, )" +
                     rr + "}"),
        "/ResourceRecordSets/3/GeoLocation/ContinentCode", "must be one of"},
+      {"country XX",
+       records_file("{" + a + R"(, "SetIdentifier": "s", "GeoLocation": {"CountryCode": "XX"},
+                     "TTL": 1, )" +
+                    rr + "}"),
+       "/ResourceRecordSets/3/GeoLocation/CountryCode",
+       "\"XX\" is not an ISO 3166-1 alpha-2 country code"},
+      {"country QQ",
+       records_file("{" + a + R"(, "SetIdentifier": "s", "GeoLocation": {"CountryCode": "QQ"},
+                     "TTL": 1, )" +
+                    rr + "}"),
+       "/ResourceRecordSets/3/GeoLocation/CountryCode", "not an ISO 3166-1 alpha-2 country code"},
+      {"subdivision US/ZZ", records_file("{" + a + R"(, "SetIdentifier": "s",
+                     "GeoLocation": {"CountryCode": "US", "SubdivisionCode": "ZZ"},
+                     "TTL": 1, )" + rr + "}"),
+       "/ResourceRecordSets/3/GeoLocation/SubdivisionCode",
+       "\"ZZ\" is not a US state, DC or outlying area"},
+      {"subdivision outside the US", records_file("{" + a + R"(, "SetIdentifier": "s",
+                     "GeoLocation": {"CountryCode": "DE", "SubdivisionCode": "BY"},
+                     "TTL": 1, )" + rr + "}"),
+       "/ResourceRecordSets/3/GeoLocation/SubdivisionCode",
+       "supported only with CountryCode \"US\""},
+      {"second PRIMARY",
+       records_file("{" + a + R"(, "SetIdentifier": "one", "Failover": "PRIMARY", "TTL": 1, )" +
+                    rr + "}, {" + a +
+                    R"(, "SetIdentifier": "two", "Failover": "PRIMARY", "TTL": 1, )" + rr + "}"),
+       "/ResourceRecordSets/4/Failover",
+       "failover group x.example.net. A would have a second PRIMARY: SetIdentifier \"two\" and "
+       "\"one\""},
+      {"second SECONDARY",
+       records_file("{" + a + R"(, "SetIdentifier": "p", "Failover": "PRIMARY", "TTL": 1, )" + rr +
+                    "}, {" + a + R"(, "SetIdentifier": "s1", "Failover": "SECONDARY", "TTL": 1, )" +
+                    rr + "}, {" + a +
+                    R"(, "SetIdentifier": "s2", "Failover": "SECONDARY", "TTL": 1, )" + rr + "}"),
+       "/ResourceRecordSets/5/Failover", "would have a second SECONDARY"},
       {"two policies",
        records_file("{" + a + R"(, "SetIdentifier": "s", "Weight": 1, "Region": "us-east-1",
                      "TTL": 1, )" +
@@ -612,6 +646,12 @@ std::vector<BadJson> bad_json_files() {
            rr + "}}]}",
        "Changes[1]", "was not found"},
       {"empty change list", R"({"Changes": []})", "/Changes", "non-empty"},
+      {"second PRIMARY in a change batch file",
+       R"({"Changes": [)" + kSoaChange + R"(, {"Action": "CREATE", "ResourceRecordSet": {)" + a +
+           R"(, "SetIdentifier": "one", "Failover": "PRIMARY", "TTL": 1, )" + rr +
+           R"(}}, {"Action": "CREATE", "ResourceRecordSet": {)" + a +
+           R"(, "SetIdentifier": "two", "Failover": "PRIMARY", "TTL": 1, )" + rr + "}}]}",
+       "/Changes/2/ResourceRecordSet/Failover", "would have a second PRIMARY"},
   };
 }
 
@@ -761,6 +801,88 @@ TEST_F(ChangeBatchTest, RoutingPolicySetsAreDeletedOnlyWithTheirPolicyFields) {
   EXPECT_NE(e.what.find("do not match"), std::string::npos) << e.what;
   ASSERT_TRUE(apply(change("DELETE", blue)).ok());
   EXPECT_EQ(zone_->find(N("w.example.net.")), nullptr);
+}
+
+std::string failover_set(const std::string& id, const std::string& role, const std::string& ip) {
+  return R"({"Name": "f.example.net.", "Type": "A", "SetIdentifier": ")" + id +
+         R"(", "Failover": ")" + role + R"(", "TTL": 30, "ResourceRecords": [{"Value": ")" + ip +
+         R"("}]})";
+}
+
+// Route 53: a failover group has one PRIMARY and one SECONDARY. The error names the change that
+// adds the second one, and the zone is left as it was.
+TEST_F(ChangeBatchTest, SecondPrimaryOrSecondaryInAFailoverGroupFails) {
+  const std::string p = failover_set("p", "PRIMARY", "198.51.100.1");
+  const std::string s = failover_set("s", "SECONDARY", "198.51.100.2");
+  ASSERT_TRUE(apply(change("CREATE", p) + "," + change("CREATE", s)).ok());
+
+  Error primary = apply_failing(change("CREATE", failover_set("p2", "PRIMARY", "198.51.100.3")));
+  EXPECT_EQ(primary.where, "/Changes/0/ResourceRecordSet/Failover");
+  EXPECT_NE(primary.what.find("failover group f.example.net. A would have a second PRIMARY: "
+                              "SetIdentifier \"p2\" and \"p\""),
+            std::string::npos)
+      << primary.what;
+  Error secondary =
+      apply_failing(change("CREATE", R"({"Name": "new.example.net.", "Type": "A", "TTL": 1,
+                                         "ResourceRecords": [{"Value": "198.51.100.7"}]})") +
+                    "," + change("UPSERT", failover_set("s2", "SECONDARY", "198.51.100.4")));
+  EXPECT_EQ(secondary.where, "/Changes/1/ResourceRecordSet/Failover");
+  EXPECT_NE(secondary.what.find("would have a second SECONDARY"), std::string::npos)
+      << secondary.what;
+  // Turning the secondary into a second primary by UPSERT is the same error.
+  Error upsert = apply_failing(change("UPSERT", failover_set("s", "PRIMARY", "198.51.100.2")));
+  EXPECT_EQ(upsert.where, "/Changes/0/ResourceRecordSet/Failover");
+
+  // A role moves to another SetIdentifier in one batch, whatever the order of the changes.
+  ASSERT_TRUE(apply(change("CREATE", failover_set("p2", "PRIMARY", "198.51.100.3")) + "," +
+                    change("DELETE", p))
+                  .ok());
+  ASSERT_TRUE(apply(change("DELETE", s) + "," +
+                    change("CREATE", failover_set("s2", "SECONDARY", "198.51.100.4")))
+                  .ok());
+  EXPECT_TRUE(zone_->validate().ok());
+}
+
+// Real codes load: a continent, countries (UA included), the default, US states and DC (in any
+// case, as before), and US outlying areas.
+TEST(Route53JsonTest, RealGeolocationCodesLoad) {
+  const std::vector<std::string> locations = {
+      R"({"ContinentCode": "EU"})",
+      R"({"CountryCode": "DE"})",
+      R"({"CountryCode": "UA"})",
+      R"({"CountryCode": "*"})",
+      R"({"CountryCode": "US", "SubdivisionCode": "CA"})",
+      R"({"CountryCode": "US", "SubdivisionCode": "DC"})",
+      R"({"CountryCode": "US", "SubdivisionCode": "pr"})",
+  };
+  std::string sets;
+  for (size_t i = 0; i < locations.size(); ++i)
+    sets += R"(, {"Name": "g.example.net.", "Type": "A", "SetIdentifier": "s)" + std::to_string(i) +
+            R"(", "GeoLocation": )" + locations[i] +
+            R"(, "TTL": 1, "ResourceRecords": [{"Value": "198.51.100.1"}]})";
+  auto z = parse_route53_json(records_file(sets.substr(2)), N("example.net."), "test");
+  ASSERT_TRUE(z.ok()) << z.error().to_string();
+  EXPECT_EQ(z->find(N("g.example.net."))->group(rrtype::A).size(), locations.size());
+}
+
+// Zone::validate() checks the failover roles too (record sets added by other paths than the
+// Route 53 readers, e.g. a state database).
+TEST(ZoneValidateTest, SecondPrimaryInAFailoverGroupFails) {
+  auto loaded = parse_route53_json(records_file(failover_set("a", "PRIMARY", "198.51.100.1")),
+                                   N("example.net."), "test");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().to_string();
+  Zone zone = std::move(*loaded);
+  RecordSet second = *zone.find(N("f.example.net."))->group(rrtype::A)[0];
+  second.set_identifier = "b";
+  ASSERT_TRUE(zone.add(second).ok());  // allowed for a moment (a batch may move the role)
+  EXPECT_NE(zone.same_failover_role(second), nullptr);
+  Status s = zone.validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().what.find("would have a second PRIMARY"), std::string::npos)
+      << s.error().what;
+  second.failover = FailoverRole::kSecondary;
+  second.set_identifier = "c";
+  EXPECT_EQ(zone.same_failover_role(second), nullptr);
 }
 
 }  // namespace

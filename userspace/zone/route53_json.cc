@@ -346,6 +346,15 @@ Status apply_change_batch(Zone& zone, const ChangeBatch& batch) {
     }
     if (auto s = next.add(c.record_set); !s) return json_error_at(p, s.error().what);
   }
+  // Failover roles on the result, so that a batch may move a role between SetIdentifiers in any
+  // order; the error names the last change that gives a group a second PRIMARY or SECONDARY.
+  for (size_t i = batch.changes.size(); i-- > 0;) {
+    const Change& c = batch.changes[i];
+    if (c.action == ChangeAction::kDelete) continue;
+    if (const RecordSet* first = next.same_failover_role(c.record_set))
+      return json_error_at("/Changes/" + std::to_string(i) + "/ResourceRecordSet/Failover",
+                           second_failover_role_error(c.record_set, *first));
+  }
   if (auto s = next.validate(); !s) return json_error_at("", s.error().what);
   zone = std::move(next);
   return Ok{};
@@ -388,6 +397,8 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
     const std::string p = base + "/" + std::to_string(i);
     auto rs = record_set_from_json((*list)[i], origin, p);
     if (!rs) return located(rs.error());
+    if (const RecordSet* first = zone.same_failover_role(*rs))
+      return located(json_error_at(p + "/Failover", second_failover_role_error(*rs, *first)));
     if (auto s = zone.add(std::move(*rs)); !s) return located(json_error_at(p, s.error().what));
   }
   if (auto s = zone.validate(); !s)

@@ -33,7 +33,9 @@ Result<ChangeBatch> change_batch_from_json(const nlohmann::json& j, const dns::N
 
 // Applies a batch all-or-nothing: on error `zone` is unchanged and the error names
 // "Changes[i]" and the field. CREATE fails if the record set exists; DELETE must match exactly;
-// UPSERT creates or replaces; the same record set twice in one batch is an error.
+// UPSERT creates or replaces; the same record set twice in one batch is an error. A second
+// PRIMARY or SECONDARY in a failover group, checked on the result, names
+// "/Changes/i/ResourceRecordSet/Failover" of the last change that makes it.
 Status apply_change_batch(Zone& zone, const ChangeBatch& batch);
 
 // Loads a zone from a Route 53 JSON file of any of the accepted shapes. A change batch is applied

@@ -2,6 +2,7 @@
 // each field are Route 53's (values, ranges and required companions), with the same messages.
 #include "zone/route53_routing_json.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <set>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_fields.h"
+#include "zone/geolocation_code_data.h"
 
 namespace meridian::zone {
 namespace {
@@ -17,6 +19,18 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string> kContinents = {"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
+
+bool is_country_code(const std::string& code) {
+  return std::binary_search(geolocation_data::kCountryCodes.begin(),
+                            geolocation_data::kCountryCodes.end(), code);
+}
+
+// Case-insensitive, as before the codes were checked (the decision table upper-cases them).
+bool is_us_subdivision_code(std::string code) {
+  for (char& ch : code) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return std::binary_search(geolocation_data::kUsSubdivisionCodes.begin(),
+                            geolocation_data::kUsSubdivisionCodes.end(), code);
+}
 
 Result<bool> read_weight(const json& value, const std::string& path, RecordSet& rs) {
   auto w = read_json_integer(value, path, 0, 255);
@@ -53,6 +67,9 @@ Result<bool> read_geolocation(const json& g, const std::string& p, RecordSet& rs
     if (*c != "*" && (c->size() != 2 || !std::isupper(static_cast<unsigned char>((*c)[0])) ||
                       !std::isupper(static_cast<unsigned char>((*c)[1]))))
       return json_error_at(p + "/CountryCode", "must be an ISO 3166-1 alpha-2 code or \"*\"");
+    if (*c != "*" && !is_country_code(*c))
+      return json_error_at(p + "/CountryCode",
+                           "\"" + *c + "\" is not an ISO 3166-1 alpha-2 country code");
     geo.country_code = *c;
   }
   if (g.contains("SubdivisionCode")) {
@@ -62,6 +79,13 @@ Result<bool> read_geolocation(const json& g, const std::string& p, RecordSet& rs
       return json_error_at(p + "/SubdivisionCode", "needs a CountryCode");
     if (c->empty() || c->size() > 3)
       return json_error_at(p + "/SubdivisionCode", "must be 1 to 3 characters");
+    if (geo.country_code != "US")
+      return json_error_at(p + "/SubdivisionCode",
+                           "is supported only with CountryCode \"US\" (Route 53 has "
+                           "subdivisions for the United States only)");
+    if (!is_us_subdivision_code(*c))
+      return json_error_at(p + "/SubdivisionCode",
+                           "\"" + *c + "\" is not a US state, DC or outlying area (ISO 3166-2:US)");
     geo.subdivision_code = *c;
   }
   if (geo.continent_code.empty() == geo.country_code.empty())

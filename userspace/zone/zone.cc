@@ -1,6 +1,9 @@
 // Zone: node index with empty non-terminals, and the checks that keep a zone well formed.
 #include "zone/zone.h"
 
+#include <map>
+#include <utility>
+
 #include "dns/types.h"
 
 namespace meridian::zone {
@@ -136,7 +139,34 @@ Status Zone::validate() const {
       }
     }
   }
+  // One PRIMARY and one SECONDARY per failover group: a set of the roles seen per node and type.
+  for (const auto& [key, node] : nodes_) {
+    std::map<std::pair<uint16_t, FailoverRole>, const RecordSet*> roles;
+    for (const auto& rs : node.record_sets) {
+      if (rs.policy != RoutingPolicy::kFailover || !rs.failover) continue;
+      auto [it, fresh] = roles.emplace(std::make_pair(rs.type, *rs.failover), &rs);
+      if (!fresh) return make_error(second_failover_role_error(rs, *it->second));
+    }
+  }
   return Ok{};
+}
+
+const RecordSet* Zone::same_failover_role(const RecordSet& rs) const {
+  if (rs.policy != RoutingPolicy::kFailover || !rs.failover) return nullptr;
+  const Node* node = find(rs.name);
+  if (!node) return nullptr;
+  for (const auto& other : node->record_sets)
+    if (other.type == rs.type && other.set_identifier != rs.set_identifier &&
+        other.policy == RoutingPolicy::kFailover && other.failover == rs.failover)
+      return &other;
+  return nullptr;
+}
+
+std::string second_failover_role_error(const RecordSet& second, const RecordSet& first) {
+  const std::string role = second.failover == FailoverRole::kPrimary ? "PRIMARY" : "SECONDARY";
+  return "failover group " + second.name.to_text() + " " + dns::type_to_text(second.type) +
+         " would have a second " + role + ": SetIdentifier \"" + second.set_identifier +
+         "\" and \"" + first.set_identifier + "\" (a group has one PRIMARY and one SECONDARY)";
 }
 
 const Node* Zone::find(const dns::Name& name) const {

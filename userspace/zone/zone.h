@@ -42,8 +42,15 @@ class Zone {
   bool remove(const dns::Name& name, uint16_t type, const std::string& set_identifier);
 
   // Checks the zone as a whole once loading is finished: SOA present at the apex, at most
-  // one SOA, only glue (A/AAAA) below a delegation. Call after the last add().
+  // one SOA, only glue (A/AAAA) below a delegation, at most one PRIMARY and one SECONDARY in a
+  // failover group. Call after the last add().
   Status validate() const;
+
+  // The other record set of `rs`'s failover group (same owner and type) that has `rs`'s
+  // Failover role, or null (also when `rs` is not a failover record set). A group has one
+  // PRIMARY and one SECONDARY (Route 53); add() allows a second for a moment, so that a change
+  // batch may move a role from one SetIdentifier to another in any order.
+  const RecordSet* same_failover_role(const RecordSet& rs) const;
 
   // Exact node (case-insensitive), including empty non-terminals; null if the name does not exist.
   const Node* find(const dns::Name& name) const;
@@ -61,5 +68,8 @@ class Zone {
   dns::Name origin_;
   std::unordered_map<std::string, Node> nodes_;  // key: Name::key()
 };
+
+// The error for `second` taking the Failover role that `first` has in the same group.
+std::string second_failover_role_error(const RecordSet& second, const RecordSet& first);
 
 }  // namespace meridian::zone
