@@ -19,6 +19,8 @@ PACKAGES=(
   tor-geoipdb
   # reference servers and DNS tools
   knot knot-dnsutils nsd dnsperf bind9-dnsutils python3-dnspython
+  # the fleet's shared store (docs/fleet.md): etcd members for tests, benchmarks and the demo
+  etcd-server etcd-client
   # networking for namespace tests and the demo
   iproute2 ethtool iputils-ping procps psmisc curl util-linux
 )
@@ -41,8 +43,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Knot and NSD are reference servers for tests and benchmarks only: never leave them running as
-# system services bound to port 53.
-for svc in knot nsd; do
+# system services bound to port 53. etcd likewise: tests and the demo start their own members.
+for svc in knot nsd etcd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
     systemctl disable "$svc" >/dev/null 2>&1 || true
@@ -50,7 +52,7 @@ for svc in knot nsd; do
 done
 # Without systemd, the packages' init scripts may have started them: stop those the same way
 # (never a blanket pkill: a knotd started by a running test or benchmark must be left alone).
-for svc in knot nsd; do
+for svc in knot nsd etcd; do
   if [ -x "/etc/init.d/$svc" ] && ! command -v systemctl >/dev/null 2>&1; then
     "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
   fi

@@ -152,9 +152,40 @@ TEST(StateStoreTest, OpenUsesWalAndWritesSchemaVersion) {
   sqlite3_stmt* s = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(s, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(s, 0), 2);
   sqlite3_finalize(s);
   sqlite3_close(db);
+}
+
+TEST(StateStoreTest, VersionOneDatabaseGainsTheFleetCache) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  {
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->create_zone(kOrigin, "", ZoneOrigin::kApi, "", {}));
+  }
+  // What a version 1 meridiand left: no fleet_cache table.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE fleet_cache; PRAGMA user_version=1", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  auto zones = store->list_zones();
+  ASSERT_TRUE(zones);
+  EXPECT_EQ(zones->size(), 1u);  // kept
+  auto empty = store->fleet_cache();
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(empty->has_value());
+  ASSERT_TRUE(store->set_fleet_cache(FleetCache{42, "{\"Values\":{}}"}));
+  ASSERT_TRUE(store->set_fleet_cache(FleetCache{43, "{\"Values\":{\"a\":\"b\"}}"}));
+  auto cached = store->fleet_cache();
+  ASSERT_TRUE(cached && cached->has_value());
+  EXPECT_EQ((*cached)->revision, 43);
+  EXPECT_EQ((*cached)->state, "{\"Values\":{\"a\":\"b\"}}");
 }
 
 TEST(StateStoreTest, NewerSchemaVersionIsRefused) {
@@ -163,13 +194,13 @@ TEST(StateStoreTest, NewerSchemaVersionIsRefused) {
   { ASSERT_TRUE(open_store(path)); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=2", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=3", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto store = StateStore::open(path);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().to_string(), "state database " + path +
-                                           " has schema version 2; this meridiand understands up "
-                                           "to 1");
+                                           " has schema version 3; this meridiand understands up "
+                                           "to 2");
 }
 
 TEST(StateStoreTest, OpenErrorsNameThePath) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -556,6 +557,91 @@ Status read_metrics(const ConfigReader& r, const json& value, DaemonConfig& out)
   return Ok{};
 }
 
+Status read_cluster(const ConfigReader& r, const json& value, std::string_view base_dir,
+                    DaemonConfig& out) {
+  if (!value.is_object()) return r.error_at("/cluster", "must be an object");
+  if (auto e = r.reject_unknown_keys(value, "/cluster",
+                                     {"endpoints", "tls", "username", "password_file", "prefix",
+                                      "edge", "vantage", "lease_ttl_s", "healthy_fraction"}))
+    return *e;
+  ClusterSettings c;
+  const json& endpoints = value.contains("endpoints") ? value["endpoints"] : json();
+  if (!endpoints.is_array() || endpoints.empty())
+    return r.error_at("/cluster/endpoints", "must be a non-empty array of etcd client URLs");
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const std::string path = "/cluster/endpoints/" + std::to_string(i);
+    auto url = r.read_string(endpoints[i], path);
+    if (!url) return url.error();
+    if (!url->starts_with("http://") && !url->starts_with("https://"))
+      return r.error_at(path, "must start with http:// or https:// (e.g. http://127.0.0.1:2379)");
+    while (url->ends_with("/")) url->pop_back();
+    c.endpoints.push_back(*url);
+  }
+  if (value.contains("tls") && !value["tls"].is_null()) {
+    const json& tls = value["tls"];
+    if (!tls.is_object()) return r.error_at("/cluster/tls", "must be an object or null");
+    if (auto e = r.reject_unknown_keys(tls, "/cluster/tls", {"ca", "certificate", "key"}))
+      return *e;
+    for (const char* key : {"ca", "certificate", "key"}) {
+      if (!tls.contains(key)) continue;
+      const std::string path = std::string("/cluster/tls/") + key;
+      auto text = r.read_string(tls[key], path);
+      if (!text || text->empty()) return r.error_at(path, "must be a file path");
+      const std::string_view k(key);
+      (k == "ca" ? c.ca_file : k == "key" ? c.key_file : c.cert_file) = join_path(base_dir, *text);
+    }
+    if (c.cert_file.empty() != c.key_file.empty())
+      return r.error_at("/cluster/tls", "\"certificate\" and \"key\" go together");
+  }
+  if (value.contains("username")) {
+    auto v = r.read_string(value["username"], "/cluster/username");
+    if (!v) return v.error();
+    c.username = *v;
+  }
+  if (value.contains("password_file")) {
+    auto v = r.read_string(value["password_file"], "/cluster/password_file");
+    if (!v || v->empty()) return r.error_at("/cluster/password_file", "must be a file path");
+    c.password_file = join_path(base_dir, *v);
+  }
+  if (c.username.empty() != c.password_file.empty())
+    return r.error_at("/cluster", "\"username\" and \"password_file\" go together");
+  if (value.contains("prefix")) {
+    auto v = r.read_string(value["prefix"], "/cluster/prefix");
+    if (!v) return v.error();
+    if (v->empty() || v->front() != '/' || v->back() != '/')
+      return r.error_at("/cluster/prefix", "must start and end with \"/\" (e.g. \"/meridian/\")");
+    c.prefix = *v;
+  }
+  auto edge = r.read_string(value.contains("edge") ? value["edge"] : json(), "/cluster/edge");
+  if (!edge) return r.error_at("/cluster/edge", "this edge's name is required (e.g. \"fra1\")");
+  for (char ch : *edge) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+      return r.error_at("/cluster/edge", "must be letters, digits, '-', '_' or '.'");
+  }
+  if (edge->empty() || edge->size() > 63)
+    return r.error_at("/cluster/edge", "must be 1 to 63 characters");
+  c.edge = *edge;
+  if (value.contains("vantage")) {
+    auto v = r.read_string(value["vantage"], "/cluster/vantage");
+    if (!v) return v.error();
+    c.vantage = *v;
+  }
+  if (c.vantage.empty()) c.vantage = c.edge;
+  if (value.contains("lease_ttl_s")) {
+    auto v = r.read_uint(value["lease_ttl_s"], "/cluster/lease_ttl_s", 2, 3600);
+    if (!v) return v.error();
+    c.lease_ttl_s = *v;
+  }
+  if (value.contains("healthy_fraction")) {
+    const json& f = value["healthy_fraction"];
+    if (!f.is_number() || f.get<double>() < 0.0 || f.get<double>() >= 1.0)
+      return r.error_at("/cluster/healthy_fraction", "must be a number in [0, 1)");
+    c.healthy_fraction = f.get<double>();
+  }
+  out.cluster = std::move(c);
+  return Ok{};
+}
+
 Status read_query_log(const ConfigReader& r, const json& value, std::string_view base_dir,
                       DaemonConfig& out) {
   if (!value.is_object()) return r.error_at("/query_log", "must be an object");
@@ -980,11 +1066,27 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   }
 
   if (!doc.is_object()) return r.error_at("", "the configuration must be a JSON object");
-  if (auto e = r.reject_unknown_keys(
-          doc, "",
-          {"listen", "workers", "edns", "tcp", "log", "zones", "xdp", "geoip", "health_checks",
-           "health", "latency_table", "regions", "cidr_collections", "all_down", "rrl", "state",
-           "control", "metrics", "query_log"})) {
+  if (auto e = r.reject_unknown_keys(doc, "",
+                                     {"listen",
+                                      "workers",
+                                      "edns",
+                                      "tcp",
+                                      "log",
+                                      "zones",
+                                      "xdp",
+                                      "geoip",
+                                      "health_checks",
+                                      "health",
+                                      "latency_table",
+                                      "regions",
+                                      "cidr_collections",
+                                      "all_down",
+                                      "rrl",
+                                      "state",
+                                      "control",
+                                      "metrics",
+                                      "query_log",
+                                      "cluster"})) {
     return *e;
   }
 
@@ -1050,6 +1152,20 @@ Result<DaemonConfig> parse_daemon_config(std::string_view text, std::string_view
   }
   if (doc.contains("query_log")) {
     if (auto s = read_query_log(r, doc["query_log"], base_dir, out); !s) return s.error();
+  }
+  if (doc.contains("cluster")) {
+    if (auto s = read_cluster(r, doc["cluster"], base_dir, out); !s) return s.error();
+    // A fleet's zones and checks live in etcd: one truth, changed through any edge's API.
+    for (const char* key : {"zones", "health_checks"}) {
+      if (doc.contains(key))
+        return r.error_at(std::string("/") + key,
+                          "not allowed with \"cluster\": zones and health checks are shared in "
+                          "etcd; create them through the control API (meridianctl), or move a "
+                          "single-host state database there with \"meridianctl cluster import\"");
+    }
+    if (out.state.database.empty())
+      return r.error_at("/state/database",
+                        "a fleet edge needs its state database (it caches the shared state)");
   }
   return out;
 }

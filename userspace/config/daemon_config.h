@@ -136,6 +136,23 @@ struct QueryLogSettings {
   bool operator==(const QueryLogSettings&) const = default;
 };
 
+// "cluster": this edge is one of a fleet sharing zones, changes and health through etcd
+// (docs/fleet.md). Absent: single-host mode.
+struct ClusterSettings {
+  std::vector<std::string> endpoints;  // "http://127.0.0.1:2379" | "https://..."
+  std::string ca_file;                 // resolved paths; empty: not used
+  std::string cert_file;
+  std::string key_file;
+  std::string username;
+  std::string password_file;          // the password is its first line (not readable by others)
+  std::string prefix = "/meridian/";  // every key is below it; ends with "/"
+  std::string edge;                   // this edge's name, unique in the fleet
+  std::string vantage;                // its vantage label (e.g. its region); empty: the name
+  uint32_t lease_ttl_s = 10;          // observations and the edge record live this long unrenewed
+  double healthy_fraction = 0.18;     // healthy when more than this share of observers say so
+  bool operator==(const ClusterSettings&) const = default;
+};
+
 struct DaemonConfig {
   std::string source;  // the config file as named on the command line
   std::vector<ListenAddress> listen;
@@ -166,6 +183,7 @@ struct DaemonConfig {
   ControlSettings control;
   MetricsSettings metrics;
   QueryLogSettings query_log;
+  std::optional<ClusterSettings> cluster;
 };
 
 // Where health states persist: "health.state_db" when given, else the state database, else the

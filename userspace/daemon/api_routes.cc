@@ -56,6 +56,13 @@ void add_api_routes(control::ControlServer& server, Controller& c, ApiExtras ext
   server.route("GET", "/v1/stats", [extras](const HttpRequest&) {
     return HttpResponse::json(200, extras.stats ? extras.stats() : json::object());
   });
+  server.route("GET", "/v1/cluster", [extras](const HttpRequest&) {
+    json status = extras.cluster ? extras.cluster() : json(nullptr);
+    if (status.is_null())
+      return HttpResponse::error(404, "NotAFleetMember",
+                                 "this meridiand has no \"cluster\" section (single-host mode)");
+    return HttpResponse::json(200, status);
+  });
   server.route("GET", "/metrics", [extras](const HttpRequest&) {
     return HttpResponse::text(200, extras.metrics_text ? extras.metrics_text() : "",
                               "text/plain; version=0.0.4; charset=utf-8");

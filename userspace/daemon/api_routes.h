@@ -14,6 +14,8 @@ struct ApiExtras {
   std::function<std::string()> metrics_text;  // GET /metrics
   std::function<nlohmann::json()> status;     // GET /v1/status
   std::function<nlohmann::json()> stats;      // GET /v1/stats
+  // GET /v1/cluster: this edge's view of the fleet; null: not a fleet member (404).
+  std::function<nlohmann::json()> cluster;
 };
 
 void add_api_routes(control::ControlServer& server, Controller& controller, ApiExtras extras);

@@ -61,7 +61,8 @@ Result<std::unique_ptr<Controller>> Controller::open(const config::DaemonConfig&
                           dir);
     }
   }
-  auto catalog = manage::Catalog::open(config.state.database);
+  auto catalog = deps.fleet ? manage::Catalog::open_fleet(config.state.database, deps.fleet)
+                            : manage::Catalog::open(config.state.database);
   if (!catalog) return catalog.error();
   return std::unique_ptr<Controller>(
       new Controller(config, std::move(deps), std::move(catalog).value()));
@@ -73,7 +74,8 @@ Status Controller::check_config(const config::DaemonConfig& config) {
   // The database is read, never written: a proposal is computed and dropped.
   const bool exists =
       !config.state.database.empty() && access(config.state.database.c_str(), F_OK) == 0;
-  auto catalog = manage::Catalog::open(exists ? config.state.database : "");
+  // A fleet edge's cache is not read here: what it holds is etcd's to judge.
+  auto catalog = manage::Catalog::open(exists && !config.cluster ? config.state.database : "");
   if (!catalog) return catalog.error();
   auto proposal = (*catalog)->propose_config(config, **zones);
   if (!proposal) return proposal.error();
@@ -98,6 +100,61 @@ Status Controller::apply_config(const config::DaemonConfig& next) {
   return Ok{};
 }
 
+int64_t Controller::shared_revision() {
+  std::lock_guard lock(mutex_);
+  return catalog_->shared_state().revision;
+}
+
+void Controller::apply_shared(manage::SharedState next) {
+  std::lock_guard lock(mutex_);
+  (void)apply_shared_locked(std::move(next));
+}
+
+Status Controller::apply_shared_locked(manage::SharedState next) {
+  const manage::SharedState& current = catalog_->shared_state();
+  if (next.head_revision == current.head_revision && next.values == current.values) {
+    return Ok{};  // served already (this edge wrote it, or a restart found its cache current)
+  }
+  const int64_t revision = next.revision;
+  auto proposal = catalog_->propose_shared(std::move(next));
+  if (!proposal) {
+    shared_apply_failures_++;
+    spdlog::get("fleet")->error("shared revision {} cannot be served, keeping revision {}: {}",
+                                revision, current.revision, proposal.error().to_string());
+    return proposal.error();
+  }
+  auto installed = commit_and_install(*proposal, config_, /*health_changed=*/true);
+  if (auto* e = std::get_if<CatalogError>(&installed)) {
+    shared_apply_failures_++;
+    spdlog::get("fleet")->error("shared revision {} not applied: {}", revision,
+                                e->error.to_string());
+    return e->error;
+  }
+  spdlog::get("fleet")->info("serving shared revision {} ({} zones, {} health checks)", revision,
+                             catalog_->zones().size(), catalog_->health_checks().size());
+  return Ok{};
+}
+
+CatalogResult<bool> Controller::propose_and_commit(
+    const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p,
+    bool health_changed, Refusal invalid) {
+  // Enough for a burst of writers; each round reads the new state first.
+  constexpr int kMaxRounds = 8;
+  for (int round = 0;; ++round) {
+    auto proposal = propose();
+    if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
+    p = std::move(std::get<manage::Proposal>(proposal));
+    auto installed = commit_and_install(p, config_, health_changed, invalid);
+    if (!p.conflict || !deps_.fleet) return installed;
+    if (round + 1 == kMaxRounds)
+      return refusal(Refusal::kUnavailable,
+                     "the shared state kept changing while this change was validated; try again");
+    auto latest = deps_.fleet->read_state();
+    if (!latest) return CatalogError{Refusal::kUnavailable, latest.error()};
+    (void)apply_shared_locked(std::move(latest).value());
+  }
+}
+
 void Controller::mark_all_insync() {
   (void)catalog_->mark_all_insync();
 }
@@ -119,6 +176,13 @@ CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
   auto prepared = prepare_gslb(config, proposal.zone_set(), geo_databases_, deps_.health_view);
   if (!prepared) return CatalogError{invalid, prepared.error()};
   if (auto s = catalog_->commit(proposal); !s) {
+    if (proposal.conflict) return CatalogError{Refusal::kUnavailable, s.error()};
+    if (deps_.fleet) {
+      // etcd could not take it: no quorum reachable. Never queued locally.
+      storage_errors_++;
+      spdlog::get("fleet")->error("write refused: {}", s.error().to_string());
+      return CatalogError{Refusal::kUnavailable, s.error()};
+    }
     // The database could not take it (disk full, I/O error, locked): nothing about the
     // request is wrong, so the client may retry; the operator must hear of it.
     storage_errors_++;
@@ -136,6 +200,12 @@ CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
   if (health_changed) log_gslb_inputs(config, proposal.health_checks.size(), *prepared);
   const bool in_sync = deps_.fast_path ? deps_.fast_path->publish(*prepared->zones) : true;
   if (!in_sync) publish_failures_++;
+  if (deps_.fleet) {
+    // Served here; INSYNC once every live edge says the same (get_change asks etcd).
+    deps_.fleet->applied(catalog_->shared_state().revision);
+    if (health_changed) deps_.fleet->set_checks(proposal.health_checks);
+    return false;
+  }
   if (in_sync) (void)catalog_->mark_insync(proposal);
   return in_sync;
 }
@@ -165,8 +235,9 @@ std::string Controller::zone_id_of_origin(const dns::Name& origin) const {
 }
 
 Controller::Counters Controller::counters() const {
-  return Counters{batches_applied_.load(), batches_rejected_.load(), changes_applied_.load(),
-                  publish_failures_.load(), storage_errors_.load()};
+  return Counters{batches_applied_.load(), batches_rejected_.load(),
+                  changes_applied_.load(), publish_failures_.load(),
+                  storage_errors_.load(),  shared_apply_failures_.load()};
 }
 
 size_t Controller::zone_count() {
@@ -243,10 +314,9 @@ CatalogResult<json> Controller::create_zone(const json& body) {
     contents = std::move(z).value();
   }
   std::lock_guard lock(mutex_);
-  auto proposal = catalog_->propose_create_zone(*origin, comment, std::move(contents));
-  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, false);
+  manage::Proposal p;
+  auto installed = propose_and_commit(
+      [&] { return catalog_->propose_create_zone(*origin, comment, contents); }, p, false);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   spdlog::get("config")->info("hosted zone {} created ({})", origin->to_text(), p.change_zone_id);
   return json{{"HostedZone", zone_json(catalog_->zones().at(p.change_zone_id))},
@@ -257,10 +327,8 @@ CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
   std::lock_guard lock(mutex_);
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
-  auto proposal = catalog_->propose_delete_zone(*id);
-  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, false);
+  manage::Proposal p;
+  auto installed = propose_and_commit([&] { return catalog_->propose_delete_zone(*id); }, p, false);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   for (const auto& note : p.notes) spdlog::get("config")->info("{}", note);
   return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", std::get<bool>(installed)}};
@@ -317,13 +385,9 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
     batches_rejected_++;
     return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
   }
-  auto proposal = catalog_->propose_change_batch(*id, batch);
-  if (auto* e = std::get_if<CatalogError>(&proposal)) {
-    batches_rejected_++;
-    return *e;
-  }
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, false, Refusal::kInvalidChangeBatch);
+  manage::Proposal p;
+  auto installed = propose_and_commit([&] { return catalog_->propose_change_batch(*id, batch); }, p,
+                                      false, Refusal::kInvalidChangeBatch);
   if (auto* e = std::get_if<CatalogError>(&installed)) {
     batches_rejected_++;
     return *e;
@@ -338,6 +402,17 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
 }
 
 CatalogResult<json> Controller::get_change(const std::string& change_id) {
+  if (deps_.fleet) {
+    // The fleet's history is etcd's; INSYNC: every live edge serves the committing revision.
+    auto found = deps_.fleet->find_change(strip_prefix(change_id, "/change/"));
+    if (!found) return CatalogError{Refusal::kUnavailable, found.error()};
+    if (!*found) return refusal(Refusal::kNoSuchChange, "no change with id \"" + change_id + "\"");
+    auto all = deps_.fleet->all_edges_serve((*found)->revision);
+    if (!all) return CatalogError{Refusal::kUnavailable, all.error()};
+    state::ChangeInfo change = (*found)->change;
+    change.status = *all ? state::ChangeStatus::kInsync : state::ChangeStatus::kPending;
+    return change_json(change);
+  }
   std::lock_guard lock(mutex_);
   if (!catalog_->durable())
     return refusal(Refusal::kNoSuchChange, "no state database is configured");
@@ -382,12 +457,13 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
   }
   auto contents = manage::zone_from_text(*format, text, *origin, "import");
   if (!contents) return CatalogError{Refusal::kInvalidInput, contents.error()};
-  auto proposal =
-      id ? catalog_->propose_replace_zone(*id, std::move(contents).value(), "import")
-         : catalog_->propose_create_zone(*origin, "imported", std::move(contents).value());
-  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, false);
+  manage::Proposal p;
+  auto installed = propose_and_commit(
+      [&] {
+        return id ? catalog_->propose_replace_zone(*id, *contents, "import")
+                  : catalog_->propose_create_zone(*origin, "imported", *contents);
+      },
+      p, false);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   const auto& entry = catalog_->zones().at(p.change_zone_id);
   json out{
@@ -412,20 +488,18 @@ CatalogResult<json> Controller::get_health_check(const std::string& id) {
 
 CatalogResult<json> Controller::put_health_check(const json& object) {
   std::lock_guard lock(mutex_);
-  auto proposal = catalog_->propose_put_health_check(object);
-  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, true);
+  manage::Proposal p;
+  auto installed =
+      propose_and_commit([&] { return catalog_->propose_put_health_check(object); }, p, true);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   return json{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
 }
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {
   std::lock_guard lock(mutex_);
-  auto proposal = catalog_->propose_delete_health_check(id);
-  if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-  auto& p = std::get<manage::Proposal>(proposal);
-  auto installed = commit_and_install(p, config_, true);
+  manage::Proposal p;
+  auto installed =
+      propose_and_commit([&] { return catalog_->propose_delete_health_check(id); }, p, true);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
   return json{{"Deleted", id}, {"InSync", std::get<bool>(installed)}};
 }
@@ -438,9 +512,17 @@ json Controller::health_status() {
   }
   auto states =
       deps_.health ? deps_.health->snapshot() : std::map<std::string, health::CheckState>{};
+  const auto votes = deps_.fleet ? deps_.fleet->votes() : std::map<std::string, fleet::Vote>{};
   json list = json::array();
   for (const auto& id : ids) {
     json j{{"Id", id}};
+    if (auto v = votes.find(id); v != votes.end()) {
+      // The fleet's decision; "Status" below stays this edge's own probe state.
+      j["FleetStatus"] = v->second.healthy ? "healthy" : "unhealthy";
+      j["Vote"] = {{"HealthyObservers", v->second.healthy_observers},
+                   {"Observers", v->second.observers},
+                   {"Summary", v->second.describe()}};
+    }
     auto it = states.find(id);
     if (it == states.end()) {
       j["Status"] = "unknown";

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@
 #include "config/daemon_config.h"
 #include "daemon/fast_path_runtime.h"
 #include "daemon/gslb_runtime.h"
+#include "fleet/fleet_member.h"
 #include "manage/catalog.h"
 #include "zone/zone_store.h"
 
@@ -28,6 +30,8 @@ struct ControllerDeps {
   // Where every installed snapshot is published next (FastPathRuntime::publish); null: nowhere,
   // a change is INSYNC once userspace serves it.
   FastPathRuntime* fast_path = nullptr;
+  // Fleet mode (a "cluster" section): the shared state is written through it; null: single host.
+  fleet::FleetMember* fleet = nullptr;
 };
 
 using manage::CatalogError;
@@ -47,6 +51,13 @@ class Controller {
   static Status check_config(const config::DaemonConfig& config);
 
   bool durable() const { return catalog_->durable(); }
+
+  // --- fleet mode ---
+  // A committed revision of the shared state from the watch: validated, installed whole and
+  // reported as served; one that cannot be served is logged and the current state kept.
+  void apply_shared(manage::SharedState next);
+  // The shared revision served now (0: none).
+  int64_t shared_revision();
 
   // --- control API (JSON in Route 53's shapes) ---
   nlohmann::json list_zones();
@@ -78,7 +89,8 @@ class Controller {
     uint64_t batches_rejected = 0;
     uint64_t changes_applied = 0;  // record set changes in applied batches
     uint64_t publish_failures = 0;
-    uint64_t storage_errors = 0;  // writes the state database refused (503 to the client)
+    uint64_t storage_errors = 0;         // writes the state database refused (503 to the client)
+    uint64_t shared_apply_failures = 0;  // fleet revisions that could not be served
   };
   Counters counters() const;
   size_t zone_count();
@@ -100,6 +112,13 @@ class Controller {
   CatalogResult<bool> commit_and_install(manage::Proposal& proposal,
                                          const config::DaemonConfig& config, bool health_changed,
                                          manage::Refusal invalid = manage::Refusal::kInvalidInput);
+  // Proposes and commits; in fleet mode, when another edge wrote first, catches up and proposes
+  // again on the new state (a few times), so a change is never applied on stale state. `p` is
+  // the proposal that was committed.
+  CatalogResult<bool> propose_and_commit(
+      const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p,
+      bool health_changed, manage::Refusal invalid = manage::Refusal::kInvalidInput);
+  Status apply_shared_locked(manage::SharedState next);
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
   CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
@@ -113,7 +132,7 @@ class Controller {
   std::unique_ptr<manage::Catalog> catalog_;
   GeoDatabases geo_databases_;
   std::atomic<uint64_t> batches_applied_{0}, batches_rejected_{0}, changes_applied_{0},
-      publish_failures_{0}, storage_errors_{0};
+      publish_failures_{0}, storage_errors_{0}, shared_apply_failures_{0};
   // Hosted zone ids by origin key for the query log (read by logging threads).
   std::atomic<std::shared_ptr<const std::map<std::string, std::string>>> zone_ids_;
 };

@@ -39,8 +39,8 @@ using meridian::daemon::Controller;
 // All components log to stderr through one sink, each under its own logger name.
 void setup_logging() {
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  for (const char* name :
-       {"daemon", "server", "config", "fastpath", "health", "gslb", "control", "querylog"}) {
+  for (const char* name : {"daemon", "server", "config", "fastpath", "health", "gslb", "control",
+                           "querylog", "fleet"}) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
     spdlog::register_logger(logger);
@@ -240,11 +240,28 @@ int run(const std::string& path, const std::string& cli_log_level) {
   meridian::answer::Responder responder(responder_config(config));
   // Started after the server; until then (or in a build without it) every call is a no-op.
   meridian::daemon::FastPathRuntime fast_path(responder);
-  meridian::daemon::HealthRuntime health([&](const std::string& id, bool healthy) {
+  auto serve_health = [&](const std::string& id, bool healthy) {
     health_view->set(id, healthy);
     // After the view: the fast path's health map, once it runs (its first publish copies every
     // slot, so transitions before it are not lost).
     fast_path.on_health_transition(*health_view, id);
+  };
+  // A fleet edge (docs/fleet.md): its probes are one vote among the edges'; what is served is
+  // the fleet's decision.
+  std::unique_ptr<meridian::fleet::FleetMember> fleet;
+  if (config.cluster) {
+    auto etcd = meridian::fleet::FleetMember::etcd_options(*config.cluster);
+    if (!etcd) {
+      log->error("cannot start: {}", etcd.error().to_string());
+      return 1;
+    }
+    fleet = std::make_unique<meridian::fleet::FleetMember>(*config.cluster, std::move(*etcd));
+  }
+  meridian::daemon::HealthRuntime health([&](const std::string& id, bool healthy) {
+    if (fleet)
+      fleet->observe(id, healthy, "");
+    else
+      serve_health(id, healthy);
   });
 
   log->info("gslb: policy engine built in (routing policies answered per query)");
@@ -255,6 +272,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   deps.health = &health;
   deps.health_view = health_view;
   deps.fast_path = &fast_path;
+  deps.fleet = fleet.get();
   auto controller = Controller::open(config, deps);
   if (!controller) {
     log->error("{}", controller.error().to_string());
@@ -265,9 +283,22 @@ int run(const std::string& path, const std::string& cli_log_level) {
     return 1;
   }
   log->info("loaded {} zones ({}) from {}", (*controller)->zone_count(),
-            (*controller)->durable() ? "state database " + config.state.database
-                                     : std::string("config file only, no state database"),
+            fleet ? "fleet cache at revision " + std::to_string((*controller)->shared_revision()) +
+                        " in " + config.state.database
+            : (*controller)->durable() ? "state database " + config.state.database
+                                       : std::string("config file only, no state database"),
             path);
+  if (fleet) {
+    meridian::fleet::FleetCallbacks callbacks;
+    callbacks.apply_state = [c = controller->get()](meridian::manage::SharedState next) {
+      c->apply_shared(std::move(next));
+    };
+    callbacks.health_decided = [&](const std::string& id, bool healthy,
+                                   const meridian::fleet::Vote&) { serve_health(id, healthy); };
+    fleet->start(std::move(callbacks), (*controller)->shared_revision());
+    log->info("fleet: edge {} (vantage {}), etcd {}", config.cluster->edge, config.cluster->vantage,
+              config.cluster->endpoints.front());
+  }
 
   auto obs = meridian::daemon::Observability::open(config, **controller, health);
   if (!obs) {
@@ -298,6 +329,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
                           {"StateDatabase", config.state.database},
                           {"Zones", (*controller)->zone_count()}};
   };
+  extras.cluster = [&fleet]() { return fleet ? fleet->status() : nlohmann::json(nullptr); };
   extras.metrics_text = [o = obs->get()]() { return o->metrics_text(); };
   extras.stats = [o = obs->get()]() { return nlohmann::json{{"userspace", o->userspace_stats()}}; };
   auto control = start_control(config, **controller, extras);
@@ -364,6 +396,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   }
   if (*metrics) (*metrics)->stop();
   if (*control) (*control)->stop();
+  if (fleet) fleet->stop();
   health.stop();
   server.stop();
   auto stats = server.stats();

@@ -6,6 +6,9 @@
 #include <set>
 #include <tuple>
 
+#include <spdlog/spdlog.h>
+
+#include "common/json_parse.h"
 #include "dns/types.h"
 #include "zone/route53_json.h"
 
@@ -156,6 +159,62 @@ Result<std::unique_ptr<Catalog>> Catalog::open(const std::string& db_path) {
   return catalog;
 }
 
+Result<std::unique_ptr<Catalog>> Catalog::open_fleet(const std::string& db_path,
+                                                     SharedStore* shared) {
+  if (db_path.empty()) return make_error("a fleet edge needs a state database (its cache)");
+  auto store = state::StateStore::open(db_path);
+  if (!store) return store.error();
+  std::unique_ptr<Catalog> catalog(new Catalog(std::move(store).value(), shared));
+  auto cached = catalog->store_->fleet_cache();
+  if (!cached) return cached.error();
+  if (!cached->has_value()) return catalog;  // nothing applied yet: empty until etcd answers
+  auto state = shared_state_from_text((*cached)->state);
+  if (!state) return make_error("the cached fleet state: " + state.error().to_string(), db_path);
+  auto proposal = catalog->propose_shared(std::move(state).value());
+  if (!proposal)
+    return make_error("the cached fleet state is not valid: " + proposal.error().to_string(),
+                      db_path);
+  catalog->zones_ = proposal->zones;
+  catalog->check_objects_ = proposal->health_check_objects;
+  catalog->checks_ = proposal->health_checks;
+  catalog->shared_state_ = std::move(*proposal->shared_next);
+  return catalog;
+}
+
+Result<Proposal> Catalog::propose_shared(SharedState next) const {
+  Proposal p;
+  for (const auto& [key, text] : next.values) {
+    if (key.starts_with(kZoneKeyPrefix)) {
+      const std::string id = key.substr(kZoneKeyPrefix.size());
+      auto same_text = shared_state_.values.find(key);
+      auto current = zones_.find(id);
+      if (same_text != shared_state_.values.end() && same_text->second == text &&
+          current != zones_.end()) {
+        p.zones[id] = current->second;
+        continue;
+      }
+      auto decoded = zone_from_value(key, text);
+      if (!decoded) return decoded.error();
+      decoded->info.id = id;
+      p.zones[id] =
+          ZoneEntry{decoded->info, std::make_shared<const zone::Zone>(std::move(decoded->zone))};
+    } else if (key.starts_with(kCheckKeyPrefix)) {
+      auto object = parse_json(text);
+      if (!object) return make_error(object.error().what, key);
+      auto parsed = health::parse_health_check(
+          *object, "/HealthChecks/" + key.substr(kCheckKeyPrefix.size()));
+      if (!parsed) return parsed.error();
+      p.health_check_objects.push_back(std::move(object).value());
+      p.health_checks.push_back(std::move(parsed).value());
+    }
+    // Keys of later versions are kept in the state and ignored here.
+  }
+  if (auto v = health::validate_health_checks(p.health_checks); !v) return v.error();
+  if (auto e = first_missing_reference(p)) return e->error;
+  p.shared_next = std::move(next);
+  return p;
+}
+
 std::optional<std::string> Catalog::resolve_zone(std::string_view id_or_name) const {
   if (zones_.count(std::string(id_or_name))) return std::string(id_or_name);
   // A name without its trailing dot is absolute here: "example.com" is example.com.
@@ -207,6 +266,8 @@ std::optional<CatalogError> Catalog::first_missing_reference(const Proposal& p) 
 Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
                                          const zone::ZoneSet& file_zones) const {
   Proposal p = base();
+  // A fleet's zones and checks are etcd's (the config file may not name any).
+  if (shared_) return p;
   if (!store_) {
     // No database: the config file is the whole truth.
     p.zones.clear();
@@ -484,6 +545,7 @@ CatalogResult<Proposal> Catalog::propose_delete_health_check(const std::string& 
 }
 
 Status Catalog::commit(Proposal& proposal) {
+  if (shared_) return commit_shared(proposal);
   if (store_) {
     for (const auto& step : proposal.writes) {
       auto s = std::visit([&](const auto& w) { return write_to(*store_, w, proposal); }, step);
@@ -496,15 +558,81 @@ Status Catalog::commit(Proposal& proposal) {
   return Ok{};
 }
 
+void Catalog::cache_shared_state() {
+  // etcd holds the state; the cache only spares a restart the wait. A failed write is logged
+  // and the next apply writes the whole state again.
+  auto s = store_->set_fleet_cache(
+      state::FleetCache{shared_state_.revision, shared_state_text(shared_state_)});
+  if (!s) {
+    if (auto log = spdlog::get("config"))
+      log->error("fleet cache not written (a restart waits for etcd): {}", s.error().to_string());
+  }
+}
+
+Status Catalog::commit_shared(Proposal& p) {
+  if (p.shared_next) {
+    shared_state_ = std::move(*p.shared_next);
+    p.shared_next.reset();
+  } else if (!p.writes.empty()) {
+    // Ids the store would pick in single-host mode, and the change record, are chosen here.
+    std::optional<state::ChangeInfo> change;
+    for (const auto& step : p.writes) {
+      if (const auto* create = std::get_if<state_write::CreateZone>(&step)) {
+        std::string id;
+        do {
+          id = state::random_id('Z', 13);
+        } while (p.zones.count(id));
+        ZoneEntry entry = p.zones.at(create->placeholder);
+        p.zones.erase(create->placeholder);
+        entry.info.id = id;
+        entry.info.created_at_ms = state::now_ms();
+        p.zones[id] = std::move(entry);
+        p.change_zone_id = id;
+      } else if (const auto* batch = std::get_if<state_write::ApplyChangeBatch>(&step)) {
+        change =
+            state::new_change(batch->zone_id, batch->batch.comment, batch->batch.changes.size());
+      } else if (const auto* replace = std::get_if<state_write::ReplaceRecordSets>(&step)) {
+        change = state::new_change(replace->zone_id, replace->comment, replace->record_sets.size());
+      }
+    }
+    std::map<std::string, std::string> next;
+    for (const auto& [id, entry] : p.zones) {
+      const std::string key = std::string(kZoneKeyPrefix) + id;
+      auto current = zones_.find(id);
+      auto text = shared_state_.values.find(key);
+      if (current != zones_.end() && current->second.zone == entry.zone &&
+          current->second.info.comment == entry.info.comment && text != shared_state_.values.end())
+        next[key] = text->second;
+      else
+        next[key] = zone_value(entry.info, *entry.zone);
+    }
+    for (const auto& object : p.health_check_objects)
+      next[std::string(kCheckKeyPrefix) + object["Id"].get<std::string>()] = object.dump();
+    auto written = shared_->write(shared_state_, next, change ? &*change : nullptr);
+    if (!written) return written.error();
+    if (!written->has_value()) {
+      p.conflict = true;
+      return make_error("the shared state changed while this change was validated");
+    }
+    shared_state_ = SharedState{**written, **written, std::move(next)};
+    p.change = change;
+  }
+  cache_shared_state();
+  zones_ = p.zones;
+  check_objects_ = p.health_check_objects;
+  checks_ = p.health_checks;
+  return Ok{};
+}
+
 Status Catalog::mark_insync(Proposal& proposal) {
-  if (!store_ || !proposal.change) return Ok{};
+  if (!store_ || !proposal.change || shared_) return Ok{};
   if (auto s = store_->mark_insync_through(proposal.change->id); !s) return s;
   proposal.change->status = state::ChangeStatus::kInsync;
   return Ok{};
 }
 
 Status Catalog::mark_all_insync() {
-  if (!store_) return Ok{};
+  if (!store_ || shared_) return Ok{};
   auto latest = store_->list_changes(1);
   if (!latest) return latest.error();
   if (latest->empty()) return Ok{};

@@ -23,6 +23,7 @@
 #include "common/result.h"
 #include "config/daemon_config.h"
 #include "health/health_check_config.h"
+#include "manage/shared_state.h"
 #include "state/state_store.h"
 #include "zone/route53_json.h"
 #include "zone/zone.h"
@@ -123,6 +124,11 @@ struct Proposal {
   std::vector<std::string> notes;           // for the log (zones seeded, differences applied)
   std::string change_zone_id;               // the zone a change batch or import went to
   std::optional<state::ChangeInfo> change;  // set by commit() for a batch or import
+  // Fleet mode: the shared state read from etcd that this proposal adopts (commit() writes it to
+  // the local cache only); and, set by commit(), that the shared state moved on before it could
+  // be written (validate again on the new state).
+  std::optional<SharedState> shared_next;
+  bool conflict = false;
 
   std::shared_ptr<const zone::ZoneSet> zone_set() const;
 };
@@ -132,7 +138,19 @@ class Catalog {
   // Without a database (`db_path` empty) the catalog is read-only: the config file is its source.
   static Result<std::unique_ptr<Catalog>> open(const std::string& db_path);
 
+  // A fleet edge's catalog (docs/fleet.md): the shared state is etcd's, written through `shared`
+  // (which must outlive the catalog); the database at `db_path` caches the last applied state,
+  // loaded here so the edge serves at once.
+  static Result<std::unique_ptr<Catalog>> open_fleet(const std::string& db_path,
+                                                     SharedStore* shared);
+
   bool durable() const { return store_ != nullptr; }
+  bool fleet() const { return shared_ != nullptr; }
+  // Fleet mode: the shared state this catalog holds (revision 0: none applied yet).
+  const SharedState& shared_state() const { return shared_state_; }
+  // Fleet mode: `next` (read from etcd or the cache) as a proposal to adopt; unchanged zones
+  // keep their parsed form. Fails when the state is not valid (the edge keeps what it serves).
+  Result<Proposal> propose_shared(SharedState next) const;
   // Read-only: the database is written through commit() and the mark_* calls alone.
   const state::StateStore* store() const { return store_.get(); }
   const std::map<std::string, ZoneEntry>& zones() const { return zones_; }
@@ -163,6 +181,9 @@ class Catalog {
   // Writes the proposal (each write its own transaction, each idempotent when repeated) and
   // makes it the catalog's state. On error the catalog keeps its state; the database may hold
   // a prefix of the writes, which the next start reconciles.
+  // Fleet mode: a proposal with writes is written to etcd in one transaction conditioned on the
+  // shared state it was validated against (proposal.conflict when that moved on); one with
+  // `shared_next` is adopted. Either is then cached in the local database.
   Status commit(Proposal& proposal);
 
   // A recorded change is INSYNC once what it changed is served (after the publish that follows
@@ -175,7 +196,10 @@ class Catalog {
   Result<std::optional<state::ChangeInfo>> find_change(std::string_view change_id) const;
 
  private:
-  explicit Catalog(std::unique_ptr<state::StateStore> store) : store_(std::move(store)) {}
+  explicit Catalog(std::unique_ptr<state::StateStore> store, SharedStore* shared = nullptr)
+      : store_(std::move(store)), shared_(shared) {}
+  Status commit_shared(Proposal& proposal);
+  void cache_shared_state();
   Proposal base() const;  // a proposal that changes nothing
   CatalogError refuse(Refusal r, std::string what, std::string where = {}) const;
   // The first record set naming a health check not in `checks`.
@@ -186,6 +210,8 @@ class Catalog {
   std::optional<CatalogError> first_missing_reference(const Proposal& p) const;
 
   std::unique_ptr<state::StateStore> store_;
+  SharedStore* shared_ = nullptr;
+  SharedState shared_state_;
   std::map<std::string, ZoneEntry> zones_;
   std::vector<nlohmann::json> check_objects_;
   std::vector<health::HealthCheckConfig> checks_;

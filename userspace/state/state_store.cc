@@ -23,10 +23,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
-// Tables of schema version 1. Record sets and seed snapshots go with their zone; change rows do
-// not (no foreign key): a change stays findable after its zone was deleted.
+// Tables of schema version 2 (version 1 lacked fleet_cache; opening one adds it). Record sets and
+// seed snapshots go with their zone; change rows do not (no foreign key): a change stays findable
+// after its zone was deleted.
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS zones ("
     " id TEXT PRIMARY KEY,"
@@ -59,7 +60,12 @@ constexpr const char* kSchema =
     " id TEXT PRIMARY KEY,"
     " json TEXT NOT NULL,"
     " from_config INTEGER NOT NULL,"
-    " created_at_ms INTEGER NOT NULL);";
+    " created_at_ms INTEGER NOT NULL);"
+    // A fleet edge's last applied shared state (docs/fleet.md): one row.
+    "CREATE TABLE IF NOT EXISTS fleet_cache ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " revision INTEGER NOT NULL,"
+    " state TEXT NOT NULL);";
 
 constexpr const char* kZoneColumns =
     "SELECT z.id, z.origin, z.created_by, z.comment, z.created_at_ms,"
@@ -161,6 +167,8 @@ class Transaction {
   bool active_ = false;
 };
 
+}  // namespace
+
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -184,6 +192,8 @@ std::string random_id(char prefix, size_t length) {
   for (size_t i = 0; i < length; ++i) id.push_back(kAlphabet[pick(rng)]);
   return id;
 }
+
+namespace {
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -410,6 +420,8 @@ Status insert_change(sqlite3* db, const std::string& path, const ChangeInfo& c) 
   return Ok{};
 }
 
+}  // namespace
+
 ChangeInfo new_change(std::string_view zone_id, std::string_view comment, size_t count) {
   ChangeInfo c;
   c.id = random_id('C', 20);
@@ -420,6 +432,8 @@ ChangeInfo new_change(std::string_view zone_id, std::string_view comment, size_t
   c.change_count = count;
   return c;
 }
+
+namespace {
 
 // Writes one health check row; keeps created_at_ms of a row it replaces.
 Status upsert_health_check(sqlite3* db, const std::string& path, Statement& s, const json& config,
@@ -936,6 +950,29 @@ Status StateStore::sync_config_health_checks(const std::vector<nlohmann::json>& 
     del.reset();
     if (rc != SQLITE_DONE) return db_error(db_, path_, "syncing health checks");
   }
+  return tx.commit();
+}
+
+// --- fleet cache ---
+
+Result<std::optional<FleetCache>> StateStore::fleet_cache() const {
+  ConnectionLock lock(db_);
+  Statement s(db_, "SELECT revision, state FROM fleet_cache WHERE id = 1");
+  if (!s.prepared()) return db_error(db_, path_, "reading the fleet cache");
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<FleetCache>{};
+  if (rc != SQLITE_ROW) return db_error(db_, path_, "reading the fleet cache");
+  return std::optional<FleetCache>{FleetCache{s.int64(0), s.text(1)}};
+}
+
+Status StateStore::set_fleet_cache(const FleetCache& cache) {
+  ConnectionLock lock(db_);
+  Transaction tx(db_, path_);
+  if (auto s = tx.begin(true); !s) return s;
+  Statement s(db_, "INSERT OR REPLACE INTO fleet_cache (id, revision, state) VALUES (1, ?1, ?2)");
+  if (!s.prepared()) return db_error(db_, path_, "writing the fleet cache");
+  s.bind(1, cache.revision).bind(2, cache.state);
+  if (s.step() != SQLITE_DONE) return db_error(db_, path_, "writing the fleet cache");
   return tx.commit();
 }
 

@@ -64,6 +64,19 @@ struct StoredHealthCheck {
 // the lower-cased origin text.
 std::string zone_id_for_origin(const dns::Name& origin);
 
+// Unix epoch milliseconds now.
+int64_t now_ms();
+// A random upper-case identifier: `prefix` + `length` characters of [A-Z0-9].
+std::string random_id(char prefix, size_t length);
+// A PENDING change of `count` record set changes, with a fresh id, submitted now.
+ChangeInfo new_change(std::string_view zone_id, std::string_view comment, size_t count);
+
+// A fleet edge's cached shared state (docs/fleet.md): opaque text and its etcd revision.
+struct FleetCache {
+  int64_t revision = 0;
+  std::string state;
+};
+
 class StateStore {
  public:
   // Opens or creates the database at `path` (its directory must exist) and its tables; an
@@ -120,6 +133,10 @@ class StateStore {
   // The config file's checks, in one transaction: each inserted or replaced with from_config =
   // true; rows with from_config = true whose id is not among them are deleted.
   Status sync_config_health_checks(const std::vector<nlohmann::json>& configs);
+
+  // --- a fleet edge's last applied shared state (nullopt: none yet) ---
+  Result<std::optional<FleetCache>> fleet_cache() const;
+  Status set_fleet_cache(const FleetCache& cache);
 
  private:
   StateStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
