@@ -112,9 +112,10 @@ void Controller::apply_shared(manage::SharedState next) {
 
 Status Controller::apply_shared_locked(manage::SharedState next) {
   const manage::SharedState& current = catalog_->shared_state();
-  if (next.head_revision == current.head_revision && next.values == current.values) {
-    return Ok{};  // served already (this edge wrote it, or a restart found its cache current)
-  }
+  // Head revisions only grow: an equal one is served already (this edge wrote it, or a restart
+  // found its cache current); an older one is a snapshot the watch took before this edge's own
+  // write went in.
+  if (next.head_revision != 0 && next.head_revision <= current.head_revision) return Ok{};
   const int64_t revision = next.revision;
   auto proposal = catalog_->propose_shared(std::move(next));
   if (!proposal) {
@@ -133,6 +134,19 @@ Status Controller::apply_shared_locked(manage::SharedState next) {
   spdlog::get("fleet")->info("serving shared revision {} ({} zones, {} health checks)", revision,
                              catalog_->zones().size(), catalog_->health_checks().size());
   return Ok{};
+}
+
+std::optional<CatalogError> Controller::catch_up_for_write() {
+  if (!deps_.fleet) return std::nullopt;
+  // Validate against the fleet's newest state, not this edge's (the watch may lag by a few
+  // milliseconds): a zone or record created through another edge just before must be seen.
+  auto head = deps_.fleet->head_revision();
+  if (!head) return CatalogError{Refusal::kUnavailable, head.error()};
+  if (*head == catalog_->shared_state().head_revision) return std::nullopt;
+  auto latest = deps_.fleet->read_state();
+  if (!latest) return CatalogError{Refusal::kUnavailable, latest.error()};
+  (void)apply_shared_locked(std::move(latest).value());
+  return std::nullopt;
 }
 
 CatalogResult<bool> Controller::propose_and_commit(
@@ -314,6 +328,7 @@ CatalogResult<json> Controller::create_zone(const json& body) {
     contents = std::move(z).value();
   }
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) return *e;
   manage::Proposal p;
   auto installed = propose_and_commit(
       [&] { return catalog_->propose_create_zone(*origin, comment, contents); }, p, false);
@@ -325,6 +340,7 @@ CatalogResult<json> Controller::create_zone(const json& body) {
 
 CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) return *e;
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
   manage::Proposal p;
@@ -380,6 +396,10 @@ CatalogResult<json> Controller::change_json(const state::ChangeInfo& change) con
 CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name,
                                                    const json& batch) {
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) {
+    batches_rejected_++;
+    return *e;
+  }
   auto id = resolve(id_or_name);
   if (!id) {
     batches_rejected_++;
@@ -443,6 +463,7 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
   auto format = manage::zone_format_from_text(format_text);
   if (!format) return CatalogError{Refusal::kInvalidInput, format.error()};
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) return *e;
   auto id = resolve(id_or_name);
   std::optional<dns::Name> origin;
   if (id) {
@@ -488,6 +509,7 @@ CatalogResult<json> Controller::get_health_check(const std::string& id) {
 
 CatalogResult<json> Controller::put_health_check(const json& object) {
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) return *e;
   manage::Proposal p;
   auto installed =
       propose_and_commit([&] { return catalog_->propose_put_health_check(object); }, p, true);
@@ -497,6 +519,7 @@ CatalogResult<json> Controller::put_health_check(const json& object) {
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {
   std::lock_guard lock(mutex_);
+  if (auto e = catch_up_for_write()) return *e;
   manage::Proposal p;
   auto installed =
       propose_and_commit([&] { return catalog_->propose_delete_health_check(id); }, p, true);

@@ -119,6 +119,9 @@ class Controller {
       const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p,
       bool health_changed, manage::Refusal invalid = manage::Refusal::kInvalidInput);
   Status apply_shared_locked(manage::SharedState next);
+  // Fleet mode, before a write: this edge's state brought to etcd's newest (503 when etcd
+  // cannot be reached: writes are refused then anyway).
+  std::optional<CatalogError> catch_up_for_write();
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
   CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;

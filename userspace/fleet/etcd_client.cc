@@ -308,7 +308,7 @@ namespace {
 struct WatchStream {
   std::string buffer;
   const std::function<bool(const EtcdWatchBatch&)>* on_batch = nullptr;
-  const std::atomic<bool>* stop = nullptr;
+  const std::function<bool()>* cancelled = nullptr;
   std::optional<Error> failure;
   bool created = false;
   bool done = false;
@@ -373,14 +373,14 @@ size_t watch_data(char* data, size_t size, size_t count, void* user) {
 
 int watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* w = static_cast<WatchStream*>(user);
-  return w->stop->load() ? 1 : 0;
+  return (*w->cancelled)() ? 1 : 0;
 }
 
 }  // namespace
 
 Status EtcdClient::watch_prefix(const std::string& prefix, int64_t start_revision,
                                 const std::function<bool(const EtcdWatchBatch&)>& on_batch,
-                                const std::atomic<bool>& stop) {
+                                const std::function<bool()>& cancelled) {
   if (!options_.username.empty() && token().empty()) {
     if (auto s = authenticate(); !s) return s;
   }
@@ -396,7 +396,7 @@ Status EtcdClient::watch_prefix(const std::string& prefix, int64_t start_revisio
   if (!c) return make_error("etcd: cannot create a curl handle");
   WatchStream w;
   w.on_batch = &on_batch;
-  w.stop = &stop;
+  w.cancelled = &cancelled;
   curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, watch_data);
   curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &w);
   curl_easy_setopt(c.get(), CURLOPT_NOPROGRESS, 0L);
@@ -408,7 +408,7 @@ Status EtcdClient::watch_prefix(const std::string& prefix, int64_t start_revisio
   curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME, 30L);
   const CURLcode rc = curl_easy_perform(c.get());
   if (w.failure) return *w.failure;
-  if (stop.load() || w.done) return Ok{};
+  if (cancelled() || w.done) return Ok{};
   if (rc != CURLE_OK) {
     // Next time, another endpoint first.
     std::lock_guard lock(mutex_);

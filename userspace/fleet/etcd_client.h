@@ -110,12 +110,12 @@ class EtcdClient {
   Status lease_revoke(int64_t lease);
 
   // Watches [prefix, prefix end) from `start_revision`, calling `on_batch` for every response
-  // with events, until `stop` is set (checked at least every 200 ms), the stream breaks, or
-  // `on_batch` returns false. A compacted start revision is reported as an error whose `where`
-  // is "compacted:<revision>".
+  // with events, until `cancelled` returns true (asked at least once a second), the stream
+  // breaks, or `on_batch` returns false. A compacted start revision is reported as an error whose
+  // `where` is "compacted:<revision>".
   Status watch_prefix(const std::string& prefix, int64_t start_revision,
                       const std::function<bool(const EtcdWatchBatch&)>& on_batch,
-                      const std::atomic<bool>& stop);
+                      const std::function<bool()>& cancelled);
 
   // The endpoint that answered last (for status output).
   std::string current_endpoint() const;

@@ -97,14 +97,15 @@ void FleetMember::mark_connected() {
 }
 
 void FleetMember::mark_unreachable(const Error& error) {
-  std::lock_guard lock(mutex_);
-  last_error_ = error.to_string();
-  // Since start, or since the moment it was lost.
-  if (connected_.exchange(false)) {
+  {
+    std::lock_guard lock(mutex_);
+    last_error_ = error.to_string();
+    if (!connected_.exchange(false)) return;
     unreachable_since_ = Clock::now();
     log()->warn("etcd unreachable: {} (serving the last applied state; writes refused)",
                 last_error_);
   }
+  revote();  // cut off: this edge decides from its own observations
 }
 
 std::string FleetMember::unreachable_reason() const {
@@ -354,7 +355,8 @@ void FleetMember::watch_loop() {
           on_events(batch);
           return true;
         },
-        stop_);
+        [&] { return stop_.load() || restart_watch_.load(); });
+    restart_watch_ = false;
     if (stop_.load()) break;
     {
       std::lock_guard lock(mutex_);
@@ -424,6 +426,16 @@ Result<manage::SharedState> FleetMember::read_state() {
       out.values[kv.key.substr(state_prefix.size())] = kv.value;
   }
   return out;
+}
+
+Result<int64_t> FleetMember::head_revision() {
+  auto head = etcd_.range(key(kHeadKey));
+  if (!head) {
+    mark_unreachable(head.error());
+    return make_error(unreachable_reason());
+  }
+  mark_connected();
+  return head->kvs.empty() ? int64_t{0} : head->kvs.front().mod_revision;
 }
 
 void FleetMember::applied(int64_t revision) {

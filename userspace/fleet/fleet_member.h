@@ -75,6 +75,8 @@ class FleetMember : public manage::SharedStore {
 
   // The shared state as etcd holds it now (to catch up before validating again).
   Result<manage::SharedState> read_state();
+  // The head key's mod revision now (a linearizable read; 0: nothing written yet).
+  Result<int64_t> head_revision();
   // This edge serves `revision` now (reported under its lease).
   void applied(int64_t revision);
   // A change by id with the revision that committed it; nullopt when there is none.
@@ -117,6 +119,7 @@ class FleetMember : public manage::SharedStore {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> restart_watch_{false};  // set on reconnecting: the stream may be stale
   std::thread session_thread_, watch_thread_;
 
   mutable std::mutex mutex_;  // everything below
