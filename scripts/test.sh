@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds the ASan+UBSan test build with clang, checks
-# formatting, and runs every ctest label (unit, bpf, e2e, diff, fuzz).
+# formatting, and runs every ctest label (unit, bpf, e2e, diff, fleet, fuzz).
 #   MERIDIAN_TEST_LABELS=unit      run one slice (a ctest -L regex, e.g. "unit|bpf")
 #   MERIDIAN_FUZZ_SECONDS=60       seconds each fuzz target runs
 set -euo pipefail
