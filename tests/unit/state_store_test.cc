@@ -168,9 +168,9 @@ TEST(StateStoreTest, VersionOneDatabaseGainsTheFleetCache) {
   // What a version 1 meridiand left: no fleet_cache table.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE fleet_cache; PRAGMA user_version=1", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "DROP TABLE fleet_cache; PRAGMA user_version=1", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   auto store = open_store(path);
   ASSERT_TRUE(store);

@@ -1,7 +1,9 @@
 // meridianctl health-checks (list, show, create, delete) and health (every check's state).
 #include "api/command_groups.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "api/api_call.h"
 
@@ -88,6 +90,10 @@ DESCRIPTION
   one seen), the probe's duration, consecutive successes and failures, and when it was last
   updated. States persist in the state database across restarts.
 
+  On a fleet edge (a "cluster" section) a "fleet vote" column shows the status every edge serves
+  and the vote it was decided by, e.g. "healthy: 2 of 3 vantage points healthy"; "status" is
+  then this edge's own probe state, one of those votes.
+
 EXAMPLES
   meridianctl health
   meridianctl health --json | jq '.HealthCheckStatuses[] | select(.Status == "unhealthy")'
@@ -97,13 +103,23 @@ EXAMPLES
     auto r = call(line.connection, "GET", "/v1/health");
     if (r.code) return r.code;
     if (line.connection.as_json) return print_json(r.body), kExitOk;
-    std::printf("%-24s %-10s %-8s %9s %-25s %s\n", "id", "status", "last", "latency", "updated",
-                "last failure reason");
-    for (const auto& h : r.body["HealthCheckStatuses"]) {
+    const json& statuses = r.body["HealthCheckStatuses"];
+    // A fleet edge's answer carries each check's vote: the status every edge serves.
+    const bool fleet = std::any_of(statuses.begin(), statuses.end(),
+                                   [](const json& h) { return h.contains("Vote"); });
+    const auto vote = [fleet](const json& h) {
+      if (!fleet) return std::string();
+      if (!h.contains("Vote")) return std::string("-");
+      return str(h, "FleetStatus") + ": " + str(h["Vote"], "Summary");
+    };
+    std::printf("%-24s %-10s %-*s%-8s %9s %-25s %s\n", "id", "status", fleet ? 50 : 0,
+                fleet ? "fleet vote " : "", "last", "latency", "updated", "last failure reason");
+    for (const auto& h : statuses) {
       char latency[32] = "-";
       if (h.contains("LastLatencyMs") && h["LastLatencyMs"].is_number())
         std::snprintf(latency, sizeof latency, "%.1f ms", h["LastLatencyMs"].get<double>());
-      std::printf("%-24s %-10s %-8s %9s %-25s %s\n", str(h, "Id").c_str(), str(h, "Status").c_str(),
+      std::printf("%-24s %-10s %-*s%-8s %9s %-25s %s\n", str(h, "Id").c_str(),
+                  str(h, "Status").c_str(), fleet ? 50 : 0, (vote(h) + (fleet ? " " : "")).c_str(),
                   str(h, "LastResult").c_str(), latency, str(h, "UpdatedAt").c_str(),
                   str(h, "LastFailureReason", "").c_str());
     }

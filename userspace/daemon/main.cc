@@ -314,6 +314,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   options.on_query = [o = obs->get()](const meridian::server::QueryEvent& e) { o->on_query(e); };
   meridian::server::Server server(options, store, responder);
   (*obs)->set_server(&server);
+  (*obs)->set_fleet(fleet.get());
   if (auto started = server.start(); !started) {
     log->error("cannot start: {}", started.error().to_string());
     return 1;

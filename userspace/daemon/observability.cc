@@ -101,6 +101,44 @@ nlohmann::json Observability::userspace_stats() const {
   return out;
 }
 
+void Observability::add_fleet_metrics(observe::MetricsBuilder& m, uint64_t apply_failures) const {
+  using observe::MetricType;
+  const auto fc = fleet_->counters();
+  const auto status = fleet_->status();
+  const size_t edges = status.contains("Edges") ? status["Edges"].size() : 0;
+  struct Family {
+    std::string_view name;
+    MetricType type;
+    std::string_view help;
+    observe::MetricValue value;
+  };
+  const Family families[] = {
+      {"meridian_fleet_connected", MetricType::kGauge,
+       "1 while this edge reaches etcd, 0 while it is cut off",
+       status.value("Connected", false) ? 1 : 0},
+      {"meridian_fleet_applied_revision", MetricType::kGauge,
+       "The etcd revision of the shared state served here",
+       status.value("AppliedRevision", int64_t{0})},
+      {"meridian_fleet_edges", MetricType::kGauge,
+       "Live edges (lease alive) as this edge last saw them", edges},
+      {"meridian_fleet_full_reloads_total", MetricType::kCounter,
+       "Reads of the whole shared state (start, a broken watch, a compacted revision)",
+       fc.full_reloads},
+      {"meridian_fleet_watch_restarts_total", MetricType::kCounter,
+       "Watch streams that ended and were opened again", fc.watch_restarts},
+      {"meridian_fleet_observations_written_total", MetricType::kCounter,
+       "Health observations this edge wrote (on change only)", fc.observations_written},
+      {"meridian_fleet_apply_failures_total", MetricType::kCounter,
+       "Shared revisions this edge could not serve (it keeps serving the previous one)",
+       apply_failures},
+  };
+  for (const auto& f : families) m.family(f.name, f.type, f.help).sample(f.name, f.value);
+  m.counter("meridian_fleet_writes_total",
+            "Conditional writes to etcd, by result (conflict: another edge wrote first)");
+  m.sample("meridian_fleet_writes_total", {{"result", "committed"}}, fc.writes);
+  m.sample("meridian_fleet_writes_total", {{"result", "conflict"}}, fc.write_conflicts);
+}
+
 std::string Observability::metrics_text() const {
   observe::MetricsBuilder m;
   // Queries by path: every userspace answer by zone, type, rcode and transport; XDP's replies.
@@ -186,6 +224,7 @@ std::string Observability::metrics_text() const {
     m.counter("meridian_query_log_xdp_events_total", "Sampled XDP answers read from the ring");
     m.sample("meridian_query_log_xdp_events_total", xdp_logged_.load());
   }
+  if (fleet_) add_fleet_metrics(m, cc.shared_apply_failures);
   m.gauge("meridian_zones", "Hosted zones served");
   m.sample("meridian_zones", controller_.zone_count());
   return m.text();

@@ -1,7 +1,7 @@
 // What meridiand tells operators about itself while it runs: per-query counters and Route 53-format
 // query log lines from the userspace server (every query) and from the XDP program (a sample, read
 // from its ring buffer), and the Prometheus text page built from those and from the controller,
-// the health checker, the server and the fast path's counters.
+// the health checker, the server, the fast path's and the fleet member's counters.
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,7 @@
 #include "daemon/controller.h"
 #include "daemon/fast_path_runtime.h"
 #include "daemon/gslb_runtime.h"
+#include "fleet/fleet_member.h"
 #include "observe/metrics.h"
 #include "observe/query_log.h"
 #include "server/query_event.h"
@@ -33,6 +34,8 @@ class Observability {
   // query log) into the log.
   void attach_fast_path(FastPathRuntime& fast_path, const config::DaemonConfig& config);
   void set_server(const server::Server* server) { server_ = server; }
+  // A fleet edge's member: its meridian_fleet_* families go on the page (none without one).
+  void set_fleet(const fleet::FleetMember* fleet) { fleet_ = fleet; }
   // The control API's connection counters, once it runs (metrics may be read meanwhile).
   void set_control(const control::ControlServer* control) { control_.store(control); }
   // SIGUSR1: the log file was moved by a rotation tool; write to a new one at the same path.
@@ -46,9 +49,12 @@ class Observability {
   Observability(Controller& controller, HealthRuntime& health)
       : controller_(controller), health_(health) {}
 
+  void add_fleet_metrics(observe::MetricsBuilder& m, uint64_t apply_failures) const;
+
   Controller& controller_;
   HealthRuntime& health_;
   const server::Server* server_ = nullptr;
+  const fleet::FleetMember* fleet_ = nullptr;
   std::atomic<const control::ControlServer*> control_{nullptr};
   observe::QueryCounters counters_;
   std::unique_ptr<observe::QueryLogWriter> query_log_;

@@ -15,11 +15,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::system_clock;
 
-constexpr std::string_view kStatePrefix = "state/";
-constexpr std::string_view kHeadKey = "state/head";
-constexpr std::string_view kEdgesPrefix = "edges/";
-constexpr std::string_view kObservationsPrefix = "obs/";
-constexpr std::string_view kChangesPrefix = "changes/";
 // After a failure the threads try again this soon (etcd elects a leader within about a second).
 constexpr std::chrono::milliseconds kRetry{500};
 
@@ -272,6 +267,9 @@ void FleetMember::deliver_state(int64_t revision) {
     state.head_revision = head_revision_;
     state.values = state_values_;
   }
+  // Values without a head key: an import (meridianctl cluster import) still writing its batches;
+  // its last transaction writes the head, and that revision is the first served.
+  if (state.head_revision == 0 && !state.values.empty()) return;
   if (state.head_revision == 0 && state.values.empty()) {
     // An empty prefix: nothing written yet. Applied as an empty state only if this edge
     // served something else before (a wiped or new prefix is then what the fleet holds).

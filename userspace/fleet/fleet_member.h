@@ -34,6 +34,13 @@
 
 namespace meridian::fleet {
 
+// The keys above, relative to the prefix.
+inline constexpr std::string_view kStatePrefix = "state/";
+inline constexpr std::string_view kHeadKey = "state/head";
+inline constexpr std::string_view kEdgesPrefix = "edges/";
+inline constexpr std::string_view kObservationsPrefix = "obs/";
+inline constexpr std::string_view kChangesPrefix = "changes/";
+
 struct FleetCallbacks {
   // A committed revision of the shared state, whole (called on the watch thread, in order).
   std::function<void(manage::SharedState)> apply_state;

@@ -597,7 +597,7 @@ Status Catalog::commit_shared(Proposal& p) {
     }
     std::map<std::string, std::string> next;
     for (const auto& [id, entry] : p.zones) {
-      const std::string key = std::string(kZoneKeyPrefix) + id;
+      const std::string key = zone_key(id);
       auto current = zones_.find(id);
       auto text = shared_state_.values.find(key);
       if (current != zones_.end() && current->second.zone == entry.zone &&
@@ -607,7 +607,7 @@ Status Catalog::commit_shared(Proposal& p) {
         next[key] = zone_value(entry.info, *entry.zone);
     }
     for (const auto& object : p.health_check_objects)
-      next[std::string(kCheckKeyPrefix) + object["Id"].get<std::string>()] = object.dump();
+      next[check_key(object["Id"].get<std::string>())] = check_value(object);
     auto written = shared_->write(shared_state_, next, change ? &*change : nullptr);
     if (!written) return written.error();
     if (!written->has_value()) {

@@ -27,6 +27,12 @@ struct SharedState {
 
 inline constexpr std::string_view kZoneKeyPrefix = "zones/";
 inline constexpr std::string_view kCheckKeyPrefix = "checks/";
+inline std::string zone_key(std::string_view id) {
+  return std::string(kZoneKeyPrefix) + std::string(id);
+}
+inline std::string check_key(std::string_view id) {
+  return std::string(kCheckKeyPrefix) + std::string(id);
+}
 
 // A zone as its value: {"Id", "Name", "Comment", "CreatedBy", "CreatedAt" (ms),
 // "ResourceRecordSets": [...]}.
@@ -36,6 +42,10 @@ struct DecodedZone {
   zone::Zone zone;
 };
 Result<DecodedZone> zone_from_value(std::string_view key, const std::string& text);
+// A health check as its value: its HealthCheckConfig object ("Id" included) as JSON text.
+inline std::string check_value(const nlohmann::json& object) {
+  return object.dump();
+}
 
 // A recorded change as its value (key "changes/<id>", outside the state prefix): {"Id",
 // "ZoneId", "SubmittedAt" (ms), "Comment", "ChangeCount"}.
