@@ -434,6 +434,41 @@ class GslbDisabledInvertedTest(GslbTestBase):
         self.assertEqual(status["hc-a"], "healthy")
 
 
+def alias(name, target, **routing):
+    rs = {"Name": name + "." + ZONE, "Type": "A",
+          "AliasTarget": {"HostedZoneId": "Z1", "DNSName": target + "." + ZONE,
+                          "EvaluateTargetHealth": True}}
+    rs.update(routing)
+    return rs
+
+
+class GslbAliasTargetHealthTest(GslbTestBase):
+    """Spec rule 9: an alias with EvaluateTargetHealth is healthy only when its target gives the
+    client at least one healthy answer. The target has a record set for DE only (no default), so
+    for a US client it answers NODATA: the failover moves to the secondary for that client (with
+    the target's ECS scope), while a DE client gets the primary alias's answer."""
+
+    EXTRA_SETS = (
+        record("de-only", ["198.18.1.8"], SetIdentifier="de", GeoLocation={"CountryCode": "DE"},
+               HealthCheckId="hc-a"),
+        alias("alias-failover", "de-only", SetIdentifier="primary", Failover="PRIMARY"),
+        record("alias-failover", ["198.18.2.8"], SetIdentifier="secondary",
+               Failover="SECONDARY"),
+    )
+
+    def test_target_nodata_for_the_client_is_unhealthy(self):
+        r = query(self.server, "alias-failover", ecs=("198.18.101.0", 24))  # US
+        self.assertEqual((r.rcode(), addresses(r)), (dns.rcode.NOERROR, ["198.18.2.8"]))
+        self.assertEqual(ecs_scope(r), 24, "the target's decision for the client sets the scope")
+        r = query(self.server, "alias-failover")  # 127.0.0.1: in no network, no default
+        self.assertEqual(addresses(r), ["198.18.2.8"])
+
+    def test_target_answer_for_the_client_is_healthy(self):
+        r = query(self.server, "alias-failover", ecs=("198.18.100.0", 24))  # DE
+        self.assertEqual((r.rcode(), addresses(r)), (dns.rcode.NOERROR, ["198.18.1.8"]))
+        self.assertEqual(ecs_scope(r), 24)
+
+
 class GslbFailoverTest(GslbTestBase):
     """Stopping backend a (threshold 1) moves failover, weighted, geolocation (DE), latency (EU)
     and the CALCULATED name; starting it moves them back; webhooks see each transition once."""
