@@ -30,7 +30,7 @@ import dns.rcode
 import dns.rdatatype
 
 import control_http
-from daemon_process import DaemonProcess
+from daemon_process import READY_NEEDLE, DaemonProcess
 
 MERIDIAND = None
 SOURCE_DIR = None
@@ -233,7 +233,7 @@ class GslbDaemon(DaemonProcess):
         self.server = None
 
     def start(self):
-        line = self.spawn([MERIDIAND, "--config", self.config_path], "ready", READY_TIMEOUT_S)
+        line = self.spawn([MERIDIAND, "--config", self.config_path], READY_NEEDLE, READY_TIMEOUT_S)
         host, port = re.search(r"(\d+\.\d+\.\d+\.\d+):(\d+)", line).groups()
         self.server = (host, int(port))
         return self
