@@ -305,6 +305,29 @@ class ControlCliTest(unittest.TestCase):
         out = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent").stdout
         self.assertIn("meridiand not reachable on /nonexistent", out)
 
+    def test_stats_hit_ratio_without_the_daemon(self):
+        """Without the control socket the hit ratio comes from the XDP counters alone (answered
+        against answered + the UDP queries passed up), not 100%; watch mode says the same."""
+        self.dig("www.xdp.example.")  # XDP
+        self.dig("www.example.org.")  # not in our zones: up to userspace (REFUSED)
+        counters = json.loads(ctl("stats", "--pin-dir", self.daemon.pin_dir, "--json").stdout)
+        query_passes = ("malformed", "not_query", "unknown_option", "edns_version", "class",
+                        "name_miss", "too_big", "no_data", "frame_grow", "policy", "stale")
+        passed = sum(counters["pass_" + reason] for reason in query_passes)
+        self.assertGreaterEqual(passed, 1, counters)
+        expected = 100.0 * counters["answered"] / (counters["answered"] + passed)
+        out = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent").stdout
+        m = re.search(r"fast-path hit ratio\s+(\d+\.\d)% \(UDP queries, from the XDP counters "
+                      r"alone\)", out)
+        self.assertIsNotNone(m, out)
+        self.assertAlmostEqual(float(m.group(1)), expected, delta=0.051)
+        self.assertLess(float(m.group(1)), 100.0, out)
+        self.assertIn("name_miss", re.search(r"passed up by xdp.*", out).group(0))
+        watch = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent",
+                    "--watch", "0.3", "--count", "1").stdout
+        self.assertRegex(watch, r"userspace - \(meridiand not reachable on /nonexistent\), "
+                                r"hit ratio (unknown|[\d.]+% \(UDP queries)")
+
     def test_help_is_a_manual_for_every_command(self):
         top = ctl("--help")
         self.assertEqual(top.returncode, 0)
