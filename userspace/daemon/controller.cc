@@ -417,7 +417,10 @@ CatalogResult<json> Controller::put_health_check(const json& object) {
   auto& p = std::get<manage::Proposal>(proposal);
   auto installed = commit_and_install(p, config_, true);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
-  return json{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
+  for (const auto& note : p.notes) spdlog::get("config")->warn("{}", note);
+  json out{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
+  if (!p.notes.empty()) out["Warnings"] = p.notes;  // the Route 53 fields ignored
+  return out;
 }
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {
