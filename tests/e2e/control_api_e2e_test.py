@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 
 import dns.message
 import dns.query
@@ -655,6 +656,90 @@ class ControlApiSecurityTest(unittest.TestCase):
 
 
 # --- Route 53 rules of a change batch, through the real daemon ---------------------------------------
+
+
+class ListRecordSetsPagingTest(unittest.TestCase):
+    """`aws route53 list-resource-record-sets` output (tests/unit/data/, in Route 53's order) as a
+    zone file and as an import, unchanged; ListResourceRecordSets pages in Route 53's order
+    (labels reversed, then type, then SetIdentifier) through StartRecord*/MaxItems and
+    IsTruncated/NextRecord*, and `meridianctl record-sets list` follows the pages."""
+
+    FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "unit", "data",
+                           "route53-list-resource-record-sets.json")
+
+    @classmethod
+    def setUpClass(cls):
+        with open(cls.FIXTURE) as f:
+            cls.fixture = f.read()
+        cls.daemon = loopback.Daemon(
+            zones=[{"origin": "example.org.", "format": "route53-json", "file": "org.json"}],
+            extra_files={"org.json": cls.fixture})
+        cls.daemon.start()
+        cls.sock = os.path.join(cls.daemon.dir, "control.sock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    @staticmethod
+    def positions(sets):
+        # Route 53 prints a wildcard's '*' as the octal escape \052; meridiand prints '*'.
+        return [(rs["Name"].replace("\\052.", "*.", 1), rs["Type"], rs.get("SetIdentifier"))
+                for rs in sets]
+
+    def get(self, query):
+        r = control_http.request("GET", "/v1/zones/example.org/rrsets?" + query, unix=self.sock)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_pages_in_route53_order(self):
+        expected = self.positions(json.loads(self.fixture)["ResourceRecordSets"])
+        seen, query, pages = [], "MaxItems=4", 0
+        while True:
+            page = self.get(query)
+            pages += 1
+            self.assertEqual(page["MaxItems"], "4")
+            self.assertLessEqual(len(page["ResourceRecordSets"]), 4)
+            seen += self.positions(page["ResourceRecordSets"])
+            if not page["IsTruncated"]:
+                self.assertNotIn("NextRecordName", page)
+                break
+            query = "MaxItems=4&" + urllib.parse.urlencode(
+                {k: page[f"Next{k[5:]}"] for k in ("StartRecordName", "StartRecordType",
+                                                   "StartRecordIdentifier")
+                 if f"Next{k[5:]}" in page})
+        self.assertEqual(seen, expected)
+        self.assertEqual(pages, 4)  # 15 record sets
+        # Between a weighted pair: the next one is named by its identifier.
+        page = self.get("StartRecordName=api.example.org.&MaxItems=1")
+        self.assertEqual((page["NextRecordName"], page["NextRecordType"],
+                          page["NextRecordIdentifier"]), ("api.example.org.", "A", "green"))
+        r = control_http.request("GET", "/v1/zones/example.org/rrsets?StartRecordType=A",
+                                 unix=self.sock)
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("StartRecordType", r.json()["Error"]["Message"])
+
+    def test_meridianctl_follows_pages(self):
+        proc = ctl("record-sets", "list", "example.org", "--page-size", "2", "--json",
+                   "--socket", self.sock)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        listed = json.loads(proc.stdout)
+        self.assertEqual(self.positions(listed["ResourceRecordSets"]),
+                         self.positions(json.loads(self.fixture)["ResourceRecordSets"]))
+        self.assertFalse(listed["IsTruncated"])
+        text = ctl("record-sets", "list", "example.org", "--page-size", "3", "--socket",
+                   self.sock).stdout
+        self.assertEqual(len([l for l in text.splitlines() if ".example.org." in l
+                              or l.startswith("example.org.")]), 15, text)
+
+    def test_import_takes_the_output_unchanged(self):
+        path = os.path.join(self.daemon.dir, "import.json")
+        with open(path, "w") as f:
+            f.write(self.fixture)
+        proc = ctl("import", path, "--zone", "example.org", "--format", "route53-json",
+                   "--socket", self.sock)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len(self.get("")["ResourceRecordSets"]), 15)
 
 
 class ChangeBatchRulesTest(unittest.TestCase):
