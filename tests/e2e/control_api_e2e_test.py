@@ -36,6 +36,23 @@ KILLS = 50
 BATCH_SETS = 5  # record sets each durability batch creates
 
 
+def list_pages(zone, unix, query="", timeout=10):
+    """Every page of GET /v1/zones/ZONE/rrsets (at most 300 record sets each), following
+    NextRecordName/Type/Identifier; returns the pages' JSON bodies in order."""
+    pages, start = [], {}
+    while True:
+        q = "&".join(p for p in (query, urllib.parse.urlencode(start)) if p)
+        r = control_http.request("GET", f"/v1/zones/{zone}/rrsets" + ("?" + q if q else ""),
+                                 unix=unix, timeout=timeout)
+        if r.status != 200:
+            raise AssertionError(f"GET rrsets?{q}: {r.status} {r.body}")
+        pages.append(r.json())
+        if not pages[-1]["IsTruncated"]:
+            return pages
+        start = {"StartRecord" + k: pages[-1]["NextRecord" + k]
+                 for k in ("Name", "Type", "Identifier") if "NextRecord" + k in pages[-1]}
+
+
 def ctl(*args, timeout=60):
     return subprocess.run([netns.MERIDIANCTL, *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
@@ -441,8 +458,7 @@ class DurabilityTest(unittest.TestCase):
         deadline = time.monotonic() + 5
         while True:
             try:
-                r = control_http.request("GET", "/v1/zones/example.com/rrsets", unix=sock,
-                                         timeout=30)
+                pages = list_pages("example.com", sock, timeout=30)
                 break
             except OSError as e:
                 if daemon.proc.poll() is not None or time.monotonic() > deadline:
@@ -451,10 +467,9 @@ class DurabilityTest(unittest.TestCase):
                 self.refused_first += 1
                 print(f"\nfirst connection refused ({e}), retrying:\n{daemon.log()}")
                 time.sleep(0.2)
-        self.assertEqual(r.status, 200, r.body)
         batches = {}
         counter = None
-        for rs in r.json()["ResourceRecordSets"]:
+        for rs in (rs for page in pages for rs in page["ResourceRecordSets"]):
             m = re.match(r"^r\d+\.b(\d+)\.example\.com\.$", rs["Name"])
             if m:
                 batches[int(m.group(1))] = batches.get(int(m.group(1)), 0) + 1
@@ -694,22 +709,14 @@ class ListRecordSetsPagingTest(unittest.TestCase):
 
     def test_pages_in_route53_order(self):
         expected = self.positions(json.loads(self.fixture)["ResourceRecordSets"])
-        seen, query, pages = [], "MaxItems=4", 0
-        while True:
-            page = self.get(query)
-            pages += 1
+        pages = list_pages("example.org", self.sock, "MaxItems=4")
+        self.assertEqual(len(pages), 4)  # 15 record sets
+        for page in pages:
             self.assertEqual(page["MaxItems"], "4")
             self.assertLessEqual(len(page["ResourceRecordSets"]), 4)
-            seen += self.positions(page["ResourceRecordSets"])
-            if not page["IsTruncated"]:
-                self.assertNotIn("NextRecordName", page)
-                break
-            query = "MaxItems=4&" + urllib.parse.urlencode(
-                {k: page[f"Next{k[5:]}"] for k in ("StartRecordName", "StartRecordType",
-                                                   "StartRecordIdentifier")
-                 if f"Next{k[5:]}" in page})
+        self.assertNotIn("NextRecordName", pages[-1])
+        seen = [p for page in pages for p in self.positions(page["ResourceRecordSets"])]
         self.assertEqual(seen, expected)
-        self.assertEqual(pages, 4)  # 15 record sets
         # Between a weighted pair: the next one is named by its identifier.
         page = self.get("StartRecordName=api.example.org.&MaxItems=1")
         self.assertEqual((page["NextRecordName"], page["NextRecordType"],
