@@ -115,11 +115,11 @@ __attribute__((noinline)) int xdp_reply(struct xdp_md *ctx, struct scratch *s,
 	if (delta > 0) {
 		if (bpf_xdp_adjust_tail(ctx, delta)) {
 			if (bpf_xdp_adjust_head(ctx, -delta))
-				return pass(MDN_STAT_ERROR_ADJUST);
+				return pass(MDN_STAT_PASS_FRAME_GROW);
 			moved = 1;
 		}
 	} else if (delta < 0 && bpf_xdp_adjust_tail(ctx, delta)) {
-		return pass(MDN_STAT_ERROR_ADJUST);
+		return pass(MDN_STAT_PASS_FRAME_GROW);
 	}
 
 	/* The headers, written in the same fixed-size blocks in order, so each block's spare bytes

@@ -260,8 +260,11 @@ enum mdn_stat {
 	MDN_STAT_PASS_TOO_BIG = 13,  /* query longer than MDN_QUERY_MAX or reply over the limit */
 	MDN_STAT_PASS_NO_DATA = 14,  /* maps not loaded */
 	MDN_STAT_PASS_IPV6_EXT = 15, /* IPv6 extension headers */
-	MDN_STAT_ERROR_ADJUST = 16,  /* bpf_xdp_adjust_tail failed */
-	MDN_STAT_ERROR_STORE = 17,   /* writing the reply failed */
+	/* The reply is longer than the frame can grow (bpf_xdp_adjust_tail and _head both
+	 * refused: too little room left by the driver): normal for big replies, the query goes up
+	 * untouched. */
+	MDN_STAT_PASS_FRAME_GROW = 16,
+	MDN_STAT_ERROR_STORE = 17, /* writing the reply failed */
 	MDN_STAT_HIT_A = 18,
 	MDN_STAT_HIT_AAAA = 19,
 	MDN_STAT_HIT_CNAME = 20,

@@ -23,7 +23,8 @@
  * Without MDN_POLICY_HEALTHY defined, the header gives the layouts only (for code that builds
  * groups); it may be included again after defining the macros to get the evaluation.
  * Aliases with EvaluateTargetHealth are ordinary candidates here: their health slot is computed
- * by the caller from the target group. */
+ * by the caller from the target group, decided for the same client (userspace only: the XDP
+ * program passes groups with aliases up). */
 #ifndef MERIDIAN_POLICY_H
 #define MERIDIAN_POLICY_H
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "abi/stat_names.h"
 #include "api/api_commands.h"
 #include "control/control_client.h"
 #include "inspect/explain.h"
@@ -195,6 +196,30 @@ uint64_t counter(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<uint64_t>() : 0;
 }
 
+// The UDP queries the program passed up for userspace to answer (maps/abi: is_query_pass), from
+// a counters object or a rates object.
+double query_passes(const json& counters) {
+  double n = 0;
+  for (size_t i = 0; i < MDN_STAT_COUNT; ++i) {
+    const char* name = meridian::abi::stat_name(i);
+    if (meridian::abi::is_query_pass(i) && counters.contains(name) && counters[name].is_number())
+      n += counters[name].get<double>();
+  }
+  return n;
+}
+
+// The fast path's share of the answers: XDP's against userspace's when meridiand answers on its
+// socket; else XDP's UDP answers against the UDP queries it passed up, from its counters alone
+// (TCP, which the program never sees as queries, is then left out); "unknown" without queries.
+std::string hit_ratio_text(double xdp, std::optional<double> user, double xdp_passes) {
+  const double total = xdp + (user ? *user : xdp_passes);
+  if (total <= 0) return "unknown";
+  char text[96];
+  std::snprintf(text, sizeof text, "%.1f%%%s", 100.0 * xdp / total,
+                user ? "" : " (UDP queries, from the XDP counters alone)");
+  return text;
+}
+
 // Queries by path, the hit ratio, rcodes and pass reasons, from the XDP counters and (when the
 // daemon answers on its socket) the userspace server's.
 void print_summary(const json& xdp, const std::optional<json>& user, const std::string& socket) {
@@ -206,9 +231,11 @@ void print_summary(const json& xdp, const std::optional<json>& user, const std::
   else
     std::printf("%-22s %12s  (meridiand not reachable on %s)\n", "answered by userspace", "-",
                 socket.c_str());
-  if (x + u > 0)
-    std::printf("%-22s %11.1f%%\n", "fast-path hit ratio",
-                100.0 * static_cast<double>(x) / static_cast<double>(x + u));
+  std::printf("%-22s %12s\n", "fast-path hit ratio",
+              hit_ratio_text(static_cast<double>(x),
+                             user ? std::optional<double>(static_cast<double>(u)) : std::nullopt,
+                             query_passes(xdp))
+                  .c_str());
   std::map<std::string, uint64_t> rcodes;
   rcodes["NXDOMAIN"] += counter(xdp, "hit_nxdomain");
   rcodes["NOERROR"] += x - counter(xdp, "hit_nxdomain");
@@ -291,15 +318,16 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
       const double xdp_rate = rates["answered"].get<double>();
       std::printf("every %.1f s, %s\nqueries per second: xdp %.1f", *watch, pin_dir.c_str(),
                   xdp_rate);
+      std::optional<double> user_rate;
       if (user && previous_user) {
         const uint64_t a = counter(*previous_user, "total"), b = counter(*user, "total");
-        const double user_rate = b >= a ? static_cast<double>(b - a) / elapsed : 0.0;
-        std::printf(", userspace %.1f", user_rate);
-        if (xdp_rate + user_rate > 0)
-          std::printf(", hit ratio %.1f%%", 100.0 * xdp_rate / (xdp_rate + user_rate));
+        user_rate = b >= a ? static_cast<double>(b - a) / elapsed : 0.0;
+        std::printf(", userspace %.1f", *user_rate);
       } else {
         std::printf(", userspace - (meridiand not reachable on %s)", socket.c_str());
       }
+      std::printf(", hit ratio %s",
+                  hit_ratio_text(xdp_rate, user_rate, query_passes(rates)).c_str());
       previous_user = user;
       std::printf("\n");
       print_heartbeat(*maps);
@@ -442,7 +470,10 @@ DESCRIPTION
   (meridiand is not running; read from the pinned mdn_control, so it works without the daemon).
   Then a summary: queries answered by each path (XDP from the maps, the
   userspace server from meridiand's control socket when it answers there), the fast-path hit
-  ratio, answers by rcode and the packets XDP passed up by reason; then the XDP program's
+  ratio (XDP's answers against all; when the socket does not answer, XDP's UDP answers against
+  the UDP queries it passed up, from its counters alone; "unknown" before any query), answers
+  by rcode and the packets XDP passed up by reason (frame_grow: a reply longer than the frame
+  could grow to, normal for big replies); then the XDP program's
   outcome counters (enum mdn_stat) summed over CPUs, the non-zero ones. --json gives every XDP
   counter (the userspace counters are on the daemon's /metrics page; the heartbeat is in
   `meridianctl dump mdn_control --json`). With --watch, the counters are read again every

@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.parse
 
 import dns.message
 import dns.query
@@ -33,6 +34,23 @@ import netns
 
 KILLS = 50
 BATCH_SETS = 5  # record sets each durability batch creates
+
+
+def list_pages(zone, unix, query="", timeout=10):
+    """Every page of GET /v1/zones/ZONE/rrsets (at most 300 record sets each), following
+    NextRecordName/Type/Identifier; returns the pages' JSON bodies in order."""
+    pages, start = [], {}
+    while True:
+        q = "&".join(p for p in (query, urllib.parse.urlencode(start)) if p)
+        r = control_http.request("GET", f"/v1/zones/{zone}/rrsets" + ("?" + q if q else ""),
+                                 unix=unix, timeout=timeout)
+        if r.status != 200:
+            raise AssertionError(f"GET rrsets?{q}: {r.status} {r.body}")
+        pages.append(r.json())
+        if not pages[-1]["IsTruncated"]:
+            return pages
+        start = {"StartRecord" + k: pages[-1]["NextRecord" + k]
+                 for k in ("Name", "Type", "Identifier") if "NextRecord" + k in pages[-1]}
 
 
 def ctl(*args, timeout=60):
@@ -305,6 +323,29 @@ class ControlCliTest(unittest.TestCase):
         out = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent").stdout
         self.assertIn("meridiand not reachable on /nonexistent", out)
 
+    def test_stats_hit_ratio_without_the_daemon(self):
+        """Without the control socket the hit ratio comes from the XDP counters alone (answered
+        against answered + the UDP queries passed up), not 100%; watch mode says the same."""
+        self.dig("www.xdp.example.")  # XDP
+        self.dig("www.example.org.")  # not in our zones: up to userspace (REFUSED)
+        counters = json.loads(ctl("stats", "--pin-dir", self.daemon.pin_dir, "--json").stdout)
+        query_passes = ("malformed", "not_query", "unknown_option", "edns_version", "class",
+                        "name_miss", "too_big", "no_data", "frame_grow", "policy", "stale")
+        passed = sum(counters["pass_" + reason] for reason in query_passes)
+        self.assertGreaterEqual(passed, 1, counters)
+        expected = 100.0 * counters["answered"] / (counters["answered"] + passed)
+        out = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent").stdout
+        m = re.search(r"fast-path hit ratio\s+(\d+\.\d)% \(UDP queries, from the XDP counters "
+                      r"alone\)", out)
+        self.assertIsNotNone(m, out)
+        self.assertAlmostEqual(float(m.group(1)), expected, delta=0.051)
+        self.assertLess(float(m.group(1)), 100.0, out)
+        self.assertIn("name_miss", re.search(r"passed up by xdp.*", out).group(0))
+        watch = ctl("stats", "--pin-dir", self.daemon.pin_dir, "--socket", "/nonexistent",
+                    "--watch", "0.3", "--count", "1").stdout
+        self.assertRegex(watch, r"userspace - \(meridiand not reachable on /nonexistent\), "
+                                r"hit ratio (unknown|[\d.]+% \(UDP queries)")
+
     def test_help_is_a_manual_for_every_command(self):
         top = ctl("--help")
         self.assertEqual(top.returncode, 0)
@@ -417,8 +458,7 @@ class DurabilityTest(unittest.TestCase):
         deadline = time.monotonic() + 5
         while True:
             try:
-                r = control_http.request("GET", "/v1/zones/example.com/rrsets", unix=sock,
-                                         timeout=30)
+                pages = list_pages("example.com", sock, timeout=30)
                 break
             except OSError as e:
                 if daemon.proc.poll() is not None or time.monotonic() > deadline:
@@ -427,10 +467,9 @@ class DurabilityTest(unittest.TestCase):
                 self.refused_first += 1
                 print(f"\nfirst connection refused ({e}), retrying:\n{daemon.log()}")
                 time.sleep(0.2)
-        self.assertEqual(r.status, 200, r.body)
         batches = {}
         counter = None
-        for rs in r.json()["ResourceRecordSets"]:
+        for rs in (rs for page in pages for rs in page["ResourceRecordSets"]):
             m = re.match(r"^r\d+\.b(\d+)\.example\.com\.$", rs["Name"])
             if m:
                 batches[int(m.group(1))] = batches.get(int(m.group(1)), 0) + 1
@@ -632,6 +671,82 @@ class ControlApiSecurityTest(unittest.TestCase):
 
 
 # --- Route 53 rules of a change batch, through the real daemon ---------------------------------------
+
+
+class ListRecordSetsPagingTest(unittest.TestCase):
+    """`aws route53 list-resource-record-sets` output (tests/unit/data/, in Route 53's order) as a
+    zone file and as an import, unchanged; ListResourceRecordSets pages in Route 53's order
+    (labels reversed, then type, then SetIdentifier) through StartRecord*/MaxItems and
+    IsTruncated/NextRecord*, and `meridianctl record-sets list` follows the pages."""
+
+    FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "unit", "data",
+                           "route53-list-resource-record-sets.json")
+
+    @classmethod
+    def setUpClass(cls):
+        with open(cls.FIXTURE) as f:
+            cls.fixture = f.read()
+        cls.daemon = loopback.Daemon(
+            zones=[{"origin": "example.org.", "format": "route53-json", "file": "org.json"}],
+            extra_files={"org.json": cls.fixture})
+        cls.daemon.start()
+        cls.sock = os.path.join(cls.daemon.dir, "control.sock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop()
+
+    @staticmethod
+    def positions(sets):
+        # Route 53 prints a wildcard's '*' as the octal escape \052; meridiand prints '*'.
+        return [(rs["Name"].replace("\\052.", "*.", 1), rs["Type"], rs.get("SetIdentifier"))
+                for rs in sets]
+
+    def get(self, query):
+        r = control_http.request("GET", "/v1/zones/example.org/rrsets?" + query, unix=self.sock)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_pages_in_route53_order(self):
+        expected = self.positions(json.loads(self.fixture)["ResourceRecordSets"])
+        pages = list_pages("example.org", self.sock, "MaxItems=4")
+        self.assertEqual(len(pages), 4)  # 15 record sets
+        for page in pages:
+            self.assertEqual(page["MaxItems"], "4")
+            self.assertLessEqual(len(page["ResourceRecordSets"]), 4)
+        self.assertNotIn("NextRecordName", pages[-1])
+        seen = [p for page in pages for p in self.positions(page["ResourceRecordSets"])]
+        self.assertEqual(seen, expected)
+        # Between a weighted pair: the next one is named by its identifier.
+        page = self.get("StartRecordName=api.example.org.&MaxItems=1")
+        self.assertEqual((page["NextRecordName"], page["NextRecordType"],
+                          page["NextRecordIdentifier"]), ("api.example.org.", "A", "green"))
+        r = control_http.request("GET", "/v1/zones/example.org/rrsets?StartRecordType=A",
+                                 unix=self.sock)
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("StartRecordType", r.json()["Error"]["Message"])
+
+    def test_meridianctl_follows_pages(self):
+        proc = ctl("record-sets", "list", "example.org", "--page-size", "2", "--json",
+                   "--socket", self.sock)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        listed = json.loads(proc.stdout)
+        self.assertEqual(self.positions(listed["ResourceRecordSets"]),
+                         self.positions(json.loads(self.fixture)["ResourceRecordSets"]))
+        self.assertFalse(listed["IsTruncated"])
+        text = ctl("record-sets", "list", "example.org", "--page-size", "3", "--socket",
+                   self.sock).stdout
+        self.assertEqual(len([l for l in text.splitlines() if ".example.org." in l
+                              or l.startswith("example.org.")]), 15, text)
+
+    def test_import_takes_the_output_unchanged(self):
+        path = os.path.join(self.daemon.dir, "import.json")
+        with open(path, "w") as f:
+            f.write(self.fixture)
+        proc = ctl("import", path, "--zone", "example.org", "--format", "route53-json",
+                   "--socket", self.sock)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(len(self.get("")["ResourceRecordSets"]), 15)
 
 
 class ChangeBatchRulesTest(unittest.TestCase):

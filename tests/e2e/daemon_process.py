@@ -1,6 +1,11 @@
 """A meridiand process for end-to-end tests: a private temp dir for its files, stderr collected by
 a reader thread so tests can wait for log lines, and a bounded stop. The loopback tests and the
-namespace tests subclass it with their own command line and config."""
+namespace tests subclass it with their own command line and config.
+
+Log lines are whole: the reader splits the byte stream at b"\n" only (no text-mode newline
+translation, which would also split at a carriage return), so a test never sees part of a line,
+however the daemon's writes were cut up on a loaded machine. Only a last line the daemon never
+ended (it died mid-write) is kept as it is."""
 
 import os
 import shutil
@@ -9,6 +14,9 @@ import subprocess
 import tempfile
 import threading
 import time
+
+# The line meridiand logs once it serves; it names every listen address and ends the line.
+READY_NEEDLE = "meridiand ready: listening on "
 
 
 class DaemonProcess:
@@ -29,7 +37,7 @@ class DaemonProcess:
     def spawn(self, argv, ready_needle, timeout):
         """Starts argv and waits for a log line containing ready_needle; returns that line."""
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE)
         self.reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.reader.start()
         line = self.wait_for_line(ready_needle, timeout)
@@ -40,11 +48,19 @@ class DaemonProcess:
         return line
 
     def _read_stderr(self):
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append(line.rstrip("\n"))
-                self.cond.notify_all()
+        pending = b""
+        while True:
+            chunk = os.read(self.proc.stderr.fileno(), 65536)
+            if not chunk:
+                break
+            *whole, pending = (pending + chunk).split(b"\n")
+            if whole:
+                self._add_lines(whole)
+        self._add_lines([pending] if pending else [])
+
+    def _add_lines(self, raw_lines):
         with self.cond:
+            self.lines.extend(line.decode("utf-8", "replace") for line in raw_lines)
             self.cond.notify_all()
 
     def wait_for_line(self, needle, timeout, start=0):

@@ -30,7 +30,7 @@ import dns.rcode
 import dns.rdatatype
 
 import control_http
-from daemon_process import DaemonProcess
+from daemon_process import READY_NEEDLE, DaemonProcess
 
 MERIDIAND = None
 SOURCE_DIR = None
@@ -233,7 +233,7 @@ class GslbDaemon(DaemonProcess):
         self.server = None
 
     def start(self):
-        line = self.spawn([MERIDIAND, "--config", self.config_path], "ready", READY_TIMEOUT_S)
+        line = self.spawn([MERIDIAND, "--config", self.config_path], READY_NEEDLE, READY_TIMEOUT_S)
         host, port = re.search(r"(\d+\.\d+\.\d+\.\d+):(\d+)", line).groups()
         self.server = (host, int(port))
         return self
@@ -434,6 +434,41 @@ class GslbDisabledInvertedTest(GslbTestBase):
         self.assertEqual(status["hc-a"], "healthy")
 
 
+def alias(name, target, **routing):
+    rs = {"Name": name + "." + ZONE, "Type": "A",
+          "AliasTarget": {"HostedZoneId": "Z1", "DNSName": target + "." + ZONE,
+                          "EvaluateTargetHealth": True}}
+    rs.update(routing)
+    return rs
+
+
+class GslbAliasTargetHealthTest(GslbTestBase):
+    """Spec rule 9: an alias with EvaluateTargetHealth is healthy only when its target gives the
+    client at least one healthy answer. The target has a record set for DE only (no default), so
+    for a US client it answers NODATA: the failover moves to the secondary for that client (with
+    the target's ECS scope), while a DE client gets the primary alias's answer."""
+
+    EXTRA_SETS = (
+        record("de-only", ["198.18.1.8"], SetIdentifier="de", GeoLocation={"CountryCode": "DE"},
+               HealthCheckId="hc-a"),
+        alias("alias-failover", "de-only", SetIdentifier="primary", Failover="PRIMARY"),
+        record("alias-failover", ["198.18.2.8"], SetIdentifier="secondary",
+               Failover="SECONDARY"),
+    )
+
+    def test_target_nodata_for_the_client_is_unhealthy(self):
+        r = query(self.server, "alias-failover", ecs=("198.18.101.0", 24))  # US
+        self.assertEqual((r.rcode(), addresses(r)), (dns.rcode.NOERROR, ["198.18.2.8"]))
+        self.assertEqual(ecs_scope(r), 24, "the target's decision for the client sets the scope")
+        r = query(self.server, "alias-failover")  # 127.0.0.1: in no network, no default
+        self.assertEqual(addresses(r), ["198.18.2.8"])
+
+    def test_target_answer_for_the_client_is_healthy(self):
+        r = query(self.server, "alias-failover", ecs=("198.18.100.0", 24))  # DE
+        self.assertEqual((r.rcode(), addresses(r)), (dns.rcode.NOERROR, ["198.18.1.8"]))
+        self.assertEqual(ecs_scope(r), 24)
+
+
 class GslbFailoverTest(GslbTestBase):
     """Stopping backend a (threshold 1) moves failover, weighted, geolocation (DE), latency (EU)
     and the CALCULATED name; starting it moves them back; webhooks see each transition once."""
@@ -580,6 +615,73 @@ class GslbReloadTest(GslbTestBase):
         self.assertIsNotNone(self.daemon.wait_for_line("reload failed", 10, mark),
                              self.daemon.log())
         self.assertEqual(addresses(query(self.server, "geo", ecs=ecs_de)), ["198.18.2.3"])
+
+
+class GslbRoute53HealthChecksTest(unittest.TestCase):
+    """`aws route53 list-health-checks` output (tests/unit/data/route53-list-health-checks.json,
+    shaped after Route 53's API reference) as the health-checks file, unchanged: meridiand
+    starts, logs one warning per ignored field (not one per check), and serves the checks on
+    the control API, which takes a check in that shape too. Unknown fields stay errors naming
+    their JSON path."""
+
+    IGNORED = ("EnableSNI", "HealthCheckVersion", "MeasureLatency", "Regions")
+
+    def setUp(self):
+        self.daemon = DaemonProcess("meridiand-r53hc-e2e-")
+        self.addCleanup(self.daemon.stop)
+        with open(os.path.join(SOURCE_DIR, "tests/unit/data/route53-list-health-checks.json")) as f:
+            self.fixture = f.read()
+        self.daemon.write_file("checks.json", self.fixture)
+        first = json.loads(self.fixture)["HealthChecks"][0]["Id"]
+        apex = zone_json()["ResourceRecordSets"][:3]  # SOA, NS, ns1
+        self.daemon.write_file("z.json", json.dumps({"ResourceRecordSets": apex + [record(
+            "checked", ["198.18.1.9"], SetIdentifier="a", Weight=1, HealthCheckId=first)]}))
+        self.config_path = self.daemon.write_file("meridian.json", json.dumps({
+            "listen": ["127.0.0.1:0"], "workers": 1, "log": {"level": "info"},
+            "zones": [{"origin": ZONE, "format": "route53-json", "file": "z.json"}],
+            "health_checks": {"file": "checks.json"}, "state": {"database": "state.db"},
+            "control": {"socket": "control.sock"}}))
+
+    def test_list_output_loads_with_one_warning_per_ignored_field(self):
+        self.daemon.spawn([MERIDIAND, "--config", self.config_path], READY_NEEDLE,
+                          READY_TIMEOUT_S)
+        log = self.daemon.log()
+        for field in self.IGNORED:
+            lines = [l for l in log.splitlines()
+                     if f'health check field "{field}" ignored' in l]
+            self.assertEqual(len(lines), 1, f"{field}:\n{log}")
+            self.assertIn("checks.json: ", lines[0])
+        self.assertRegex(log, r'"HealthCheckVersion" ignored \(read-only[^)]*\): at '
+                              r'/HealthChecks/0/HealthCheckVersion and 3 more')
+        sock = os.path.join(self.daemon.dir, "control.sock")
+        r = control_http.request("GET", "/v1/healthchecks", unix=sock)
+        self.assertEqual(r.status, 200)
+        expected = [c["Id"] for c in json.loads(self.fixture)["HealthChecks"]]
+        self.assertEqual(sorted(h["Id"] for h in r.json()["HealthChecks"]), sorted(expected))
+
+        # The API takes one check as Route 53 prints it; the ignored fields come back as
+        # warnings, and an unknown field is refused with its path.
+        check = json.loads(self.fixture)["HealthChecks"][1]
+        check["Id"] = "posted"
+        r = control_http.request("POST", "/v1/healthchecks", body=json.dumps(check), unix=sock)
+        self.assertEqual(r.status, 200, r.body)
+        warnings = r.json()["Warnings"]
+        self.assertEqual(len(warnings), 3, warnings)  # HealthCheckVersion, MeasureLatency, SNI
+        self.assertIn('"MeasureLatency" ignored', " ".join(warnings))
+        check["HealthCheckConfig"]["MeasureLatencyMs"] = 5
+        r = control_http.request("POST", "/v1/healthchecks", body=json.dumps(check), unix=sock)
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("/HealthCheckConfig/MeasureLatencyMs", r.body)
+
+    def test_unknown_field_in_the_file_names_its_path(self):
+        doc = json.loads(self.fixture)
+        doc["HealthChecks"][2]["HealthCheckConfig"]["Bogus"] = True
+        self.daemon.write_file("checks.json", json.dumps(doc))
+        p = subprocess.run([MERIDIAND, "--check-config", self.config_path], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("checks.json: /HealthChecks/2/HealthCheckConfig/Bogus: unknown field",
+                      p.stderr)
 
 
 class GslbCheckConfigTest(unittest.TestCase):

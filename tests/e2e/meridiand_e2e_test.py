@@ -28,7 +28,7 @@ import dns.rcode
 import dns.rdatatype
 
 import rfc8906_cases
-from daemon_process import DaemonProcess
+from daemon_process import READY_NEEDLE, DaemonProcess
 from tcp_framing import frame, recv_message
 
 MERIDIAND = None
@@ -68,7 +68,8 @@ class Daemon(DaemonProcess):
         self.write_file("meridian.json", json.dumps(config, indent=2))
 
     def start(self):
-        line = self.spawn([MERIDIAND, "--config", self.config_path], "ready", READY_TIMEOUT_S)
+        line = self.spawn([MERIDIAND, "--config", self.config_path], READY_NEEDLE,
+                          READY_TIMEOUT_S)
         addresses = re.findall(r"(\d+\.\d+\.\d+\.\d+|\[[0-9a-fA-F:]+\]):(\d+)", line)
         for host, port in addresses:
             if host.startswith("["):
@@ -651,7 +652,10 @@ class LifecycleTest(unittest.TestCase):
     def test_ready_line_names_listen_addresses(self):
         d = Daemon().start()
         try:
-            line = d.wait_for_line("ready", 1)
+            line = d.wait_for_line(READY_NEEDLE, 1)
+            self.assertRegex(line, r"\(udp\+tcp, \d+ workers\)$", "a whole line")
+            self.assertIsNotNone(d.udp4, line)
+            self.assertIsNotNone(d.udp6, line)
             self.assertIn(f"127.0.0.1:{d.udp4[1]}", line)
             self.assertIn(f"[::1]:{d.udp6[1]}", line)
         finally:

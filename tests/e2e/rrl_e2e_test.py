@@ -26,7 +26,7 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from daemon_process import DaemonProcess
+from daemon_process import READY_NEEDLE, DaemonProcess
 
 MERIDIAND = None
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -56,7 +56,7 @@ class RrlDaemon(DaemonProcess):
         self.write_file("meridian.json", json.dumps(self.config, indent=2))
 
     def start(self):
-        line = self.spawn([MERIDIAND, "--config", self.config_path], "ready", READY_TIMEOUT_S)
+        line = self.spawn([MERIDIAND, "--config", self.config_path], READY_NEEDLE, READY_TIMEOUT_S)
         host, port = re.search(r"(\d+\.\d+\.\d+\.\d+):(\d+)", line).groups()
         self.where = (host, int(port))
         return self

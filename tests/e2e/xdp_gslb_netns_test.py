@@ -72,7 +72,7 @@ def record(name, values, **routing):
     return rs
 
 
-def zone_json():
+def zone_json(extra_sets=()):
     sets = [
         {"Name": ZONE, "Type": "SOA", "TTL": 300, "ResourceRecords": [
             {"Value": "ns1.gxdp.test. hostmaster.gxdp.test. 1 7200 900 1209600 60"}]},
@@ -88,7 +88,7 @@ def zone_json():
     for country, value in GEO_ANSWER.items():
         sets.append(record("geo", [value], SetIdentifier="geo-" + country.replace("*", "default"),
                            GeoLocation={"CountryCode": country}))
-    return {"ResourceRecordSets": sets}
+    return {"ResourceRecordSets": sets + list(extra_sets)}
 
 
 def health_checks():
@@ -143,9 +143,9 @@ class NetnsBackend:
 class GslbXdpDaemon(netns.XdpDaemon):
     """meridiand in the server namespace serving the GSLB zone, with XDP on veth-srv."""
 
-    def __init__(self, topology):
+    def __init__(self, topology, extra_sets=()):
         super().__init__(topology, zone_text="")
-        self.write_file("gxdp.test.json", json.dumps(zone_json(), indent=1))
+        self.write_file("gxdp.test.json", json.dumps(zone_json(extra_sets), indent=1))
         self.write_file("checks.json", json.dumps(health_checks(), indent=1))
         self.write_file("geo.json", json.dumps({"ip_version": 6, "networks": GEO_NETWORKS}))
         netns.run(["perl", MAKE_TEST_MMDB, os.path.join(self.dir, "geo.json"),
@@ -188,6 +188,10 @@ class XdpGslbTestBase(unittest.TestCase):
     backends = {}
     docroot = None
     udp = {}
+    EXTRA_SETS = ()  # record sets a test class adds to zone_json()
+    # What the daemon logs about the groups it compiled for XDP.
+    POLICY_LINE = ("routing policies decided in XDP: 3 groups; left to userspace: 0 by type, "
+                   "0 with aliases, 0 oversize")
 
     @classmethod
     def setUpClass(cls):
@@ -207,11 +211,9 @@ class XdpGslbTestBase(unittest.TestCase):
                             for key, host in BACKENDS.items()}
             for backend in cls.backends.values():
                 backend.start()
-            cls.daemon = GslbXdpDaemon(cls.topology).start()
+            cls.daemon = GslbXdpDaemon(cls.topology, cls.EXTRA_SETS).start()
             log = cls.daemon.log()
-            for needle in ("XDP program attached to veth-srv (native mode)",
-                           "routing policies decided in XDP: 3 groups; left to userspace: 0 by "
-                           "type, 0 with aliases, 0 oversize",
+            for needle in ("XDP program attached to veth-srv (native mode)", cls.POLICY_LINE,
                            "geolocation table written to XDP"):
                 if cls.daemon.wait_for_line(needle, 1) is None:
                     raise AssertionError(f"no log line {needle!r}:\n{log}")
@@ -442,6 +444,53 @@ class XdpGslbWeightedTest(XdpGslbTestBase):
         before = self.daemon.stats()
         r = self.udp_query(netns.SERVER4, "weighted", ("198.18.100.0", 24))
         self.assertEqual(ecs_scope(r), 0, r)
+        self.assert_all_xdp_policy(netns.delta(before, self.daemon.stats()), 1)
+
+
+class XdpGslbAliasTargetHealthTest(XdpGslbTestBase):
+    """Spec rule 9 with XDP attached: whether an alias with EvaluateTargetHealth is healthy
+    depends on the client (its target, a geolocation group for DE only, answers NODATA to
+    others), so the program never decides its group: every such query goes up, and userspace
+    answers the primary's target for DE and the secondary for US and for the client's own FR
+    address, the same over UDP and TCP. The target group itself is still decided in XDP."""
+
+    EXTRA_SETS = (
+        record("de-only", ["198.18.65.1"], SetIdentifier="de", GeoLocation={"CountryCode": "DE"}),
+        {"Name": "alias-failover." + ZONE, "Type": "A", "SetIdentifier": "primary",
+         "Failover": "PRIMARY", "AliasTarget": {"HostedZoneId": "Z1", "DNSName": "de-only." + ZONE,
+                                                "EvaluateTargetHealth": True}},
+        record("alias-failover", ["198.18.66.1"], SetIdentifier="secondary",
+               Failover="SECONDARY"),
+    )
+    POLICY_LINE = ("routing policies decided in XDP: 4 groups; left to userspace: 0 by type, "
+                   "1 with aliases, 0 oversize")
+    CASES = [  # (ECS or None, expected answer, expected scope)
+        (("198.18.100.0", 24), "198.18.65.1", 24),  # DE: the target answers
+        (("198.18.101.0", 24), "198.18.66.1", 24),  # US: target NODATA -> alias unhealthy
+        (None, "198.18.66.1", None),                # FR (the source address): the same
+    ]
+
+    def test_alias_groups_go_up_and_are_decided_per_client(self):
+        noise = ("pass_not_ip", "pass_not_udp", "pass_not_dns_port", "pass_ipv6_ext")
+        for server in (netns.SERVER4, netns.SERVER6):
+            for ecs, expected, scope in self.CASES:
+                with self.subTest(server=server, ecs=ecs):
+                    before = self.daemon.stats()
+                    r = self.udp_query(server, "alias-failover", ecs)
+                    d = netns.delta(before, self.daemon.stats())
+                    self.assertEqual((r.rcode(), addresses(r)), (dns.rcode.NOERROR, [expected]))
+                    self.assertEqual(ecs_scope(r), scope, r)
+                    self.assertEqual(d["answered"], 0, d)
+                    passed = {k: v for k, v in netns.nonzero(d, "pass_").items()
+                              if k not in noise}
+                    self.assertEqual(sum(passed.values()), 1, d)
+                    t = self.tcp_query(server, "alias-failover", ecs)
+                    self.assertEqual((addresses(t), ecs_scope(t)), (addresses(r), ecs_scope(r)))
+
+    def test_the_target_group_is_decided_in_xdp(self):
+        before = self.daemon.stats()
+        r = self.udp_query(netns.SERVER4, "de-only", ("198.18.100.0", 24))
+        self.assertEqual(addresses(r), ["198.18.65.1"])
         self.assert_all_xdp_policy(netns.delta(before, self.daemon.stats()), 1)
 
 

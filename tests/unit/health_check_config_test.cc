@@ -3,6 +3,9 @@
 #include "health/health_check_config.h"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace meridian::health {
@@ -98,8 +101,8 @@ TEST(HealthCheckConfigTest, ErrorsNameTheJsonPath) {
        "/HealthChecks/0/SearchString: must be at most 255 bytes"},
       {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "SearchString": "a"}])",
        "/HealthChecks/0/SearchString: not allowed for Type HTTP"},
-      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "EnableSNI": true}])",
-       "/HealthChecks/0/EnableSNI: not allowed for Type HTTP"},
+      {R"([{"Id": "x", "Type": "HTTPS", "IPAddress": "127.0.0.1", "EnableSNI": "yes"}])",
+       "/HealthChecks/0/EnableSNI: must be true or false"},
       {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "ResourcePath": "health"}])",
        "/HealthChecks/0/ResourcePath: must begin with \"/\""},
       {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Inverted": "yes"}])",
@@ -109,8 +112,14 @@ TEST(HealthCheckConfigTest, ErrorsNameTheJsonPath) {
        "\"first-last\""},
       {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "InitialState": "up"}])",
        "/HealthChecks/0/InitialState: must be \"healthy\" or \"unhealthy\""},
-      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Regions": ["us-east-1"]}])",
-       "/HealthChecks/0/Regions: unknown field"},
+      {R"([{"Id": "x", "Type": "HTTP", "IPAddress": "127.0.0.1", "Region": ["us-east-1"]}])",
+       "/HealthChecks/0/Region: unknown field"},
+      {R"([{"Id": "x", "HealthCheckVersion": 1, "Version": 1,
+            "HealthCheckConfig": {"Type": "HTTP", "IPAddress": "127.0.0.1"}}])",
+       "/HealthChecks/0/Version: unknown field"},
+      {R"([{"Id": "x", "HealthCheckVersion": 1, "HealthCheckConfig": {"Type": "HTTP",
+            "IPAddress": "127.0.0.1", "MeasureLatency": false, "MeasureLatencies": false}}])",
+       "/HealthChecks/0/HealthCheckConfig/MeasureLatencies: unknown field"},
       {R"([{"Id": "x", "Type": "TCP", "IPAddress": "127.0.0.1"}])",
        "/HealthChecks/0: missing \"Port\" (required for TCP)"},
       {R"([{"Id": "x", "Type": "TCP", "IPAddress": "127.0.0.1", "Port": 1, "ResourcePath": "/"}])",
@@ -138,6 +147,48 @@ TEST(HealthCheckConfigTest, ErrorsNameTheJsonPath) {
   auto not_array = parse_health_checks(nlohmann::json::parse(R"({"a": 1})"), "/HealthChecks");
   ASSERT_FALSE(not_array.ok());
   EXPECT_EQ(not_array.error().to_string(), "/HealthChecks: must be an array");
+}
+
+// `aws route53 list-health-checks` output, as Route 53's API reference shapes it (HealthChecks[]
+// with Id, CallerReference, HealthCheckConfig, HealthCheckVersion; MeasureLatency, Regions and
+// EnableSNI on checks without TLS): it loads unchanged, each read-only or not-applicable field
+// recorded once with where it was first seen and how many checks had it.
+TEST(HealthCheckConfigTest, Route53ListOutputLoadsWithIgnoredFieldsRecorded) {
+  // The fixture lives beside this file (tests/unit/data/).
+  std::ifstream in(std::filesystem::path(__FILE__).parent_path() / "data" /
+                   "route53-list-health-checks.json");
+  ASSERT_TRUE(in) << "fixture missing";
+  const auto doc = nlohmann::json::parse(in);
+  IgnoredFields ignored;
+  auto checks = parse_health_checks(doc["HealthChecks"], "/HealthChecks", &ignored);
+  ASSERT_TRUE(checks.ok()) << checks.error().to_string();
+  ASSERT_EQ(checks->size(), 4u);
+  EXPECT_EQ(checks->at(0).id, "0b1d3c5e-7a9f-4b2d-8e6f-1a3c5e7b9d10");
+  EXPECT_EQ(checks->at(0).type, CheckType::kHttp);
+  EXPECT_EQ(checks->at(0).request_interval_s, 10u);
+  EXPECT_FALSE(checks->at(0).enable_sni);
+  EXPECT_EQ(checks->at(1).search_string, "ok");
+  EXPECT_EQ(checks->at(2).type, CheckType::kTcp);
+  EXPECT_EQ(checks->at(3).child_health_checks.size(), 2u);
+
+  ASSERT_EQ(ignored.size(), 4u);
+  EXPECT_EQ(ignored.at("HealthCheckVersion").count, 4u);
+  EXPECT_EQ(ignored.at("HealthCheckVersion").first_path, "/HealthChecks/0/HealthCheckVersion");
+  EXPECT_EQ(ignored.at("MeasureLatency").count, 3u);
+  EXPECT_EQ(ignored.at("Regions").count, 1u);
+  EXPECT_EQ(ignored.at("EnableSNI").count, 2u);
+  EXPECT_EQ(ignored.at("EnableSNI").first_path, "/HealthChecks/0/HealthCheckConfig/EnableSNI");
+  const auto warnings = ignored_field_warnings(ignored);
+  ASSERT_EQ(warnings.size(), 4u);
+  EXPECT_EQ(warnings[1],
+            "health check field \"HealthCheckVersion\" ignored (read-only: Route 53's version "
+            "counter): at /HealthChecks/0/HealthCheckVersion and 3 more");
+
+  // EnableSNI still counts where TLS is used.
+  auto https = parse(R"([{"Id": "s", "Type": "HTTPS", "IPAddress": "127.0.0.1",
+                          "FullyQualifiedDomainName": "a.example", "EnableSNI": true}])");
+  ASSERT_TRUE(https.ok()) << https.error().to_string();
+  EXPECT_TRUE(https->at(0).enable_sni);
 }
 
 TEST(HealthCheckConfigTest, IntervalIsAnyWholeSecondAndThresholdOneToTen) {

@@ -342,6 +342,17 @@ TEST_F(GslbResponderTest, EvaluateTargetHealthMovesToTheStandby) {
             a("198.51.100.70", "wa.example.com."));
 }
 
+// Rule 9 for one client: de.example.com has a record set for DE only, so for a client in the US
+// the target answers NODATA, and the alias is unhealthy for that client though its check is up.
+TEST_F(GslbResponderTest, EvaluateTargetHealthIsDecidedForTheClient) {
+  const Reply us = ask("wa.example.com.", dns::rrtype::A, 1, "198.18.2.0", 24);
+  EXPECT_EQ(us.rcode, dns::rcode::NOERROR);
+  EXPECT_EQ(us.answers, a("198.51.100.70", "wa.example.com."));
+  EXPECT_EQ(us.ecs_scope, 23) << "the target's decision for the client sets the scope";
+  EXPECT_EQ(ask("wa.example.com.", dns::rrtype::A, 1, "198.18.1.0", 24).answers,
+            a("198.51.100.33", "wa.example.com."));
+}
+
 TEST_F(GslbResponderTest, AllDownServfailAndNodata) {
   inputs_.health->set("hc-sf", false);
   inputs_.health->set("hc-nd", false);

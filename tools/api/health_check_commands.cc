@@ -26,12 +26,14 @@ DESCRIPTION
     if (r.code) return r.code;
     if (line.connection.as_json) return print_json(r.body), kExitOk;
     std::printf("%-24s %-16s %-28s %9s %9s\n", "id", "type", "target", "interval", "threshold");
-    for (const auto& h : r.body["HealthChecks"]) {
+    for (const auto& check : r.body["HealthChecks"]) {
+      // Flat, or as Route 53 prints it ({"Id", "HealthCheckConfig": {...}}).
+      const json& h = check.contains("HealthCheckConfig") ? check["HealthCheckConfig"] : check;
       std::string target = str(h, "IPAddress", "");
       if (target.empty()) target = str(h, "FullyQualifiedDomainName", "");
       if (h.contains("Port")) target += ":" + str(h, "Port");
       if (h.contains("ResourcePath")) target += str(h, "ResourcePath");
-      std::printf("%-24s %-16s %-28s %9s %9s\n", str(h, "Id").c_str(), str(h, "Type").c_str(),
+      std::printf("%-24s %-16s %-28s %9s %9s\n", str(check, "Id").c_str(), str(h, "Type").c_str(),
                   target.c_str(), str(h, "RequestInterval").c_str(),
                   str(h, "FailureThreshold").c_str());
     }
@@ -65,6 +67,9 @@ EXAMPLES
     auto r = call(line.connection, "POST", "/v1/healthchecks", j.dump());
     if (r.code) return r.code;
     if (line.connection.as_json) return print_json(r.body), kExitOk;
+    if (r.body.contains("Warnings"))
+      for (const auto& w : r.body["Warnings"])
+        std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
     std::printf("health check %s saved\n", str(r.body["HealthCheck"], "Id").c_str());
     return kExitOk;
   });

@@ -48,18 +48,37 @@ Call get_name_and_type(const Connection& c, const std::string& zone, const std::
                   "&type=" + url_encode(type));
 }
 
+// Every page of ListResourceRecordSets, following NextRecordName/Type/Identifier while the
+// daemon says IsTruncated; `page_size` (MaxItems) empty: the daemon's default.
 int rrsets_list(const Connection& c, const std::string& zone, const std::string& name,
-                const std::string& type) {
-  std::string path = "/v1/zones/" + url_encode(zone) + "/rrsets";
-  std::string q;
-  if (!name.empty()) q += "name=" + url_encode(name);
-  if (!type.empty()) q += std::string(q.empty() ? "" : "&") + "type=" + url_encode(type);
-  auto r = call(c, "GET", path + (q.empty() ? "" : "?" + q));
-  if (r.code) return r.code;
-  if (c.as_json) return print_json(r.body), kExitOk;
+                const std::string& type, const std::string& page_size) {
+  const std::string path = "/v1/zones/" + url_encode(zone) + "/rrsets";
+  std::string filters;
+  auto add = [](std::string& q, const char* key, const std::string& value) {
+    if (!value.empty()) q += std::string(q.empty() ? "" : "&") + key + "=" + url_encode(value);
+  };
+  add(filters, "name", name);
+  add(filters, "type", type);
+  add(filters, "MaxItems", page_size);
+  json all = json::array();
+  std::string next;  // the Start* parameters of the next page
+  for (;;) {
+    std::string q = filters;
+    if (!next.empty()) q += std::string(q.empty() ? "" : "&") + next;
+    auto r = call(c, "GET", path + (q.empty() ? "" : "?" + q));
+    if (r.code) return r.code;
+    for (auto& rs : r.body["ResourceRecordSets"]) all.push_back(std::move(rs));
+    if (!r.body.value("IsTruncated", false)) break;
+    next.clear();
+    add(next, "StartRecordName", str(r.body, "NextRecordName"));
+    add(next, "StartRecordType", str(r.body, "NextRecordType"));
+    add(next, "StartRecordIdentifier", str(r.body, "NextRecordIdentifier", ""));
+  }
+  if (c.as_json)
+    return print_json(json{{"ResourceRecordSets", all}, {"IsTruncated", false}}), kExitOk;
   std::printf("%-32s %-6s %-14s %-16s %7s %-14s %s\n", "name", "type", "set id", "routing", "ttl",
               "health check", "values");
-  for (const auto& rs : r.body["ResourceRecordSets"]) {
+  for (const auto& rs : all) {
     std::printf("%-32s %-6s %-14s %-16s %7s %-14s %s\n", str(rs, "Name").c_str(),
                 str(rs, "Type").c_str(), str(rs, "SetIdentifier").c_str(), routing_text(rs).c_str(),
                 str(rs, "TTL").c_str(), str(rs, "HealthCheckId").c_str(), values_text(rs).c_str());
@@ -80,16 +99,21 @@ void add_record_set_commands(CLI::App& app, ApiCommands& commands, CommandLine& 
   auto* rl = rr->add_subcommand("list", "List a zone's record sets");
   rl->footer(with_exit_text(R"(
 DESCRIPTION
-  Every record set of the zone with its routing policy, TTL, health check and values. --name
-  takes an absolute name (www.example.com) or one relative to the zone (www). --json prints
-  Route 53's ListResourceRecordSets shape.
+  Every record set of the zone with its routing policy, TTL, health check and values, in
+  Route 53's order (names with their labels reversed, then type, then set identifier). --name
+  takes an absolute name (www.example.com) or one relative to the zone (www). The daemon answers
+  in pages of at most 300 (--page-size: fewer); every page is fetched, following
+  NextRecordName/Type/Identifier. --json prints Route 53's ListResourceRecordSets shape with all
+  of them.
 )"));
   rl->add_option("ZONE", line.opt("zone"), "Hosted zone id or name")->required();
   rl->add_option("--name", line.opt("name"), "Only this owner name");
   rl->add_option("--type", line.opt("type"), "Only this type");
+  rl->add_option("--page-size", line.opt("page_size"), "Record sets per request (MaxItems, 1-300)");
   add_connection(rl, line.connection);
   on_run(rl, commands, [&line] {
-    return rrsets_list(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"));
+    return rrsets_list(line.connection, line.opt("zone"), line.opt("name"), line.opt("type"),
+                       line.opt("page_size"));
   });
   auto* rs_show = rr->add_subcommand("show", "The record sets of one name and type");
   rs_show->footer(with_exit_text(R"(

@@ -383,9 +383,12 @@ Error located(Error e, const std::string& source) {
 Status read_health_checks(const ConfigReader& r, const json& value, std::string_view base_dir,
                           DaemonConfig& out) {
   if (value.is_array()) {
-    auto checks = health::parse_health_checks(value, "/health_checks");
+    health::IgnoredFields ignored;
+    auto checks = health::parse_health_checks(value, "/health_checks", &ignored);
     if (!checks) return located(checks.error(), r.source());
     out.health_checks = std::move(checks).value();
+    for (auto& w : health::ignored_field_warnings(ignored))
+      out.health_check_warnings.push_back(r.source() + ": " + w);
     out.health_check_objects.assign(value.begin(), value.end());
     return Ok{};
   }
@@ -866,8 +869,9 @@ Status load_health_checks_file(DaemonConfig& config) {
   }
   // A bare array, or the {"HealthChecks": [...]} shape of `aws route53 list-health-checks`.
   Result<std::vector<health::HealthCheckConfig>> checks = make_error("");
+  health::IgnoredFields ignored;
   if (doc.is_array()) {
-    checks = health::parse_health_checks(doc, "");
+    checks = health::parse_health_checks(doc, "", &ignored);
   } else if (doc.is_object() && doc.contains("HealthChecks")) {
     for (const auto& [key, unused] : doc.items()) {
       if (key != "HealthChecks" && key != "IsTruncated" && key != "MaxItems" && key != "Marker" &&
@@ -876,13 +880,16 @@ Status load_health_checks_file(DaemonConfig& config) {
                           path + ": /" + pointer_token(key));
       }
     }
-    checks = health::parse_health_checks(doc["HealthChecks"], "/HealthChecks");
+    checks = health::parse_health_checks(doc["HealthChecks"], "/HealthChecks", &ignored);
   } else {
     return make_error("must be an array of health checks or {\"HealthChecks\": [...]}",
                       path + ": /");
   }
   if (!checks) return located(checks.error(), path);
   config.health_checks = std::move(checks).value();
+  config.health_check_warnings.clear();
+  for (auto& w : health::ignored_field_warnings(ignored))
+    config.health_check_warnings.push_back(path + ": " + w);
   const json& list = doc.is_array() ? doc : doc["HealthChecks"];
   config.health_check_objects.assign(list.begin(), list.end());
   return Ok{};

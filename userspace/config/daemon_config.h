@@ -171,6 +171,9 @@ struct DaemonConfig {
   std::vector<health::HealthCheckConfig> health_checks;
   std::vector<nlohmann::json> health_check_objects;  // the same checks as given (for the state db)
   std::string health_checks_file;  // resolved path; empty when the checks are inline
+  // One line per Route 53 field the checks carried and that is ignored (read-only or not
+  // applicable: health::IgnoredFields), for the daemon to log once per load.
+  std::vector<std::string> health_check_warnings;
   HealthSettings health;
   std::string latency_table_file;         // resolved path; empty: no operator latency table
   std::vector<LatencyRow> latency_table;  // read from latency_table_file

@@ -78,7 +78,14 @@ void add_api_routes(control::ControlServer& server, Controller& c, ApiExtras ext
   server.route("DELETE", "/v1/zones/{zone}",
                [&c](const HttpRequest& r) { return respond(c.delete_zone(r.params[0])); });
   server.route("GET", "/v1/zones/{zone}/rrsets", [&c](const HttpRequest& r) {
-    return respond(c.list_record_sets(r.params[0], query(r, "name"), query(r, "type")));
+    manage::ListRequest list;
+    list.name = query(r, "name");
+    list.type = query(r, "type");
+    list.start_name = query(r, "StartRecordName");
+    list.start_type = query(r, "StartRecordType");
+    list.start_identifier = query(r, "StartRecordIdentifier");
+    list.max_items = query(r, "MaxItems");
+    return respond(c.list_record_sets(r.params[0], list));
   });
   server.route(
       "POST", "/v1/zones/{zone}/rrsets",

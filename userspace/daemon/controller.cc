@@ -351,36 +351,15 @@ CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
 }
 
 CatalogResult<json> Controller::list_record_sets(const std::string& id_or_name,
-                                                 const std::string& name, const std::string& type) {
+                                                 const manage::ListRequest& request) {
   std::lock_guard lock(mutex_);
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
   const auto& entry = catalog_->zones().at(*id);
-  std::optional<dns::Name> want_name;
-  if (!name.empty()) {
-    // Absolute as Route 53 reads it ("www.example.com"), or relative to the zone ("www").
-    std::string text = name.back() == '.' ? name : name + ".";
-    auto absolute = dns::Name::from_text(text);
-    if (absolute && absolute->is_subdomain_of(entry.info.origin)) {
-      want_name = *absolute;
-    } else {
-      auto n = dns::Name::from_text(name, &entry.info.origin);
-      if (!n) return refusal(Refusal::kInvalidInput, "not a valid name", "name");
-      want_name = *n;
-    }
-  }
-  std::optional<uint16_t> want_type;
-  if (!type.empty()) {
-    want_type = dns::type_from_text(type);
-    if (!want_type) return refusal(Refusal::kInvalidInput, "unknown record type", "type");
-  }
-  json list = json::array();
-  for (const auto& rs : manage::record_sets_of(*entry.zone)) {
-    if (want_name && !rs.name.equals(*want_name)) continue;
-    if (want_type && rs.type != *want_type) continue;
-    list.push_back(zone::record_set_to_json(rs));
-  }
-  return json{{"ResourceRecordSets", list}, {"IsTruncated", false}};
+  auto page = manage::list_record_sets_page(manage::record_sets_of(*entry.zone), entry.info.origin,
+                                            request);
+  if (!page) return CatalogError{Refusal::kInvalidInput, page.error()};
+  return std::move(page).value();
 }
 
 CatalogResult<json> Controller::change_json(const state::ChangeInfo& change) const {
@@ -514,7 +493,10 @@ CatalogResult<json> Controller::put_health_check(const json& object) {
   auto installed =
       propose_and_commit([&] { return catalog_->propose_put_health_check(object); }, p, true);
   if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
-  return json{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
+  for (const auto& note : p.notes) spdlog::get("config")->warn("{}", note);
+  json out{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
+  if (!p.notes.empty()) out["Warnings"] = p.notes;  // the Route 53 fields ignored
+  return out;
 }
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {

@@ -19,6 +19,7 @@
 #include "daemon/gslb_runtime.h"
 #include "fleet/fleet_member.h"
 #include "manage/catalog.h"
+#include "manage/record_set_list.h"
 #include "zone/zone_store.h"
 
 namespace meridian::daemon {
@@ -65,8 +66,9 @@ class Controller {
   // {"Name": ..., "Comment"?: ...,  "ZoneFile"?: text | "ResourceRecordSets"?: [...]}
   CatalogResult<nlohmann::json> create_zone(const nlohmann::json& body);
   CatalogResult<nlohmann::json> delete_zone(const std::string& id_or_name);
+  // One page in Route 53's order (manage/record_set_list.h).
   CatalogResult<nlohmann::json> list_record_sets(const std::string& id_or_name,
-                                                 const std::string& name, const std::string& type);
+                                                 const manage::ListRequest& request);
   CatalogResult<nlohmann::json> change_record_sets(const std::string& id_or_name,
                                                    const nlohmann::json& batch);
   CatalogResult<nlohmann::json> get_change(const std::string& change_id);

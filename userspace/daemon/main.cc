@@ -103,6 +103,8 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "meridiand: %s\n", s.error().to_string().c_str());
     return 1;
   }
+  for (const auto& w : config->health_check_warnings)
+    std::fprintf(stderr, "meridiand: warning: %s\n", w.c_str());
   const std::string geoip = meridian::config::effective_geoip_database(*config);
   std::printf(
       "%s: OK (%zu zones in the file, %zu health checks, GeoIP database: %s, state "
@@ -225,6 +227,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
   }
   DaemonConfig config = std::move(loaded).value();
   set_log_level(cli_log_level.empty() ? config.log_level : cli_log_level);
+  for (const auto& w : config.health_check_warnings) spdlog::get("config")->warn("{}", w);
 
   // Before anything is opened, bound or attached: one instance per state database and pin
   // directory, so a second meridiand cannot take over a live one's program or share its port.
@@ -371,6 +374,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
         log->error("reload failed, keeping the current zones: {}", applied.error().to_string());
         continue;
       }
+      for (const auto& w : next->health_check_warnings) spdlog::get("config")->warn("{}", w);
       if (next->rrl != config.rrl) {
         if (auto applied = server.configure_rrl(next->rrl); applied) {
           config.rrl = next->rrl;

@@ -28,6 +28,43 @@ constexpr std::array<std::pair<CheckType, std::string_view>, 6> kTypeNames = {{
     {CheckType::kCalculated, "CALCULATED"},
 }};
 
+// Route 53 fields ignored (IgnoredFields): on the HealthCheck around HealthCheckConfig, and in
+// the configuration itself.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kIgnoredOuter = {{
+    {"HealthCheckVersion", "read-only: Route 53's version counter"},
+    {"LinkedService", "read-only: the AWS service that created the check"},
+    {"CloudWatchAlarmConfiguration", "read-only: Route 53's CloudWatch alarm"},
+}};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> kIgnoredConfig = {{
+    {"MeasureLatency", "not applicable: Route 53's latency graphs"},
+    {"Regions", "not applicable: the checker probes from this host"},
+    {"InsufficientDataHealthStatus", "not applicable: CloudWatch alarm checks"},
+}};
+constexpr std::string_view kSniIgnored = "not applicable: no TLS for this Type";
+
+void note_ignored(IgnoredFields* ignored, std::string_view name, std::string_view reason,
+                  const std::string& path) {
+  if (!ignored) return;
+  IgnoredField& f = (*ignored)[std::string(name)];
+  if (f.count++ == 0) {
+    f.reason = reason;
+    f.first_path = path;
+  }
+}
+
+// Records the fields of `table` present in `object` (a copy) and removes them, so the
+// unknown-field check runs on what remains.
+void take_ignored(json& object, const std::string& path,
+                  const std::array<std::pair<std::string_view, std::string_view>, 3>& table,
+                  IgnoredFields* ignored) {
+  for (const auto& [name, reason] : table) {
+    const std::string key(name);
+    if (!object.contains(key)) continue;
+    note_ignored(ignored, name, reason, path + "/" + key);
+    object.erase(key);
+  }
+}
+
 constexpr size_t kMaxChildren = 256;
 constexpr size_t kMaxNameBytes = 255;
 
@@ -95,20 +132,36 @@ bool HealthCheckConfig::accepts_status(long status) const {
   return false;
 }
 
-Result<HealthCheckConfig> parse_health_check(const json& entry, const std::string& path) {
+std::vector<std::string> ignored_field_warnings(const IgnoredFields& ignored) {
+  std::vector<std::string> out;
+  for (const auto& [name, f] : ignored) {
+    std::string w =
+        "health check field \"" + name + "\" ignored (" + f.reason + "): at " + f.first_path;
+    if (f.count > 1) w += " and " + std::to_string(f.count - 1) + " more";
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+Result<HealthCheckConfig> parse_health_check(const json& entry, const std::string& path,
+                                             IgnoredFields* ignored) {
   if (!entry.is_object()) return json_error_at(path, "must be an object");
   // Accept both the flat form {"Id", "Type", ...} and Route 53's GetHealthCheck form
-  // {"Id", "HealthCheckConfig": {...}}.
-  const json* fields = &entry;
+  // {"Id", "HealthCheckConfig": {...}}. Ignored fields are taken out of a copy first.
+  json outer = entry;
+  take_ignored(outer, path, kIgnoredOuter, ignored);
+  json* own = &outer;
   std::string fields_path = path;
-  if (entry.contains("HealthCheckConfig")) {
-    if (auto s = reject_unknown_fields(entry, path, {"Id", "CallerReference", "HealthCheckConfig"});
+  if (outer.contains("HealthCheckConfig")) {
+    if (auto s = reject_unknown_fields(outer, path, {"Id", "CallerReference", "HealthCheckConfig"});
         !s)
       return s.error();
-    fields = &entry["HealthCheckConfig"];
+    own = &outer["HealthCheckConfig"];
     fields_path = path + "/HealthCheckConfig";
-    if (!fields->is_object()) return json_error_at(fields_path, "must be an object");
+    if (!own->is_object()) return json_error_at(fields_path, "must be an object");
   }
+  take_ignored(*own, fields_path, kIgnoredConfig, ignored);
+  const json* fields = own;
   if (auto s = reject_unknown_fields(
           *fields, fields_path,
           {"Id", "Type", "IPAddress", "Port", "ResourcePath", "FullyQualifiedDomainName",
@@ -237,8 +290,11 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
       *target = *flag;
     }
   }
-  MERIDIAN_FIELD(sni, "EnableSNI", check.is_tls());
-  if (*sni) {
+  // Route 53 prints EnableSNI for checks without TLS too, where it says nothing.
+  MERIDIAN_FIELD(sni, "EnableSNI", true);
+  if (*sni && !check.is_tls()) {
+    note_ignored(ignored, "EnableSNI", kSniIgnored, at("EnableSNI"));
+  } else if (*sni) {
     auto flag = read_json_bool(**sni, at("EnableSNI"));
     if (!flag) return flag.error();
     check.enable_sni = *flag;
@@ -342,11 +398,12 @@ Status validate_health_checks(const std::vector<HealthCheckConfig>& checks,
 }
 
 Result<std::vector<HealthCheckConfig>> parse_health_checks(const json& array,
-                                                           const std::string& path) {
+                                                           const std::string& path,
+                                                           IgnoredFields* ignored) {
   if (!array.is_array()) return json_error_at(path, "must be an array");
   std::vector<HealthCheckConfig> checks;
   for (size_t i = 0; i < array.size(); ++i) {
-    auto check = parse_health_check(array[i], path + "/" + std::to_string(i));
+    auto check = parse_health_check(array[i], path + "/" + std::to_string(i), ignored);
     if (!check) return check.error();
     checks.push_back(std::move(*check));
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,12 +76,32 @@ struct HealthCheckConfig {
   bool operator==(const HealthCheckConfig&) const = default;
 };
 
-// One check object at `path` (e.g. "/HealthChecks/2"). Checks the fields of this check only.
-Result<HealthCheckConfig> parse_health_check(const nlohmann::json& object, const std::string& path);
+// Fields of Route 53's output that are read-only (HealthCheckVersion, LinkedService,
+// CloudWatchAlarmConfiguration) or do not apply here (MeasureLatency, Regions,
+// InsufficientDataHealthStatus, EnableSNI on a type without TLS): accepted and ignored, so the
+// output of `aws route53 list-health-checks` or get-health-check loads unchanged. The parser
+// records each one it meets here, by field name.
+struct IgnoredField {
+  std::string reason;
+  std::string first_path;  // where it was first seen
+  size_t count = 0;        // how many checks had it
+};
+using IgnoredFields = std::map<std::string, IgnoredField>;
+
+// One warning per ignored field: `health check field "MeasureLatency" ignored (...): at
+// /HealthChecks/0/HealthCheckConfig/MeasureLatency and 2 more checks`.
+std::vector<std::string> ignored_field_warnings(const IgnoredFields& ignored);
+
+// One check object at `path` (e.g. "/HealthChecks/2"). Checks the fields of this check only;
+// unknown fields are errors naming their path. Ignored fields are recorded in `ignored` when
+// given.
+Result<HealthCheckConfig> parse_health_check(const nlohmann::json& object, const std::string& path,
+                                             IgnoredFields* ignored = nullptr);
 
 // An array of checks at `path` (e.g. "/HealthChecks"), then validate_health_checks().
 Result<std::vector<HealthCheckConfig>> parse_health_checks(const nlohmann::json& array,
-                                                           const std::string& path);
+                                                           const std::string& path,
+                                                           IgnoredFields* ignored = nullptr);
 
 // Rules across checks: ids unique, children exist, are not CALCULATED, not repeated.
 // Errors name `path`/index of the offending check.

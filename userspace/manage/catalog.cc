@@ -499,9 +499,12 @@ CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id
 
 CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& object) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
-  auto parsed = health::parse_health_check(object, "");
+  health::IgnoredFields ignored;
+  auto parsed = health::parse_health_check(object, "", &ignored);
   if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
   Proposal p = base();
+  for (auto& w : health::ignored_field_warnings(ignored))
+    p.notes.push_back("health check " + parsed->id + ": " + w);
   bool replaced = false;
   for (size_t i = 0; i < p.health_checks.size(); ++i) {
     if (p.health_checks[i].id != parsed->id) continue;

@@ -22,7 +22,7 @@
 namespace meridian::policy {
 
 // Health slots at and above this value are aliases with EvaluateTargetHealth: their state is the
-// target group's (at least one healthy answer), computed when read.
+// target group's (at least one healthy answer for the query's client), computed when read.
 inline constexpr uint32_t kAliasSlotBase = 0x80000000u;
 
 // One (name, type) group with a routing policy (or a simple alias).

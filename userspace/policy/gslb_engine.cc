@@ -15,7 +15,10 @@ struct PolicyContext {
   const ClientClassifier* classifier = nullptr;
   const ClientAddress* client = nullptr;
   uint64_t* random_state = nullptr;
+  ClientFacts facts;  // classified on first use
+  bool classified = false;
   uint8_t cidr_scope = 0;  // longest CIDR scope used by this query's decisions
+  uint8_t scope = 0;       // longest ECS scope of the decisions made (answers and alias health)
   int depth = 0;           // alias nesting
 };
 
@@ -23,6 +26,7 @@ struct PolicyContext {
 constexpr int kMaxAliasDepth = 8;
 
 bool target_healthy(PolicyContext* ctx, const dns::Name& target, uint16_t type);
+bool decides_healthy_answer(PolicyContext* ctx, const mdn_group& group);
 
 uint32_t healthy(PolicyContext* ctx, uint32_t slot) {
   if (slot == MDN_NO_HEALTH) return 1;
@@ -34,15 +38,13 @@ uint32_t healthy(PolicyContext* ctx, uint32_t slot) {
   return !view || view->healthy(slot) ? 1 : 0;
 }
 
-// "At least one healthy answer" (spec rule 9): a policy group with a healthy candidate, or plain
-// records of the type at the target.
+// "At least one healthy answer" (spec rule 9): plain records of the type at the target, or a
+// policy group that, decided for this client, answers with a healthy candidate.
 bool target_healthy(PolicyContext* ctx, const dns::Name& target, uint16_t type) {
   if (ctx->depth >= kMaxAliasDepth) return false;
   if (const GroupEntry* g = ctx->table->find(target, type)) {
     ++ctx->depth;
-    bool any = false;
-    for (uint32_t i = 0; i < g->group.count && !any; ++i)
-      any = healthy(ctx, g->group.candidates[i].health) != 0;
+    const bool any = decides_healthy_answer(ctx, g->group);
     --ctx->depth;
     return any;
   }
@@ -79,28 +81,41 @@ uint32_t cidr_location(PolicyContext* ctx, uint32_t collection) {
 #include "meridian_policy.h"
 
 namespace meridian::policy {
+namespace detail {
+
+// One decision for `group` and this query's client. An alias may decide several groups for one
+// query (its answer, its targets' health): the answer's scope is the longest.
+mdn_decision decide(PolicyContext* ctx, const mdn_group& group) {
+  if ((mdn_policy_uses(group.policy) & MDN_USED_GEO) && !ctx->classified) {
+    ctx->facts = ctx->classifier->classify(*ctx->client);
+    ctx->classified = true;
+  }
+  mdn_decision d;
+  mdn_policy_decide(ctx, &group, &ctx->facts.client, &d);
+  ctx->scope = std::max(ctx->scope, static_cast<uint8_t>(mdn_policy_scope(
+                                        &d, ctx->facts.geo_scope, ctx->facts.latency_scope,
+                                        ctx->cidr_scope, ctx->client->max_len())));
+  return d;
+}
+
+// Whether the group answers this client with at least one healthy candidate: decided with every
+// unhealthy candidate left out (all down: NODATA, never fail open). A geolocation or IP-based
+// group with no record set for the client's location answers nothing, so an alias to it is
+// unhealthy for that client.
+bool decides_healthy_answer(PolicyContext* ctx, const mdn_group& group) {
+  mdn_group healthy_only = group;
+  healthy_only.all_down = MDN_ALL_DOWN_NODATA;
+  return decide(ctx, healthy_only).outcome == MDN_OUTCOME_ANSWER;
+}
+
+}  // namespace detail
 
 namespace {
 
-struct Query {
-  detail::PolicyContext ctx;
-  ClientFacts facts;
-  bool classified = false;
-  uint8_t scope = 0;
-};
+using Query = detail::PolicyContext;
 
-Outcome decide_group(const ClientClassifier& classifier, const GroupEntry& g, Query& q,
-                     std::vector<const zone::RecordSet*>& out) {
-  if ((mdn_policy_uses(g.group.policy) & MDN_USED_GEO) && !q.classified) {
-    q.facts = classifier.classify(*q.ctx.client);
-    q.classified = true;
-  }
-  mdn_decision d;
-  mdn_policy_decide(&q.ctx, &g.group, &q.facts.client, &d);
-  // An alias may decide several groups for one query: the answer's scope is the longest.
-  q.scope = std::max(
-      q.scope, static_cast<uint8_t>(mdn_policy_scope(&d, q.facts.geo_scope, q.facts.latency_scope,
-                                                     q.ctx.cidr_scope, q.ctx.client->max_len())));
+Outcome decide_group(const GroupEntry& g, Query& q, std::vector<const zone::RecordSet*>& out) {
+  const mdn_decision d = detail::decide(&q, g.group);
   if (d.outcome == MDN_OUTCOME_SERVFAIL) return Outcome::kServFail;
   if (d.outcome != MDN_OUTCOME_ANSWER) return Outcome::kNoData;
 
@@ -114,15 +129,15 @@ Outcome decide_group(const ClientClassifier& classifier, const GroupEntry& g, Qu
     }
     // Alias: the target's records of the queried type, decided again when the target routes.
     const dns::Name& target = rs->alias->dns_name;
-    if (q.ctx.depth >= detail::kMaxAliasDepth) return Outcome::kServFail;
-    if (const GroupEntry* tg = q.ctx.table->find(target, g.type)) {
-      ++q.ctx.depth;
-      const Outcome o = decide_group(classifier, *tg, q, out);
-      --q.ctx.depth;
+    if (q.depth >= detail::kMaxAliasDepth) return Outcome::kServFail;
+    if (const GroupEntry* tg = q.table->find(target, g.type)) {
+      ++q.depth;
+      const Outcome o = decide_group(*tg, q, out);
+      --q.depth;
       if (o == Outcome::kServFail) return o;
       continue;
     }
-    const zone::Zone* z = q.ctx.table->zones().find_zone(target);
+    const zone::Zone* z = q.table->zones().find_zone(target);
     const zone::Node* node = z ? z->find(target) : nullptr;
     if (const zone::RecordSet* t = node ? node->find(g.type) : nullptr) out.push_back(t);
   }
@@ -150,12 +165,12 @@ GslbAnswer GslbEngine::answer(const GroupEntry& group, const ClientAddress& clie
                               uint64_t& random_state) const {
   if (random_state == 0) random_state = 0x9E3779B97F4A7C15ULL;  // xorshift must not start at 0
   Query q;
-  q.ctx.table = table_.get();
-  q.ctx.classifier = &classifier_;
-  q.ctx.client = &client;
-  q.ctx.random_state = &random_state;
+  q.table = table_.get();
+  q.classifier = &classifier_;
+  q.client = &client;
+  q.random_state = &random_state;
   GslbAnswer a;
-  a.outcome = decide_group(classifier_, group, q, a.record_sets);
+  a.outcome = decide_group(group, q, a.record_sets);
   if (a.outcome != Outcome::kAnswer) a.record_sets.clear();
   a.scope = q.scope;
   return a;

@@ -387,7 +387,8 @@ Result<Zone> parse_route53_json(std::string_view text, const dns::Name& origin,
           source};
     for (auto it = j.begin(); it != j.end(); ++it)
       if (it.key() != "ResourceRecordSets" && it.key() != "IsTruncated" && it.key() != "MaxItems" &&
-          it.key() != "NextRecordName" && it.key() != "NextRecordType")
+          it.key() != "NextRecordName" && it.key() != "NextRecordType" &&
+          it.key() != "NextRecordIdentifier")
         return located(json_error_at("/" + it.key(), "unknown field"));
     list = &j["ResourceRecordSets"];
     base = "/ResourceRecordSets";
