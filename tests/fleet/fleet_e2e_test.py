@@ -16,7 +16,7 @@ import time
 import unittest
 
 import fleet_netns
-from fleet_netns import Backend, Edge, Etcd, Topology, answers, wait_until
+from fleet_netns import Backend, Edge, Etcd, Topology, WebhookReceiver, answers, wait_until
 
 MERIDIAND = None
 ZONE = "fleet.example."
@@ -34,6 +34,7 @@ class FleetCase(unittest.TestCase):
 
     LEASE_TTL_S = 3
     BACKENDS = 0
+    WEBHOOKS = False
 
     @classmethod
     def setUpClass(cls):
@@ -44,12 +45,16 @@ class FleetCase(unittest.TestCase):
         cls.etcd = None
         cls.edges = []
         cls.backends = []
+        cls.receiver = None
         try:
             cls.etcd = Etcd(cls.topology).start()
             cls.backends = [Backend(cls.topology, k) for k in range(cls.BACKENDS)]
+            if cls.WEBHOOKS:
+                cls.receiver = WebhookReceiver(cls.topology)
             prefix = f"/meridian-{cls.topology.suffix}/"
-            cls.edges = [Edge(MERIDIAND, cls.topology, cls.etcd, i, prefix, cls.LEASE_TTL_S)
-                         for i in range(3)]
+            hooks = [cls.receiver.url] if cls.receiver else []
+            cls.edges = [Edge(MERIDIAND, cls.topology, cls.etcd, i, prefix, cls.LEASE_TTL_S,
+                              hooks) for i in range(3)]
             for e in cls.edges:
                 e.start()
             cls.sock = cls.topology.hub_socket()
@@ -66,6 +71,8 @@ class FleetCase(unittest.TestCase):
             e.stop()
         for b in getattr(cls, "backends", []):
             b.stop()
+        if getattr(cls, "receiver", None):
+            cls.receiver.stop()
         if getattr(cls, "etcd", None):
             cls.etcd.stop()
         if hasattr(cls, "sock"):
@@ -278,6 +285,7 @@ class FleetPartitionTest(FleetCase):
 
 class FleetHealthVoteTest(FleetCase):
     BACKENDS = 2
+    WEBHOOKS = True
     INTERVAL_S, THRESHOLD = 1, 2
 
     @classmethod
@@ -344,6 +352,41 @@ class FleetHealthVoteTest(FleetCase):
             for i in range(3):
                 self.topology.heal(i, primary)
         self.answered_by_all("app." + ZONE, ["192.0.2.100"], timeout=20)
+        # One webhook per fleet-wide transition (down, then up), not one per edge; the edge
+        # that could not reach the primary alone sent nothing.
+        hooks = wait_until(lambda: (lambda b: b if len(b) >= 2 else None)(
+            [b for b in self.receiver.bodies if b["check_id"] == "primary"]), PROPAGATION_S)
+        self.assertTrue(hooks, self.receiver.bodies)
+        time.sleep(1)
+        hooks = [b for b in self.receiver.bodies if b["check_id"] == "primary"]
+        self.assertEqual([(b["old_state"], b["new_state"]) for b in hooks],
+                         [("healthy", "unhealthy"), ("unhealthy", "healthy")], hooks)
+        self.assertEqual(hooks[0]["reason"], "fleet vote: 0 of 3 vantage points healthy")
+
+    def test_vantage_labels_choose_the_observers(self):
+        backend = fleet_netns.backend_address(1)
+        r = self.edges[0].api("POST", "/v1/healthchecks", {
+            "Id": "from-pop1", "Type": "HTTP", "IPAddress": backend, "Port": 8080,
+            "RequestInterval": self.INTERVAL_S, "FailureThreshold": self.THRESHOLD,
+            "Vantages": ["pop1"]})
+        self.assertEqual(r.status, 200, r.body)
+        seen = wait_until(lambda: (self.vote(self.edges[0], "from-pop1") or {}).get("Vote"),
+                          PROPAGATION_S)
+        self.assertTrue(seen)
+        self.assertTrue(wait_until(
+            lambda: self.vote(self.edges[0], "from-pop1")["Vote"]["Observers"] == 1,
+            PROPAGATION_S))
+        # Edge 0 does not probe it; the one observer decides for all.
+        self.assertEqual(self.vote(self.edges[0], "from-pop1")["Status"], "unknown")
+        self.topology.cut(1, backend)
+        try:
+            self.assertTrue(wait_until(
+                lambda: all(self.vote(e, "from-pop1")["FleetStatus"] == "unhealthy"
+                            for e in self.edges), self.INTERVAL_S * self.THRESHOLD + 10))
+        finally:
+            self.topology.heal(1, backend)
+        r = self.edges[1].api("DELETE", "/v1/healthchecks/from-pop1")
+        self.assertEqual(r.status, 200, r.body)
 
     def test_killed_edge_stops_voting_when_its_lease_ends(self):
         victim = self.edges[2]

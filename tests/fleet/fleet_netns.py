@@ -18,6 +18,7 @@ Queries come from a socket created in the hub namespace; the control API is each
 socket (a file, reachable from the test process).
 """
 
+import http.server
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -241,10 +243,43 @@ class Backend:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class WebhookReceiver:
+    """An HTTP server in the hub namespace (198.18.0.1:port) keeping every POSTed JSON body."""
+
+    def __init__(self, topology, port=8090):
+        self.bodies = []
+        self.url = f"http://{HUB4}:{port}/hook"
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        sock = socket_in_netns(topology.hub, socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HUB4, port))
+        sock.listen(16)
+        self.server = http.server.HTTPServer((HUB4, port), Handler, bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = sock
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Edge(DaemonProcess):
     """meridiand as edge i of the fleet, in its own namespace."""
 
-    def __init__(self, meridiand, topology, etcd, i, prefix, lease_ttl_s=3):
+    def __init__(self, meridiand, topology, etcd, i, prefix, lease_ttl_s=3, webhooks=()):
         super().__init__(f"meridian-fleet-edge{i}-")
         self.meridiand = meridiand
         self.topology = topology
@@ -258,7 +293,7 @@ class Edge(DaemonProcess):
             "log": {"level": "info"},
             "geoip": {"database": None},
             "state": {"database": os.path.join(self.dir, "state.db")},
-            "health": {"state_db": None},
+            "health": {"state_db": None, "webhooks": list(webhooks)},
             "control": {"socket": self.socket_path},
             "cluster": {"endpoints": etcd.client_urls, "edge": self.name,
                         "vantage": f"pop{i}", "prefix": prefix, "lease_ttl_s": lease_ttl_s},

@@ -191,6 +191,27 @@ TEST(HealthCheckConfigTest, Route53ListOutputLoadsWithIgnoredFieldsRecorded) {
   EXPECT_TRUE(https->at(0).enable_sni);
 }
 
+TEST(HealthCheckConfigTest, VantagesNameTheEdgesThatProbe) {
+  auto checks = parse(R"([{"Id": "web", "Type": "HTTP", "IPAddress": "192.0.2.1",
+                           "Vantages": ["eu-central", "us-east"]},
+                          {"Id": "all", "Type": "TCP", "IPAddress": "192.0.2.2", "Port": 22}])");
+  ASSERT_TRUE(checks.ok()) << checks.error().to_string();
+  EXPECT_TRUE((*checks)[0].probed_from("us-east"));
+  EXPECT_FALSE((*checks)[0].probed_from("ap-south"));
+  EXPECT_TRUE((*checks)[1].probed_from("ap-south"));  // no list: every edge
+  for (const auto& [text, where] : std::vector<std::pair<std::string, std::string>>{
+           {R"([{"Id":"a","Type":"HTTP","IPAddress":"192.0.2.1","Vantages":[]}])",
+            "/HealthChecks/0/Vantages"},
+           {R"([{"Id":"a","Type":"HTTP","IPAddress":"192.0.2.1","Vantages":[""]}])",
+            "/HealthChecks/0/Vantages/0"},
+           {R"([{"Id":"a","Type":"CALCULATED","ChildHealthChecks":[],"Vantages":["x"]}])",
+            "/HealthChecks/0/Vantages"}}) {
+    auto bad = parse(text);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_EQ(bad.error().where, where) << bad.error().to_string();
+  }
+}
+
 TEST(HealthCheckConfigTest, IntervalIsAnyWholeSecondAndThresholdOneToTen) {
   for (uint32_t interval : {1u, 7u, 10u, 30u, 3600u}) {
     for (uint32_t threshold : {1u, 5u, 10u}) {

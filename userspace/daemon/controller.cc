@@ -43,6 +43,18 @@ std::string strip_prefix(const std::string& id, std::string_view prefix) {
   return id.starts_with(prefix) ? id.substr(prefix.size()) : id;
 }
 
+// The checks this process probes. A fleet edge probes the checks assigned to its vantage label
+// and no CALCULATED check: the fleet's vote combines the decided children (fleet/health_vote.h).
+std::vector<health::HealthCheckConfig> probed_here(
+    const std::vector<health::HealthCheckConfig>& all, const config::DaemonConfig& config) {
+  if (!config.cluster) return all;
+  std::vector<health::HealthCheckConfig> out;
+  for (const auto& c : all)
+    if (c.type != health::CheckType::kCalculated && c.probed_from(config.cluster->vantage))
+      out.push_back(c);
+  return out;
+}
+
 CatalogError refusal(Refusal r, std::string what, std::string where = {}) {
   return CatalogError{r, make_error(std::move(what), std::move(where))};
 }
@@ -206,7 +218,7 @@ CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
   }
   // Committed: from here on the change is kept whatever happens to this process.
   if (health_changed && deps_.health) {
-    if (auto s = deps_.health->apply(config, proposal.health_checks); !s)
+    if (auto s = deps_.health->apply(config, probed_here(proposal.health_checks, config)); !s)
       spdlog::get("health")->error("health checks not applied: {}", s.error().to_string());
   }
   deps_.store->replace(prepared->zones);

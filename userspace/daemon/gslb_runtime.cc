@@ -103,7 +103,8 @@ Status HealthRuntime::apply(const config::DaemonConfig& config,
     if (checks.empty()) return Ok{};
     health::HealthCheckerOptions options;
     options.state_db_path = state_db;
-    options.webhooks.urls = config.health.webhooks;
+    // A fleet edge's own transitions are one vote: the fleet sends the webhooks once.
+    if (!config.cluster) options.webhooks.urls = config.health.webhooks;
     if (!options.state_db_path.empty()) make_parent_directory(options.state_db_path);
     auto checker = std::make_unique<health::HealthChecker>(
         options, [this](const health::Transition& t) { on_transition(t); });

@@ -258,7 +258,8 @@ int run(const std::string& path, const std::string& cli_log_level) {
       log->error("cannot start: {}", etcd.error().to_string());
       return 1;
     }
-    fleet = std::make_unique<meridian::fleet::FleetMember>(*config.cluster, std::move(*etcd));
+    fleet = std::make_unique<meridian::fleet::FleetMember>(*config.cluster, std::move(*etcd),
+                                                           config.health.webhooks);
   }
   meridian::daemon::HealthRuntime health([&](const std::string& id, bool healthy) {
     if (fleet)
@@ -370,6 +371,9 @@ int run(const std::string& path, const std::string& cli_log_level) {
         log->error("reload failed, keeping the current zones: {}", next.error().to_string());
         continue;
       }
+      // Fleet or single host is decided at start: the running mode stays (warned below).
+      const bool cluster_changed = next->cluster != config.cluster;
+      next->cluster = config.cluster;
       if (auto applied = (*controller)->apply_config(*next); !applied) {
         log->error("reload failed, keeping the current zones: {}", applied.error().to_string());
         continue;
@@ -389,6 +393,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
           fast_path.set_stale_after(next->xdp->stale_after))
         config.xdp->stale_after = next->xdp->stale_after;
       warn_about_ignored_changes(config, *next);
+      if (cluster_changed) log->warn("reload: \"cluster\" changed; restart to apply");
       if (cli_log_level.empty()) set_log_level(next->log_level);
       // Settings that need a restart stay as they are; compare the next reload with them.
       config.zones = next->zones;

@@ -44,8 +44,12 @@ Result<EtcdOptions> FleetMember::etcd_options(const config::ClusterSettings& s) 
   return o;
 }
 
-FleetMember::FleetMember(config::ClusterSettings settings, EtcdOptions etcd)
-    : settings_(std::move(settings)), etcd_(std::move(etcd)), started_at_(Clock::now()) {
+FleetMember::FleetMember(config::ClusterSettings settings, EtcdOptions etcd,
+                         std::vector<std::string> webhooks)
+    : settings_(std::move(settings)),
+      etcd_(std::move(etcd)),
+      webhooks_(std::move(webhooks)),
+      started_at_(Clock::now()) {
   unreachable_since_ = started_at_;
   last_error_ = "not connected yet";
 }
@@ -491,7 +495,13 @@ void FleetMember::observe(const std::string& check, bool healthy, const std::str
 }
 
 void FleetMember::revote() {
-  std::vector<std::pair<std::string, Vote>> changed;
+  struct Change {
+    std::string id;
+    Vote vote;
+    bool transition;  // false: decided for the first time
+  };
+  std::vector<Change> changed;
+  bool sender = false;
   {
     std::lock_guard lock(mutex_);
     std::map<std::string, bool> own;
@@ -508,14 +518,25 @@ void FleetMember::revote() {
     for (const auto& [id, vote] : votes) {
       auto it = decided_.find(id);
       if (it == decided_.end() || it->second.healthy != vote.healthy)
-        changed.emplace_back(id, vote);
+        changed.push_back(Change{id, vote, it != decided_.end()});
     }
     decided_ = std::move(votes);
+    // One edge sends the fleet's webhooks: the live edge with the lowest name. A cut-off edge
+    // sends none (its decision is its own, not the fleet's).
+    sender = connected_.load() && (edges_.empty() || edges_.begin()->first >= settings_.edge);
   }
-  for (const auto& [id, vote] : changed) {
-    log()->info("health check {} decided {} ({})", id, vote.healthy ? "healthy" : "unhealthy",
-                vote.describe());
-    if (callbacks_.health_decided) callbacks_.health_decided(id, vote.healthy, vote);
+  for (const auto& c : changed) {
+    log()->info("health check {} decided {} ({})", c.id, c.vote.healthy ? "healthy" : "unhealthy",
+                c.vote.describe());
+    if (callbacks_.health_decided) callbacks_.health_decided(c.id, c.vote.healthy, c.vote);
+    if (c.transition && sender && webhooks_.enabled()) {
+      const auto to =
+          c.vote.healthy ? health::HealthStatus::kHealthy : health::HealthStatus::kUnhealthy;
+      const auto from =
+          c.vote.healthy ? health::HealthStatus::kUnhealthy : health::HealthStatus::kHealthy;
+      webhooks_.post(
+          health::Transition{c.id, from, to, Clock::now(), "fleet vote: " + c.vote.describe()});
+    }
   }
 }
 
@@ -526,7 +547,10 @@ std::map<std::string, Vote> FleetMember::votes() const {
 
 FleetCounters FleetMember::counters() const {
   std::lock_guard lock(mutex_);
-  return counters_;
+  FleetCounters out = counters_;
+  out.webhooks_delivered = webhooks_.delivered();
+  out.webhooks_failed = webhooks_.failed();
+  return out;
 }
 
 json FleetMember::status() const {

@@ -28,6 +28,7 @@
 
 #include "config/daemon_config.h"
 #include "fleet/etcd_client.h"
+#include "fleet/fleet_webhooks.h"
 #include "fleet/health_vote.h"
 #include "health/health_check_config.h"
 #include "manage/shared_state.h"
@@ -60,6 +61,8 @@ struct FleetCounters {
   uint64_t full_reloads = 0;
   uint64_t watch_restarts = 0;
   uint64_t observations_written = 0;
+  uint64_t webhooks_delivered = 0;
+  uint64_t webhooks_failed = 0;
 };
 
 class FleetMember : public manage::SharedStore {
@@ -67,7 +70,9 @@ class FleetMember : public manage::SharedStore {
   // The etcd options from the "cluster" section (reads the password file).
   static Result<EtcdOptions> etcd_options(const config::ClusterSettings& settings);
 
-  FleetMember(config::ClusterSettings settings, EtcdOptions etcd);
+  // `webhooks`: URLs POSTed once per fleet-wide health transition, by the lowest live edge.
+  FleetMember(config::ClusterSettings settings, EtcdOptions etcd,
+              std::vector<std::string> webhooks = {});
   ~FleetMember() override;  // stop()
 
   // Starts the session (lease, edge record) and the watch from `applied_revision` + 1.
@@ -122,6 +127,7 @@ class FleetMember : public manage::SharedStore {
   config::ClusterSettings settings_;
   EtcdClient etcd_;
   FleetCallbacks callbacks_;
+  FleetWebhooks webhooks_;
   std::chrono::system_clock::time_point started_at_;
 
   std::atomic<bool> stop_{false};

@@ -125,6 +125,13 @@ std::string_view status_name(HealthStatus status) {
   return status == HealthStatus::kHealthy ? "healthy" : "unhealthy";
 }
 
+bool HealthCheckConfig::probed_from(std::string_view vantage) const {
+  if (vantages.empty()) return true;
+  for (const auto& v : vantages)
+    if (v == vantage) return true;
+  return false;
+}
+
 bool HealthCheckConfig::accepts_status(long status) const {
   for (const StatusRange& range : accepted_statuses) {
     if (status >= range.first && status <= range.last) return true;
@@ -162,12 +169,27 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
   }
   take_ignored(*own, fields_path, kIgnoredConfig, ignored);
   const json* fields = own;
-  if (auto s = reject_unknown_fields(
-          *fields, fields_path,
-          {"Id", "Type", "IPAddress", "Port", "ResourcePath", "FullyQualifiedDomainName",
-           "SearchString", "RequestInterval", "FailureThreshold", "Inverted", "Disabled",
-           "ChildHealthChecks", "HealthThreshold", "EnableSNI", "AcceptedStatuses",
-           "VerifyCertificate", "InitialState", "ConnectTimeoutMs", "ResponseTimeoutMs"});
+  if (auto s = reject_unknown_fields(*fields, fields_path,
+                                     {"Id",
+                                      "Type",
+                                      "IPAddress",
+                                      "Port",
+                                      "ResourcePath",
+                                      "FullyQualifiedDomainName",
+                                      "SearchString",
+                                      "RequestInterval",
+                                      "FailureThreshold",
+                                      "Inverted",
+                                      "Disabled",
+                                      "ChildHealthChecks",
+                                      "HealthThreshold",
+                                      "EnableSNI",
+                                      "AcceptedStatuses",
+                                      "VerifyCertificate",
+                                      "InitialState",
+                                      "ConnectTimeoutMs",
+                                      "ResponseTimeoutMs",
+                                      "Vantages"});
       !s)
     return s.error();
 
@@ -335,6 +357,18 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
           read_status_range((**statuses)[i], at("AcceptedStatuses") + "/" + std::to_string(i));
       if (!range) return range.error();
       check.accepted_statuses.push_back(*range);
+    }
+  }
+  MERIDIAN_FIELD(vantages, "Vantages", !calculated);
+  if (*vantages) {
+    if (!(*vantages)->is_array() || (*vantages)->empty() || (*vantages)->size() > 64)
+      return json_error_at(at("Vantages"), "must be an array of 1 to 64 vantage labels");
+    for (size_t i = 0; i < (*vantages)->size(); ++i) {
+      auto label = read_string((**vantages)[i], at("Vantages") + "/" + std::to_string(i), 64);
+      if (!label) return label.error();
+      if (label->empty())
+        return json_error_at(at("Vantages") + "/" + std::to_string(i), "must not be empty");
+      check.vantages.push_back(*label);
     }
   }
   MERIDIAN_FIELD(initial, "InitialState", true);

@@ -59,6 +59,9 @@ struct HealthCheckConfig {
   bool enable_sni = false;
   // Extensions beyond Route 53.
   std::vector<StatusRange> accepted_statuses = {StatusRange{200, 399}};
+  // Fleet mode: the vantage labels of the edges that probe it (empty: every edge).
+  std::vector<std::string> vantages;
+  bool probed_from(std::string_view vantage) const;
   bool verify_certificate = false;
   HealthStatus initial_state = HealthStatus::kHealthy;
   uint32_t connect_timeout_ms = kHttpConnectTimeoutMs;  // kTcpConnectTimeoutMs for TCP
