@@ -345,7 +345,9 @@ class FleetHealthVoteTest(FleetCase):
             bound = self.INTERVAL_S * self.THRESHOLD + self.LEASE_TTL_S + 1
             self.answered_by_all("app." + ZONE, ["192.0.2.101"], timeout=bound + 5)
             elapsed = time.monotonic() - start
-            self.assertLess(elapsed, bound + 5)
+            print(f"\nbackend down for all: every edge answered without it after {elapsed:.2f} s "
+                  f"(bound {bound} s)", file=sys.stderr)
+            self.assertLess(elapsed, bound)
             self.assertIn("decided unhealthy (0 of 3 vantage points healthy)",
                           self.edges[1].log())
         finally:
