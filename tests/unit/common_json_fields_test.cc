@@ -29,13 +29,22 @@ TEST(JsonFieldsTest, StringAndBool) {
 TEST(JsonFieldsTest, IntegerInRange) {
   EXPECT_EQ(*read_json_integer(json(-99), "/Bias", -99, 99), -99);
   EXPECT_EQ(*read_json_integer(json(99), "/Bias", -99, 99), 99);
-  for (const json& bad : {json(100), json(-100), json(1.5), json("1"), json(nullptr)}) {
+  for (const json& bad : {json(1.5), json("1"), json(nullptr)}) {
     auto v = read_json_integer(bad, "/Bias", -99, 99);
     ASSERT_FALSE(v.ok()) << bad.dump();
     EXPECT_EQ(v.error().to_string(), "/Bias: must be an integer -99..99");
   }
+  // Out of range: the value is named too.
+  EXPECT_EQ(read_json_integer(json(100), "/Bias", -99, 99).error().to_string(),
+            "/Bias: must be an integer -99..99 (got 100)");
+  EXPECT_EQ(read_json_integer(json(-100), "/Bias", -99, 99).error().to_string(),
+            "/Bias: must be an integer -99..99 (got -100)");
   // A value past int64 (TTL 2^64-1) is refused for a range from 0.
   EXPECT_FALSE(read_json_integer(json(UINT64_MAX), "/TTL", 0, 2147483647).ok());
+  // ... and where it would wrap into the range: 2^64-1 is not -1, 2^64-99 is not -99.
+  EXPECT_FALSE(read_json_integer(json::parse("18446744073709551615"), "/Bias", -99, 99).ok());
+  EXPECT_FALSE(read_json_integer(json::parse("18446744073709551517"), "/Bias", -99, 99).ok());
+  EXPECT_EQ(*read_json_integer(json::parse("9223372036854775807"), "/N", 0, INT64_MAX), INT64_MAX);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,13 +44,20 @@ inline Result<bool> read_json_bool(const nlohmann::json& value, const std::strin
   return value.get<bool>();
 }
 
-// A signed integer in [lo, hi]; a number with a fraction is refused, not truncated.
+// A signed integer in [lo, hi]; a number with a fraction is refused, not truncated. Every loader's
+// integer fields read through here, so the rule reads the same everywhere:
+// "/FailureThreshold: must be an integer 1..10 (got 11)".
 inline Result<int64_t> read_json_integer(const nlohmann::json& value, const std::string& path,
                                          int64_t lo, int64_t hi) {
   const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
   if (!value.is_number_integer()) return json_error_at(path, "must be an integer " + range);
+  // An unsigned number above INT64_MAX would wrap to a negative one, possibly inside [lo, hi].
+  if (value.is_number_unsigned() &&
+      value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return json_error_at(path, "must be an integer " + range);
   const int64_t v = value.get<int64_t>();
-  if (v < lo || v > hi) return json_error_at(path, "must be an integer " + range);
+  if (v < lo || v > hi)
+    return json_error_at(path, "must be an integer " + range + " (got " + std::to_string(v) + ")");
   return v;
 }
 

@@ -83,17 +83,9 @@ class ConfigReader {
   // An unsigned integer field in [min, max].
   Result<uint32_t> read_uint(const json& value, const std::string& path, uint64_t min,
                              uint64_t max) const {
-    if (!value.is_number_integer() ||
-        (value.is_number_integer() && !value.is_number_unsigned() && value.get<int64_t>() < 0)) {
-      return error_at(path, "must be an integer between " + std::to_string(min) + " and " +
-                                std::to_string(max));
-    }
-    uint64_t v = value.get<uint64_t>();
-    if (v < min || v > max) {
-      return error_at(path, "must be between " + std::to_string(min) + " and " +
-                                std::to_string(max) + " (got " + std::to_string(v) + ")");
-    }
-    return static_cast<uint32_t>(v);
+    auto v = read_json_integer(value, path, static_cast<int64_t>(min), static_cast<int64_t>(max));
+    if (!v) return error_at(path, v.error().what);
+    return static_cast<uint32_t>(*v);
   }
 
   // The optional unsigned fields of the object at `path`, each in its range.

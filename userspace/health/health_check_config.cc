@@ -68,13 +68,10 @@ void take_ignored(json& object, const std::string& path,
 constexpr size_t kMaxChildren = 256;
 constexpr size_t kMaxNameBytes = 255;
 
-Result<uint32_t> read_uint(const json& value, const std::string& path, uint64_t min, uint64_t max) {
-  bool integer =
-      value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0);
-  if (!integer || value.get<uint64_t>() < min || value.get<uint64_t>() > max) {
-    return json_error_at(path, "must be " + std::to_string(min) + ".." + std::to_string(max));
-  }
-  return static_cast<uint32_t>(value.get<uint64_t>());
+Result<uint32_t> read_uint(const json& value, const std::string& path, uint32_t min, uint32_t max) {
+  auto v = read_json_integer(value, path, min, max);
+  if (!v) return v.error();
+  return static_cast<uint32_t>(*v);
 }
 
 Result<std::string> read_string(const json& value, const std::string& path, size_t max_bytes) {
