@@ -159,7 +159,11 @@ void FleetMember::session_loop() {
       lease = lease_;
     }
     Status step = Ok{};
+    // Only a request that reached etcd says it is reachable: a round with nothing to send must
+    // not mark a cut-off edge connected again (it would flap every retry).
+    bool contacted = false;
     if (lease == 0) {
+      contacted = true;
       auto granted = etcd_.lease_grant(ttl);
       if (granted) {
         lease = *granted;
@@ -176,6 +180,7 @@ void FleetMember::session_loop() {
         step = granted.error();
       }
     } else if (Clock::now() >= next_keepalive) {
+      contacted = true;
       auto remaining = etcd_.lease_keepalive(lease);
       if (remaining && *remaining <= 0) {
         // Expired while we were cut off: the fleet dropped this edge; join again.
@@ -197,6 +202,7 @@ void FleetMember::session_loop() {
         for (const auto& [id, own] : own_)
           if (!own.published) unpublished.push_back(id);
       }
+      if (edge_stale || !unpublished.empty()) contacted = true;
       if (edge_stale) step = publish_edge_record(lease);
       for (const auto& id : unpublished) {
         if (!step) break;
@@ -204,7 +210,7 @@ void FleetMember::session_loop() {
       }
     }
     if (step) {
-      mark_connected();
+      if (contacted) mark_connected();
     } else {
       mark_unreachable(step.error());
     }
