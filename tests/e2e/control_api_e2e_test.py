@@ -265,8 +265,9 @@ class ControlCliTest(unittest.TestCase):
         out = self.ok("health-checks", "create", json.dumps(check))
         self.assertIn("health check port9 saved", out)
         self.assertIn("port9", self.ok("health-checks", "list"))
-        self.assertEqual(self.ok_json("health-checks", "list")["HealthChecks"], [check])
-        self.assertEqual(json.loads(self.ok("health-checks", "show", "port9")), check)
+        stored = dict(check, HealthCheckVersion=1)  # the server counts the versions
+        self.assertEqual(self.ok_json("health-checks", "list")["HealthChecks"], [stored])
+        self.assertEqual(json.loads(self.ok("health-checks", "show", "port9")), stored)
         deadline = time.monotonic() + 20
         status = None
         while time.monotonic() < deadline:
@@ -351,11 +352,12 @@ class ControlCliTest(unittest.TestCase):
         self.assertEqual(top.returncode, 0)
         commands = ["maps", "dump", "explain", "stats", "zones", "record-sets",
                     "change-resource-record-sets", "get-change", "import", "export",
-                    "health-checks", "health"]
+                    "health-checks", "health", "tags"]
         for command in commands:
             self.assertIn(command, top.stdout)
         for args in (["zones", "create"], ["change-resource-record-sets"], ["import"],
                      ["export"], ["record-sets", "create"], ["health-checks", "create"],
+                     ["health-checks", "update"], ["tags", "list"], ["tags", "change"],
                      ["explain"], ["stats"]):
             with self.subTest(args=args):
                 proc = ctl(*args, "--help")
@@ -813,6 +815,206 @@ class ChangeBatchRulesTest(unittest.TestCase):
                        "ResourceRecords": [{"Value": "192.0.2.3"}]})
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(len(self.record_sets()), len(before) + 3)
+
+
+class HealthCheckApiTest(unittest.TestCase):
+    """Route 53's CreateHealthCheck (CallerReference + HealthCheckConfig, a generated id,
+    idempotent on CallerReference, HealthCheckAlreadyExists), UpdateHealthCheck with
+    HealthCheckVersion (HealthCheckVersionMismatch), and ChangeTagsForResource /
+    ListTagsForResource on checks and zones, kept across a restart; through the API and
+    meridianctl."""
+
+    UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+    # Disabled: never probed, so nothing here depends on a backend.
+    CONFIG = {"Type": "TCP", "IPAddress": "127.0.0.1", "Port": 9, "RequestInterval": 30,
+              "Disabled": True}
+
+    def setUp(self):
+        self.daemon = loopback.Daemon(zones=[{"origin": "example.com.", "format": "rfc1035",
+                                              "file": "example.com.zone"}])
+        self.daemon.config["geoip"] = {"database": None}
+        self.daemon.write_config(self.daemon.config)
+        self.addCleanup(self.daemon.stop)
+        self.daemon.start()
+        self.sock = os.path.join(self.daemon.dir, "control.sock")
+
+    def api(self, method, path, body=None):
+        return control_http.request(method, path, body, unix=self.sock)
+
+    def ctl(self, *args):
+        return ctl(*args, "--socket", self.sock)
+
+    def assert_error(self, r, status, code, path=None):
+        self.assertEqual(r.status, status, r.body)
+        error = r.json()["Error"]
+        self.assertEqual(error["Code"], code, r.body)
+        if path is not None:
+            self.assertTrue(error["Message"].startswith(path + ": "), error["Message"])
+
+    def create(self, reference, config=None):
+        return self.api("POST", "/v1/healthchecks",
+                        {"CallerReference": reference, "HealthCheckConfig": config or self.CONFIG})
+
+    def test_create_is_idempotent_on_caller_reference(self):
+        r = self.create("ref-1")
+        self.assertEqual(r.status, 201, r.body)
+        first = r.json()
+        self.assertTrue(first["Created"])
+        check = first["HealthCheck"]
+        self.assertRegex(check["Id"], self.UUID)
+        self.assertEqual(check["CallerReference"], "ref-1")
+        self.assertEqual(check["HealthCheckConfig"], self.CONFIG)
+        self.assertEqual(check["HealthCheckVersion"], 1)
+        self.assertEqual(first["Location"], "/v1/healthchecks/" + check["Id"])
+        # The same request again: the same check, nothing created.
+        r = self.create("ref-1")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertFalse(r.json()["Created"])
+        self.assertEqual(r.json()["HealthCheck"], check)
+        # Another reference with the same settings: a second check.
+        r = self.create("ref-2")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertNotEqual(r.json()["HealthCheck"]["Id"], check["Id"])
+        # The first reference with other settings: refused, nothing changed.
+        r = self.create("ref-1", dict(self.CONFIG, Port=10))
+        self.assert_error(r, 409, "HealthCheckAlreadyExists", "/CallerReference")
+        self.assertIn(check["Id"], r.json()["Error"]["Message"])
+        listed = self.api("GET", "/v1/healthchecks").json()["HealthChecks"]
+        self.assertEqual([h["Id"] for h in listed if h.get("CallerReference") == "ref-1"],
+                         [check["Id"]])
+        self.assertEqual(self.api("GET", "/v1/healthchecks/" + check["Id"]).json()["HealthCheck"],
+                         check)
+        # Errors name their JSON path; the id is generated, not given in the config.
+        self.assert_error(self.create("ref-3", dict(self.CONFIG, Port=0)), 400, "InvalidInput",
+                          "/HealthCheckConfig/Port")
+        self.assert_error(self.create("ref-3", dict(self.CONFIG, Id="mine")), 400,
+                          "InvalidInput", "/HealthCheckConfig/Id")
+        self.assert_error(self.create("x" * 65), 400, "InvalidInput", "/CallerReference")
+        # meridianctl takes the same request.
+        request = json.dumps({"CallerReference": "ref-1", "HealthCheckConfig": self.CONFIG})
+        p = self.ctl("health-checks", "create", request)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(),
+                         f"health check {check['Id']} exists (same CallerReference)")
+        p = self.ctl("health-checks", "create",
+                     json.dumps({"CallerReference": "ref-9", "HealthCheckConfig": self.CONFIG}))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.strip(), r"^health check [0-9a-f-]{36} created$")
+        p = self.ctl("health-checks", "create",
+                     json.dumps({"CallerReference": "ref-9",
+                                 "HealthCheckConfig": dict(self.CONFIG, Port=11)}))
+        self.assertEqual(p.returncode, 3, p.stdout)
+        self.assertIn("HealthCheckAlreadyExists", p.stderr)
+
+    def test_update_follows_the_version(self):
+        check = self.create("ref-u").json()["HealthCheck"]
+        path = "/v1/healthchecks/" + check["Id"]
+        r = self.api("POST", path, {"HealthCheckVersion": 1, "Port": 8080, "FailureThreshold": 5})
+        self.assertEqual(r.status, 200, r.body)
+        updated = r.json()["HealthCheck"]
+        self.assertEqual(updated["HealthCheckVersion"], 2)
+        self.assertEqual(updated["HealthCheckConfig"],
+                         dict(self.CONFIG, Port=8080, FailureThreshold=5))
+        self.assertEqual(updated["CallerReference"], "ref-u")
+        # A writer that read version 1 is refused; nothing changes.
+        r = self.api("POST", path, {"HealthCheckVersion": 1, "Port": 81})
+        self.assert_error(r, 409, "HealthCheckVersionMismatch", "/HealthCheckVersion")
+        self.assertEqual(self.api("GET", path).json()["HealthCheck"], updated)
+        # Without a version the update applies; each one counts.
+        r = self.api("POST", path, {"Inverted": True})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["HealthCheck"]["HealthCheckVersion"], 3)
+        self.assert_error(self.api("POST", path, {"Type": "HTTP"}), 400, "InvalidInput", "/Type")
+        self.assert_error(self.api("POST", path, {"Port": 70000}), 400, "InvalidInput", "/Port")
+        self.assert_error(self.api("POST", "/v1/healthchecks/nope", {"Port": 1}), 404,
+                          "NoSuchHealthCheck")
+        # meridianctl: --version N, refused (exit 3) when stale.
+        p = self.ctl("health-checks", "update", check["Id"], "--version", "3", '{"Port": 9090}')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), f"health check {check['Id']} updated to version 4")
+        p = self.ctl("health-checks", "update", check["Id"], "--version", "3", '{"Port": 9091}')
+        self.assertEqual(p.returncode, 3, p.stdout)
+        self.assertIn("HealthCheckVersionMismatch", p.stderr)
+        shown = json.loads(self.ctl("health-checks", "show", check["Id"]).stdout)
+        self.assertEqual(shown["HealthCheckVersion"], 4)
+        self.assertEqual(shown["HealthCheckConfig"]["Port"], 9090)
+        # A check given with its own id is versioned too: a replacement counts as an update.
+        flat = dict(self.CONFIG, Id="flat-1")
+        self.assertEqual(self.api("POST", "/v1/healthchecks", flat).status, 200)
+        r = self.api("POST", "/v1/healthchecks", flat)
+        self.assertEqual(r.json()["HealthCheck"]["HealthCheckVersion"], 2)
+        r = self.api("POST", "/v1/healthchecks/flat-1", {"HealthCheckVersion": 2, "Port": 19})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["HealthCheck"], dict(flat, Port=19, HealthCheckVersion=3))
+
+    def tags(self, kind, resource):
+        r = self.api("GET", f"/v1/tags/{kind}/{resource}")
+        self.assertEqual(r.status, 200, r.body)
+        tag_set = r.json()["ResourceTagSet"]
+        self.assertEqual(tag_set["ResourceType"], kind)
+        return {t["Key"]: t["Value"] for t in tag_set["Tags"]}
+
+    def test_tags_on_checks_and_zones_survive_a_restart(self):
+        check = self.create("ref-t").json()["HealthCheck"]
+        zone = self.api("GET", "/v1/zones/example.com").json()["HostedZone"]
+        zone_id = zone["Id"].split("/")[-1]
+        self.assertEqual(self.tags("healthcheck", check["Id"]), {})
+        self.assertEqual(self.tags("hostedzone", zone_id), {})
+        r = self.api("POST", f"/v1/tags/healthcheck/{check['Id']}",
+                     {"AddTags": [{"Key": "team", "Value": "edge"}, {"Key": "env", "Value": "x"}]})
+        self.assertEqual(r.status, 200, r.body)
+        p = self.ctl("tags", "change", "--resource-type", "hostedzone", "--resource-id",
+                     "example.com", "--add", "owner=dns", "--add", "tier=gold")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"owner\s+dns")
+        p = self.ctl("tags", "change", "--resource-type", "healthcheck", "--resource-id",
+                     check["Id"], "--add", "env=prod", "--remove", "team")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.tags("healthcheck", check["Id"]), {"env": "prod"})
+        # Tags are not the configuration: the version stays.
+        got = self.api("GET", "/v1/healthchecks/" + check["Id"]).json()["HealthCheck"]
+        self.assertEqual(got["HealthCheckVersion"], 1)
+        self.assertEqual(got["Tags"], [{"Key": "env", "Value": "prod"}])
+        # Limits and unknown resources, with the JSON path.
+        many = [{"Key": f"k{i}", "Value": "v"} for i in range(10)]
+        self.assert_error(self.api("POST", f"/v1/tags/hostedzone/{zone_id}", {"AddTags": many}),
+                          400, "InvalidInput", "/AddTags")
+        self.assert_error(self.api("POST", f"/v1/tags/hostedzone/{zone_id}",
+                                   {"AddTags": [{"Key": "k" * 129, "Value": ""}]}),
+                          400, "InvalidInput", "/AddTags/0/Key")
+        self.assert_error(self.api("POST", f"/v1/tags/hostedzone/{zone_id}",
+                                   {"AddTags": [{"Key": "k", "Value": "v" * 257}]}),
+                          400, "InvalidInput", "/AddTags/0/Value")
+        self.assert_error(self.api("GET", "/v1/tags/hostedzone/nope.example"), 404,
+                          "NoSuchHostedZone")
+        self.assert_error(self.api("GET", "/v1/tags/healthcheck/nope"), 404, "NoSuchHealthCheck")
+        self.assert_error(self.api("GET", "/v1/tags/volume/x"), 400, "InvalidInput")
+        # An update keeps the tags.
+        self.assertEqual(self.api("POST", "/v1/healthchecks/" + check["Id"], {"Port": 7}).status,
+                         200)
+        self.assertEqual(self.tags("healthcheck", check["Id"]), {"env": "prod"})
+
+        self.daemon.terminate()
+        self.daemon.lines = []
+        self.daemon.start()
+        self.assertEqual(self.tags("healthcheck", check["Id"]), {"env": "prod"})
+        self.assertEqual(self.tags("hostedzone", zone_id), {"owner": "dns", "tier": "gold"})
+        p = self.ctl("tags", "list", "--resource-type", "hostedzone", "--resource-id", zone_id,
+                     "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["ResourceTagSet"],
+                         {"ResourceType": "hostedzone", "ResourceId": zone_id,
+                          "Tags": [{"Key": "owner", "Value": "dns"},
+                                   {"Key": "tier", "Value": "gold"}]})
+        got = self.api("GET", "/v1/healthchecks/" + check["Id"]).json()["HealthCheck"]
+        self.assertEqual(got["HealthCheckVersion"], 2)
+        self.assertEqual(got["CallerReference"], "ref-t")
+        # What the server stored loads without a warning about its own fields.
+        self.assertNotIn("ignored", self.daemon.log())
+        # The same reference is still known after the restart.
+        r = self.create("ref-t", dict(self.CONFIG, Port=7))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertFalse(r.json()["Created"])
 
 
 def main():

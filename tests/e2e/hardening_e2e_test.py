@@ -81,10 +81,12 @@ ROUTES = [
     ("GET", "/v1/zones/example.com/rrsets"), ("GET", "/v1/zones/example.com/export"),
     ("GET", "/v1/changes/C0"), ("GET", "/v1/healthchecks"), ("GET", "/v1/healthchecks/h0"),
     ("DELETE", "/v1/healthchecks/h0"), ("GET", "/v1/health"), ("GET", "/v1/status"),
-    ("GET", "/v1/stats"), ("GET", "/metrics"),
+    ("GET", "/v1/stats"), ("GET", "/metrics"), ("POST", "/v1/healthchecks/h0"),
+    ("GET", "/v1/tags/hostedzone/example.com"), ("POST", "/v1/tags/hostedzone/example.com"),
 ]
 JSON_ROUTES = {("POST", "/v1/zones"), ("POST", "/v1/zones/example.com/rrsets"),
-               ("POST", "/v1/healthchecks")}
+               ("POST", "/v1/healthchecks"), ("POST", "/v1/healthchecks/h0"),
+               ("POST", "/v1/tags/hostedzone/example.com")}
 
 
 class NestedJsonTest(unittest.TestCase):

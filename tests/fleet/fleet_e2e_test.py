@@ -108,6 +108,44 @@ class FleetReplicationTest(FleetCase):
         zones = [e.api("GET", "/v1/zones").json()["HostedZones"] for e in self.edges]
         self.assertTrue(all(z == zones[0] for z in zones), zones)
 
+    def test_created_checks_versions_and_tags_are_the_fleets(self):
+        # A check created by reference through one edge is the one another edge finds; its
+        # version and tags, and a zone's tags, are read the same on every edge.
+        request = {"CallerReference": "fleet-ref",
+                   "HealthCheckConfig": {"Type": "TCP", "IPAddress": "192.0.2.7", "Port": 9,
+                                         "Disabled": True}}
+        r = self.edges[0].api("POST", "/v1/healthchecks", request)
+        self.assertEqual(r.status, 201, r.body)
+        check_id = r.json()["HealthCheck"]["Id"]
+        r = self.edges[1].api("POST", "/v1/healthchecks", request)
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual((r.json()["HealthCheck"]["Id"], r.json()["Created"]), (check_id, False))
+        r = self.edges[1].api("POST", f"/v1/healthchecks/{check_id}",
+                              {"HealthCheckVersion": 1, "Port": 10})
+        self.assertEqual(r.status, 200, r.body)
+        r = self.edges[2].api("POST", f"/v1/healthchecks/{check_id}",
+                              {"HealthCheckVersion": 1, "Port": 11})
+        self.assertEqual(r.status, 409, r.body)
+        self.assertEqual(r.json()["Error"]["Code"], "HealthCheckVersionMismatch")
+        for kind, resource in (("healthcheck", check_id), ("hostedzone", self.zone_id)):
+            r = self.edges[2].api("POST", f"/v1/tags/{kind}/{resource}",
+                                  {"AddTags": [{"Key": "pop", "Value": "all"}]})
+            self.assertEqual(r.status, 200, r.body)
+
+        def seen(edge):
+            check = edge.api("GET", f"/v1/healthchecks/{check_id}")
+            zone_tags = edge.api("GET", f"/v1/tags/hostedzone/{self.zone_id}")
+            if check.status != 200 or zone_tags.status != 200:
+                return None
+            c = check.json()["HealthCheck"]
+            return (c["HealthCheckVersion"], c["HealthCheckConfig"]["Port"], c.get("Tags"),
+                    zone_tags.json()["ResourceTagSet"]["Tags"])
+
+        expected = (2, 10, [{"Key": "pop", "Value": "all"}], [{"Key": "pop", "Value": "all"}])
+        for e in self.edges:
+            self.assertTrue(wait_until(lambda: seen(e) == expected, PROPAGATION_S),
+                            f"edge {e.name}: {seen(e)}")
+
     def test_insync_only_after_every_live_edge_serves_it(self):
         # Edge 2 is stopped (its lease lives on): it cannot apply, so the change stays PENDING.
         laggard = self.edges[2]

@@ -67,6 +67,43 @@ TEST(HealthCheckConfigTest, FullCheckAndRoute53Envelope) {
   EXPECT_EQ(checks->at(2).child_health_checks, (std::vector<std::string>{"api", "tcp"}));
 }
 
+TEST(HealthCheckConfigTest, StoredReferenceVersionAndTagsLoadBesideTheConfig) {
+  // As the server stores checks: the reference, its own version counter and the tags beside
+  // the configuration, in both forms; none of them changes the check.
+  IgnoredFields ignored;
+  auto nested = parse_health_check(nlohmann::json::parse(R"(
+    {"Id": "0b1c2d3e-0000-4000-8000-000000000001", "CallerReference": "r1",
+     "HealthCheckConfig": {"Type": "TCP", "IPAddress": "192.0.2.1", "Port": 22},
+     "HealthCheckVersion": 4, "Tags": [{"Key": "team", "Value": "edge"}]})"),
+                                   "/HealthChecks/0");
+  ASSERT_TRUE(nested.ok()) << nested.error().to_string();
+  auto flat = parse_health_check(nlohmann::json::parse(R"(
+    {"Id": "f", "Type": "TCP", "IPAddress": "192.0.2.1", "Port": 22, "CallerReference": "r2",
+     "HealthCheckVersion": 2, "Tags": []})"),
+                                 "/HealthChecks/1");
+  ASSERT_TRUE(flat.ok()) << flat.error().to_string();
+  EXPECT_EQ(flat->port, 22);
+  auto bare = parse_health_check(
+      nlohmann::json::parse(R"({"Id": "f", "Type": "TCP", "IPAddress": "192.0.2.1", "Port": 22})"),
+      "/HealthChecks/1");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(*flat, *bare);
+  for (const auto& [text, error] : std::vector<std::pair<const char*, const char*>>{
+           {R"({"Id": "f", "Type": "TCP", "Port": 1, "IPAddress": "192.0.2.1",
+                "Tags": [{"Key": "a"}, {"Key": "a"}]})",
+            "/HealthChecks/1/Tags/1/Key: tag key \"a\" is given twice"},
+           {R"({"Id": "f", "Type": "TCP", "Port": 1, "IPAddress": "192.0.2.1",
+                "Tags": [{"Key": "a", "Colour": "red"}]})",
+            "/HealthChecks/1/Tags/0/Colour: unknown field"},
+           {R"({"Id": "f", "Type": "TCP", "Port": 1, "IPAddress": "192.0.2.1",
+                "CallerReference": ""})",
+            "/HealthChecks/1/CallerReference: must not be empty"}}) {
+    auto refused = parse_health_check(nlohmann::json::parse(text), "/HealthChecks/1", &ignored);
+    ASSERT_FALSE(refused.ok()) << text;
+    EXPECT_EQ(refused.error().to_string(), error);
+  }
+}
+
 struct ErrorRow {
   std::string json;
   std::string error;

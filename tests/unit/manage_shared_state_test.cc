@@ -51,6 +51,28 @@ TEST(SharedStateTest, AZoneRoundTripsThroughItsValue) {
   EXPECT_EQ(zone_value(decoded->info, decoded->zone), text);  // stable: same text, same key value
 }
 
+TEST(SharedStateTest, AZonesTagsTravelInItsValue) {
+  state::ZoneInfo info;
+  info.id = "ZABCDEFGHIJKLM";
+  info.origin = N("example.org.");
+  const zone::Zone z = sample_zone();
+  // No tags: no "Tags" field, so values written before tags existed stay the same text.
+  EXPECT_FALSE(json::parse(zone_value(info, z)).contains("Tags"));
+  info.tags = {{"team", "edge"}, {"env", ""}};
+  const std::string text = zone_value(info, z);
+  EXPECT_EQ(json::parse(text)["Tags"],
+            json::parse(R"([{"Key":"env","Value":""},{"Key":"team","Value":"edge"}])"));
+  auto decoded = zone_from_value("zones/ZABCDEFGHIJKLM", text);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().to_string();
+  EXPECT_EQ(decoded->info.tags, info.tags);
+  json bad = json::parse(text);
+  bad["Tags"][0]["Key"] = "";
+  auto refused = zone_from_value("zones/ZABCDEFGHIJKLM", bad.dump());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().to_string().find("zones/ZABCDEFGHIJKLM/Tags/0/Key"), std::string::npos)
+      << refused.error().to_string();
+}
+
 TEST(SharedStateTest, DamagedZoneValuesAreRefusedWithTheirKey) {
   for (const char* bad :
        {"not json", "[]", R"({"Id":"Z1","Name":"example.org."})",

@@ -152,8 +152,16 @@ TEST(StateStoreTest, OpenUsesWalAndWritesSchemaVersion) {
   sqlite3_stmt* s = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
   ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(s, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(s, 0), 3);
   sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+// Runs `sql` on the database file directly, as an older meridiand would have left it.
+void run_sql(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
   sqlite3_close(db);
 }
 
@@ -165,13 +173,8 @@ TEST(StateStoreTest, VersionOneDatabaseGainsTheFleetCache) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->create_zone(kOrigin, "", ZoneOrigin::kApi, "", {}));
   }
-  // What a version 1 meridiand left: no fleet_cache table.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "DROP TABLE fleet_cache; PRAGMA user_version=1", nullptr, nullptr, nullptr),
-      SQLITE_OK);
-  sqlite3_close(db);
+  // What a version 1 meridiand left: no fleet_cache table, no zone_tags.
+  run_sql(path, "DROP TABLE fleet_cache; DROP TABLE zone_tags; PRAGMA user_version=1");
   auto store = open_store(path);
   ASSERT_TRUE(store);
   auto zones = store->list_zones();
@@ -194,13 +197,63 @@ TEST(StateStoreTest, NewerSchemaVersionIsRefused) {
   { ASSERT_TRUE(open_store(path)); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=3", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=4", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto store = StateStore::open(path);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().to_string(), "state database " + path +
-                                           " has schema version 3; this meridiand understands up "
-                                           "to 2");
+                                           " has schema version 4; this meridiand understands up "
+                                           "to 3");
+}
+
+TEST(StateStoreTest, VersionTwoDatabaseGainsZoneTags) {
+  TempDir dir;
+  const std::string path = dir.path() + "/state.db";
+  std::string id;
+  {
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    auto created = store->create_zone(kOrigin, "", ZoneOrigin::kApi, "kept", {});
+    ASSERT_TRUE(created);
+    id = created->id;
+  }
+  // What a version 2 meridiand left: no zone_tags table.
+  run_sql(path, "DROP TABLE zone_tags; PRAGMA user_version=2");
+  {
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    auto zones = store->list_zones();
+    ASSERT_TRUE(zones);
+    ASSERT_EQ(zones->size(), 1u);  // kept, with no tags
+    EXPECT_EQ(zones->front().comment, "kept");
+    EXPECT_TRUE(zones->front().tags.empty());
+    ASSERT_TRUE(store->set_zone_tags(id, {{"team", "edge"}, {"env", ""}}));
+    EXPECT_FALSE(store->set_zone_tags("ZNOSUCHZONE", {{"a", "b"}}).ok());
+  }
+  // The upgrade is written once: the version is 3 and the tags are there after a reopen.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 3);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  auto found = store->find_zone(id);
+  ASSERT_TRUE(found && found->has_value());
+  EXPECT_EQ((*found)->tags, (ResourceTags{{"env", ""}, {"team", "edge"}}));
+  ASSERT_TRUE(store->set_zone_tags(id, {{"team", "core"}}));  // replaces them all
+  auto zones = store->list_zones();
+  ASSERT_TRUE(zones);
+  EXPECT_EQ(zones->front().tags, (ResourceTags{{"team", "core"}}));
+  // Deleting the zone takes its tags.
+  ASSERT_TRUE(store->delete_zone(id));
+  ASSERT_TRUE(store->create_zone(kOrigin, id, ZoneOrigin::kApi, "", {}));
+  auto again = store->find_zone(id);
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_TRUE((*again)->tags.empty());
 }
 
 TEST(StateStoreTest, OpenErrorsNameThePath) {

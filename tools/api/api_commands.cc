@@ -26,6 +26,7 @@ void add_api_commands(CLI::App& app, ApiCommands& commands) {
   add_change_commands(app, commands, line);
   add_import_export_commands(app, commands, line);
   add_health_check_commands(app, commands, line);
+  add_tag_commands(app, commands, line);
   add_cluster_commands(app, commands, line);
 }
 

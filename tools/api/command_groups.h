@@ -14,6 +14,7 @@ void add_record_set_commands(CLI::App& app, ApiCommands& commands, CommandLine& 
 void add_change_commands(CLI::App& app, ApiCommands& commands, CommandLine& line);
 void add_import_export_commands(CLI::App& app, ApiCommands& commands, CommandLine& line);
 void add_health_check_commands(CLI::App& app, ApiCommands& commands, CommandLine& line);
+void add_tag_commands(CLI::App& app, ApiCommands& commands, CommandLine& line);
 void add_cluster_commands(CLI::App& app, ApiCommands& commands, CommandLine& line);
 
 }  // namespace meridian::ctl

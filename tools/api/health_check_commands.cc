@@ -1,4 +1,5 @@
-// meridianctl health-checks (list, show, create, delete) and health (every check's state).
+// meridianctl health-checks (list, show, create, update, delete), health (every check's state)
+// and tags (ListTagsForResource, ChangeTagsForResource on checks and zones).
 #include "api/command_groups.h"
 
 #include <algorithm>
@@ -51,13 +52,22 @@ DESCRIPTION
   });
   auto* hcr = hc->add_subcommand("create", "Create or replace a health check");
   hcr->add_option("CONFIG", line.opt("config"),
-                  "HealthCheckConfig JSON with \"Id\": file://PATH, a path, - or inline")
+                  "HealthCheckConfig JSON with \"Id\", or Route 53's CreateHealthCheck request "
+                  "{\"CallerReference\", \"HealthCheckConfig\"}: file://PATH, a path, - or inline")
       ->required();
   add_connection(hcr, line.connection);
   hcr->footer(with_exit_text(R"(
+DESCRIPTION
+  With an "Id" the check is created, or replaced when it exists ("saved"). Route 53's
+  CreateHealthCheck request (CallerReference and HealthCheckConfig, no Id) gets a generated id
+  ("created"); sent again with the same CallerReference and settings it names the check it
+  created ("exists"), with other settings it is refused (HealthCheckAlreadyExists, exit 3).
+
 EXAMPLES
   meridianctl health-checks create '{"Id": "web-eu", "Type": "HTTP", "IPAddress": "198.18.2.10",
       "Port": 80, "ResourcePath": "/health", "RequestInterval": 10, "FailureThreshold": 3}'
+  meridianctl health-checks create '{"CallerReference": "web-eu-2026-01",
+      "HealthCheckConfig": {"Type": "TCP", "IPAddress": "198.18.2.10", "Port": 443}}'
 )"));
   on_run(hcr, commands, [&line] {
     std::string text, error;
@@ -70,7 +80,51 @@ EXAMPLES
     if (r.body.contains("Warnings"))
       for (const auto& w : r.body["Warnings"])
         std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
-    std::printf("health check %s saved\n", str(r.body["HealthCheck"], "Id").c_str());
+    const char* what = !r.body.contains("Created")     ? "saved"
+                       : r.body["Created"].get<bool>() ? "created"
+                                                       : "exists (same CallerReference)";
+    std::printf("health check %s %s\n", str(r.body["HealthCheck"], "Id").c_str(), what);
+    return kExitOk;
+  });
+  auto* hu = hc->add_subcommand("update", "Change some fields of a health check");
+  hu->add_option("ID", line.opt("id"), "Health check id")->required();
+  hu->add_option("CONFIG", line.opt("config"),
+                 "The fields to change, as UpdateHealthCheck takes them: file://PATH, a path, - "
+                 "or inline")
+      ->required();
+  hu->add_option("--version", line.opt("version"),
+                 "Only if the check is still at this HealthCheckVersion (from 'show')");
+  add_connection(hu, line.connection);
+  hu->footer(with_exit_text(R"(
+DESCRIPTION
+  Route 53's UpdateHealthCheck: the fields given replace the check's, the others stay
+  ("ResetElements": ["ResourcePath", ...] resets fields to their defaults); Id, Type and
+  CallerReference cannot change. With --version the update is refused (exit 3,
+  HealthCheckVersionMismatch) when somebody changed the check since that version was read.
+  Every update adds one to HealthCheckVersion.
+
+EXAMPLES
+  meridianctl health-checks update web-eu --version 3 '{"FailureThreshold": 5, "Disabled": true}'
+)"));
+  on_run(hu, commands, [&line] {
+    std::string text, error;
+    if (!read_input(line.opt("config"), &text, &error)) return fail(kExitUsage, error);
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return fail(kExitUsage, "CONFIG: not a JSON object");
+    if (!line.opt("version").empty()) {
+      json v = json::parse(line.opt("version"), nullptr, false);
+      if (!v.is_number_integer()) return fail(kExitUsage, "--version: not a whole number");
+      j["HealthCheckVersion"] = v;
+    }
+    auto r =
+        call(line.connection, "POST", "/v1/healthchecks/" + url_encode(line.opt("id")), j.dump());
+    if (r.code) return r.code;
+    if (line.connection.as_json) return print_json(r.body), kExitOk;
+    if (r.body.contains("Warnings"))
+      for (const auto& w : r.body["Warnings"])
+        std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+    std::printf("health check %s updated to version %s\n", str(r.body["HealthCheck"], "Id").c_str(),
+                str(r.body["HealthCheck"], "HealthCheckVersion").c_str());
     return kExitOk;
   });
   auto* hd = hc->add_subcommand("delete", "Delete a health check no record set uses");

@@ -24,6 +24,10 @@ HttpResponse error_response(const CatalogError& e) {
       return HttpResponse::error(404, "NoSuchChange", message);
     case Refusal::kConflict:
       return HttpResponse::error(409, "Conflict", message);
+    case Refusal::kHealthCheckExists:
+      return HttpResponse::error(409, "HealthCheckAlreadyExists", message);
+    case Refusal::kVersionMismatch:
+      return HttpResponse::error(409, "HealthCheckVersionMismatch", message);
     case Refusal::kUnavailable:
       return HttpResponse::error(503, "ServiceUnavailable", message);
     case Refusal::kInternal:
@@ -105,11 +109,32 @@ void add_api_routes(control::ControlServer& server, Controller& c, ApiExtras ext
   });
   server.route(
       "POST", "/v1/healthchecks",
-      [&c](const HttpRequest& r) { return respond(c.put_health_check(*r.json)); }, true);
+      [&c](const HttpRequest& r) {
+        // Route 53's CreateHealthCheck (no "Id": one is generated), 201 also when the same
+        // request is repeated; or a check with its own "Id", created or replaced (200).
+        const json& body = *r.json;
+        if (body.is_object() && !body.contains("Id") && body.contains("CallerReference"))
+          return respond(c.create_health_check(body), 201);
+        return respond(c.put_health_check(body));
+      },
+      true);
   server.route("GET", "/v1/healthchecks/{id}",
                [&c](const HttpRequest& r) { return respond(c.get_health_check(r.params[0])); });
+  server.route(
+      "POST", "/v1/healthchecks/{id}",
+      [&c](const HttpRequest& r) { return respond(c.update_health_check(r.params[0], *r.json)); },
+      true);
   server.route("DELETE", "/v1/healthchecks/{id}",
                [&c](const HttpRequest& r) { return respond(c.delete_health_check(r.params[0])); });
+  server.route("GET", "/v1/tags/{type}/{id}", [&c](const HttpRequest& r) {
+    return respond(c.list_tags(r.params[0], r.params[1]));
+  });
+  server.route(
+      "POST", "/v1/tags/{type}/{id}",
+      [&c](const HttpRequest& r) {
+        return respond(c.change_tags(r.params[0], r.params[1], *r.json));
+      },
+      true);
   server.route("GET", "/v1/health",
                [&c](const HttpRequest&) { return HttpResponse::json(200, c.health_status()); });
 }

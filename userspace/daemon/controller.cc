@@ -55,6 +55,13 @@ std::vector<health::HealthCheckConfig> probed_here(
   return out;
 }
 
+// A check as the API shows it: with its HealthCheckVersion (1 for the config file's).
+json with_version(const json& object) {
+  json out = object;
+  out["HealthCheckVersion"] = manage::health_check_version(object);
+  return out;
+}
+
 CatalogError refusal(Refusal r, std::string what, std::string where = {}) {
   return CatalogError{r, make_error(std::move(what), std::move(where))};
 }
@@ -170,6 +177,8 @@ CatalogResult<bool> Controller::propose_and_commit(
     auto proposal = propose();
     if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
     p = std::move(std::get<manage::Proposal>(proposal));
+    // Nothing to write (a create repeated with its CallerReference): served as it is.
+    if (p.writes.empty() && !p.shared_next) return true;
     auto installed = commit_and_install(p, config_, health_changed, invalid);
     if (!p.conflict || !deps_.fleet) return installed;
     if (round + 1 == kMaxRounds)
@@ -487,28 +496,93 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
 json Controller::list_health_checks() {
   std::lock_guard lock(mutex_);
   json list = json::array();
-  for (const auto& object : catalog_->health_check_objects()) list.push_back(object);
+  for (const auto& object : catalog_->health_check_objects()) list.push_back(with_version(object));
   return json{{"HealthChecks", list}, {"IsTruncated", false}};
 }
 
 CatalogResult<json> Controller::get_health_check(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& object : catalog_->health_check_objects())
-    if (object.value("Id", "") == id) return json{{"HealthCheck", object}};
+    if (object.value("Id", "") == id) return json{{"HealthCheck", with_version(object)}};
   return refusal(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
+}
+
+CatalogResult<json> Controller::write_health_check(
+    const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p) {
+  if (auto e = catch_up_for_write()) return *e;
+  auto installed = propose_and_commit(propose, p, /*health_changed=*/true);
+  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  return health_check_answer(p, std::get<bool>(installed));
 }
 
 CatalogResult<json> Controller::put_health_check(const json& object) {
   std::lock_guard lock(mutex_);
-  if (auto e = catch_up_for_write()) return *e;
   manage::Proposal p;
-  auto installed =
-      propose_and_commit([&] { return catalog_->propose_put_health_check(object); }, p, true);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  return write_health_check([&] { return catalog_->propose_put_health_check(object); }, p);
+}
+
+CatalogResult<json> Controller::create_health_check(const json& body) {
+  std::lock_guard lock(mutex_);
+  manage::Proposal p;
+  auto answer = write_health_check([&] { return catalog_->propose_create_health_check(body); }, p);
+  if (auto* out = std::get_if<json>(&answer)) {
+    const bool created = !p.writes.empty();
+    if (created) spdlog::get("config")->info("health check {} created", p.health_check_id);
+    (*out)["Created"] = created;
+    (*out)["Location"] = "/v1/healthchecks/" + p.health_check_id;
+  }
+  return answer;
+}
+
+CatalogResult<json> Controller::update_health_check(const std::string& id, const json& body) {
+  std::lock_guard lock(mutex_);
+  manage::Proposal p;
+  return write_health_check([&] { return catalog_->propose_update_health_check(id, body); }, p);
+}
+
+json Controller::health_check_answer(const manage::Proposal& p, bool in_sync) const {
   for (const auto& note : p.notes) spdlog::get("config")->warn("{}", note);
-  json out{{"HealthCheck", object}, {"InSync", std::get<bool>(installed)}};
+  json out{{"InSync", in_sync}};
+  for (const auto& object : catalog_->health_check_objects())
+    if (object.value("Id", "") == p.health_check_id) out["HealthCheck"] = with_version(object);
   if (!p.notes.empty()) out["Warnings"] = p.notes;  // the Route 53 fields ignored
   return out;
+}
+
+CatalogResult<json> Controller::list_tags(const std::string& resource_type, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  std::string resolved = id;
+  if (resource_type == "hostedzone") {
+    auto zone = resolve(id);
+    if (!zone) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id + "\"");
+    resolved = *zone;
+  }
+  auto tags = catalog_->tags_of(resource_type, resolved);
+  if (auto* e = std::get_if<CatalogError>(&tags)) return *e;
+  return json{{"ResourceTagSet",
+               {{"ResourceType", resource_type},
+                {"ResourceId", resolved},
+                {"Tags", tags_to_json(std::get<ResourceTags>(tags))}}}};
+}
+
+CatalogResult<json> Controller::change_tags(const std::string& resource_type, const std::string& id,
+                                            const json& body) {
+  std::string resolved = id;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto e = catch_up_for_write()) return *e;
+    if (resource_type == "hostedzone") {
+      auto zone = resolve(id);
+      if (!zone) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id + "\"");
+      resolved = *zone;
+    }
+    manage::Proposal p;
+    // Tags do not change how a check probes: the checker is left as it is.
+    auto installed = propose_and_commit(
+        [&] { return catalog_->propose_change_tags(resource_type, resolved, body); }, p, false);
+    if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  }
+  return list_tags(resource_type, resolved);
 }
 
 CatalogResult<json> Controller::delete_health_check(const std::string& id) {

@@ -81,6 +81,16 @@ class Controller {
   nlohmann::json list_health_checks();
   CatalogResult<nlohmann::json> get_health_check(const std::string& id);
   CatalogResult<nlohmann::json> put_health_check(const nlohmann::json& object);
+  // Route 53's CreateHealthCheck ({"CallerReference", "HealthCheckConfig"}): the answer has
+  // "Created" false when the same request had created the check before.
+  CatalogResult<nlohmann::json> create_health_check(const nlohmann::json& body);
+  // Route 53's UpdateHealthCheck: the fields given, HealthCheckVersion optional.
+  CatalogResult<nlohmann::json> update_health_check(const std::string& id,
+                                                    const nlohmann::json& body);
+  // ListTagsForResource / ChangeTagsForResource; `resource_type` "healthcheck" | "hostedzone".
+  CatalogResult<nlohmann::json> list_tags(const std::string& resource_type, const std::string& id);
+  CatalogResult<nlohmann::json> change_tags(const std::string& resource_type, const std::string& id,
+                                            const nlohmann::json& body);
   CatalogResult<nlohmann::json> delete_health_check(const std::string& id);
   // Every check's state: healthy, last result, failure reason, latency, updated at.
   nlohmann::json health_status();
@@ -125,6 +135,11 @@ class Controller {
   // cannot be reached: writes are refused then anyway).
   std::optional<CatalogError> catch_up_for_write();
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
+  // Catches up, proposes and commits a health check write (the lock is held) and answers it.
+  CatalogResult<nlohmann::json> write_health_check(
+      const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p);
+  // {"HealthCheck" (as stored, with its version), "InSync", "Warnings"?} for p.health_check_id.
+  nlohmann::json health_check_answer(const manage::Proposal& p, bool in_sync) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
   CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
   void refresh_zone_ids();

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_fields.h"
+#include "common/resource_tags.h"
 
 namespace meridian::health {
 namespace {
@@ -154,11 +155,22 @@ Result<HealthCheckConfig> parse_health_check(const json& entry, const std::strin
   // {"Id", "HealthCheckConfig": {...}}. Ignored fields are taken out of a copy first.
   json outer = entry;
   take_ignored(outer, path, kIgnoredOuter, ignored);
+  // Kept beside the configuration, in either form: the reference a check was created with and
+  // its tags (ChangeTagsForResource). They do not change how the check probes.
+  if (outer.contains("CallerReference")) {
+    auto ref = read_string(outer["CallerReference"], path + "/CallerReference", 64);
+    if (!ref) return ref.error();
+    if (ref->empty()) return json_error_at(path + "/CallerReference", "must not be empty");
+    outer.erase("CallerReference");
+  }
+  if (outer.contains("Tags")) {
+    if (auto tags = tags_from_json(outer["Tags"], path + "/Tags"); !tags) return tags.error();
+    outer.erase("Tags");
+  }
   json* own = &outer;
   std::string fields_path = path;
   if (outer.contains("HealthCheckConfig")) {
-    if (auto s = reject_unknown_fields(outer, path, {"Id", "CallerReference", "HealthCheckConfig"});
-        !s)
+    if (auto s = reject_unknown_fields(outer, path, {"Id", "HealthCheckConfig"}); !s)
       return s.error();
     own = &outer["HealthCheckConfig"];
     fields_path = path + "/HealthCheckConfig";

@@ -2,12 +2,17 @@
 #include "manage/catalog.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <cstdio>
+#include <limits>
+#include <random>
 #include <set>
 #include <tuple>
 
 #include <spdlog/spdlog.h>
 
+#include "common/json_fields.h"
 #include "common/json_parse.h"
 #include "dns/types.h"
 #include "zone/route53_json.h"
@@ -89,6 +94,40 @@ Status write_to(state::StateStore& s, const state_write::DeleteHealthCheck& w, P
   auto deleted = s.delete_health_check(w.id);
   if (!deleted) return deleted.error();
   return Ok{};
+}
+
+Status write_to(state::StateStore& s, const state_write::SetZoneTags& w, Proposal&) {
+  return s.set_zone_tags(w.zone_id, w.tags);
+}
+
+// A health check id as Route 53 makes them: a random (version 4) UUID in lower-case hex.
+std::string new_health_check_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t hi = (rng() & ~uint64_t{0xf000}) | 0x4000;                  // version 4
+  const uint64_t lo = (rng() & ~(uint64_t{3} << 62)) | (uint64_t{2} << 62);  // RFC 4122 variant
+  char text[37];
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return text;
+}
+
+// The fields kept beside a check's configuration (in either form), not part of it.
+constexpr std::array<std::string_view, 6> kOuterFields = {"Id",
+                                                          "CallerReference",
+                                                          "Tags",
+                                                          "HealthCheckVersion",
+                                                          "LinkedService",
+                                                          "CloudWatchAlarmConfiguration"};
+
+// The configuration fields of a stored check (HealthCheckConfig, or the flat object without
+// the fields beside it).
+nlohmann::json config_of(const nlohmann::json& stored) {
+  if (stored.contains("HealthCheckConfig")) return stored["HealthCheckConfig"];
+  nlohmann::json config = stored;
+  for (std::string_view key : kOuterFields) config.erase(std::string(key));
+  return config;
 }
 
 // Record sets that name a health check, with where each is.
@@ -497,29 +536,260 @@ CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id
   return p;
 }
 
+int64_t health_check_version(const nlohmann::json& object) {
+  const auto it = object.find("HealthCheckVersion");
+  if (it == object.end() || !it->is_number_integer() || it->get<int64_t>() < 1) return 1;
+  return it->get<int64_t>();
+}
+
+std::optional<size_t> Catalog::check_index(std::string_view id) const {
+  for (size_t i = 0; i < checks_.size(); ++i)
+    if (checks_[i].id == id) return i;
+  return std::nullopt;
+}
+
+CatalogResult<Proposal> Catalog::propose_check_object(nlohmann::json stored,
+                                                      health::HealthCheckConfig parsed,
+                                                      std::vector<std::string> notes) const {
+  Proposal p = base();
+  p.notes = std::move(notes);
+  p.health_check_id = parsed.id;
+  bool replaced = false;
+  for (size_t i = 0; i < p.health_checks.size(); ++i) {
+    if (p.health_checks[i].id != parsed.id) continue;
+    p.health_checks[i] = parsed;
+    p.health_check_objects[i] = stored;
+    replaced = true;
+  }
+  if (!replaced) {
+    p.health_checks.push_back(std::move(parsed));
+    p.health_check_objects.push_back(stored);
+  }
+  if (auto v = health::validate_health_checks(p.health_checks); !v)
+    return CatalogError{Refusal::kInvalidInput, v.error()};
+  p.writes.push_back(state_write::PutHealthCheck{std::move(stored)});
+  return p;
+}
+
 CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& object) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   health::IgnoredFields ignored;
   auto parsed = health::parse_health_check(object, "", &ignored);
   if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
-  Proposal p = base();
+  std::vector<std::string> notes;
   for (auto& w : health::ignored_field_warnings(ignored))
-    p.notes.push_back("health check " + parsed->id + ": " + w);
-  bool replaced = false;
-  for (size_t i = 0; i < p.health_checks.size(); ++i) {
-    if (p.health_checks[i].id != parsed->id) continue;
-    p.health_checks[i] = *parsed;
-    p.health_check_objects[i] = object;
-    replaced = true;
+    notes.push_back("health check " + parsed->id + ": " + w);
+  // The version is this server's count, whatever the object says (a Route 53 listing's own
+  // counter is ignored, with the warning above); reference and tags stay with the check.
+  nlohmann::json stored = object;
+  int64_t version = 1;
+  if (auto i = check_index(parsed->id)) {
+    const nlohmann::json& current = check_objects_[*i];
+    version = health_check_version(current) + 1;
+    for (const char* key : {"CallerReference", "Tags"})
+      if (!stored.contains(key) && current.contains(key)) stored[key] = current[key];
   }
-  if (!replaced) {
-    p.health_checks.push_back(*parsed);
-    p.health_check_objects.push_back(object);
+  stored["HealthCheckVersion"] = version;
+  return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
+}
+
+CatalogResult<Proposal> Catalog::propose_create_health_check(const nlohmann::json& body) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  if (!body.is_object()) return refuse(Refusal::kInvalidInput, "must be an object", "/");
+  if (auto s = reject_unknown_fields(body, "", {"CallerReference", "HealthCheckConfig"}); !s)
+    return CatalogError{Refusal::kInvalidInput, s.error()};
+  if (!body.contains("CallerReference"))
+    return refuse(Refusal::kInvalidInput, "missing \"CallerReference\"", "/CallerReference");
+  if (!body.contains("HealthCheckConfig"))
+    return refuse(Refusal::kInvalidInput, "missing \"HealthCheckConfig\"", "/HealthCheckConfig");
+  if (body["HealthCheckConfig"].is_object() && body["HealthCheckConfig"].contains("Id"))
+    return refuse(Refusal::kInvalidInput,
+                  "not allowed: the id is generated (to choose one, give \"Id\" beside "
+                  "\"HealthCheckConfig\")",
+                  "/HealthCheckConfig/Id");
+  std::set<std::string> ids;
+  for (const auto& c : checks_) ids.insert(c.id);
+  std::string id;
+  do {
+    id = new_health_check_id();
+  } while (ids.count(id));
+  nlohmann::json stored{{"Id", id},
+                        {"CallerReference", body["CallerReference"]},
+                        {"HealthCheckConfig", body["HealthCheckConfig"]}};
+  health::IgnoredFields ignored;
+  auto parsed = health::parse_health_check(stored, "", &ignored);
+  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  const std::string reference = body["CallerReference"].get<std::string>();
+  for (size_t i = 0; i < check_objects_.size(); ++i) {
+    const auto ref = check_objects_[i].find("CallerReference");
+    if (ref == check_objects_[i].end() || *ref != reference) continue;
+    health::HealthCheckConfig same = *parsed;
+    same.id = checks_[i].id;
+    if (!(same == checks_[i]))
+      return refuse(Refusal::kHealthCheckExists,
+                    "health check \"" + checks_[i].id + "\" was created with CallerReference \"" +
+                        reference + "\" and other settings",
+                    "/CallerReference");
+    Proposal p = base();  // the same request again: the check it created, nothing to write
+    p.health_check_id = checks_[i].id;
+    return p;
   }
-  if (auto v = health::validate_health_checks(p.health_checks); !v)
-    return CatalogError{Refusal::kInvalidInput, v.error()};
-  p.writes.push_back(state_write::PutHealthCheck{object});
-  return p;
+  std::vector<std::string> notes;
+  for (auto& w : health::ignored_field_warnings(ignored))
+    notes.push_back("health check " + id + ": " + w);
+  stored["HealthCheckVersion"] = 1;
+  return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
+}
+
+CatalogResult<Proposal> Catalog::propose_update_health_check(const std::string& id,
+                                                             const nlohmann::json& body) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  auto at = check_index(id);
+  if (!at) return refuse(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
+  if (!body.is_object()) return refuse(Refusal::kInvalidInput, "must be an object", "/");
+  const nlohmann::json& current = check_objects_[*at];
+  const int64_t version = health_check_version(current);
+  if (body.contains("HealthCheckVersion")) {
+    auto given = read_json_integer(body["HealthCheckVersion"], "/HealthCheckVersion", 1,
+                                   std::numeric_limits<int64_t>::max());
+    if (!given) return CatalogError{Refusal::kInvalidInput, given.error()};
+    if (*given != version)
+      return refuse(Refusal::kVersionMismatch,
+                    "health check \"" + id + "\" is at version " + std::to_string(version) +
+                        ", not " + std::to_string(*given) + " (it changed since it was read)",
+                    "/HealthCheckVersion");
+  }
+  for (const char* fixed : {"Id", "Type", "CallerReference", "HealthCheckConfig", "Tags"})
+    if (body.contains(fixed))
+      return refuse(Refusal::kInvalidInput,
+                    std::string(fixed) == "Tags"
+                        ? "not changed by an update (ChangeTagsForResource: POST /v1/tags/...)"
+                        : "cannot be changed by an update; give the fields to change at the top",
+                    "/" + std::string(fixed));
+  nlohmann::json config = config_of(current);
+  if (body.contains("ResetElements")) {
+    const nlohmann::json& reset = body["ResetElements"];
+    if (!reset.is_array())
+      return refuse(Refusal::kInvalidInput, "must be an array", "/ResetElements");
+    for (size_t i = 0; i < reset.size(); ++i) {
+      const std::string where = "/ResetElements/" + std::to_string(i);
+      const std::string name = reset[i].is_string() ? reset[i].get<std::string>() : "";
+      if (name != "FullyQualifiedDomainName" && name != "Regions" && name != "ResourcePath" &&
+          name != "ChildHealthChecks")
+        return refuse(Refusal::kInvalidInput,
+                      "must be FullyQualifiedDomainName, Regions, ResourcePath or "
+                      "ChildHealthChecks",
+                      where);
+      if (body.contains(name))
+        return refuse(Refusal::kInvalidInput, "\"" + name + "\" is both reset and given", where);
+      config.erase(name);
+    }
+  }
+  for (const auto& [key, value] : body.items())
+    if (key != "HealthCheckVersion" && key != "ResetElements") config[key] = value;
+  // Checked as the flat object the request's fields are in, so errors name their paths.
+  nlohmann::json flat = config;
+  flat["Id"] = id;
+  health::IgnoredFields ignored;
+  auto parsed = health::parse_health_check(flat, "", &ignored);
+  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  std::vector<std::string> notes;
+  for (auto& [name, field] : ignored)
+    if (body.contains(name))  // the request's own, not those the stored check carried before
+      notes.push_back("health check " + id + ": " +
+                      health::ignored_field_warnings({{name, field}}).front());
+  nlohmann::json stored = current;
+  if (current.contains("HealthCheckConfig")) {
+    stored["HealthCheckConfig"] = std::move(config);
+  } else {
+    stored = std::move(config);
+    for (std::string_view key : kOuterFields)
+      if (current.contains(std::string(key))) stored[std::string(key)] = current[std::string(key)];
+  }
+  stored["HealthCheckVersion"] = version + 1;
+  return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
+}
+
+CatalogResult<ResourceTags> Catalog::tags_of(std::string_view resource_type,
+                                             const std::string& id) const {
+  if (resource_type == "hostedzone") {
+    auto it = zones_.find(id);
+    if (it == zones_.end())
+      return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + id + "\"");
+    return it->second.info.tags;
+  }
+  if (resource_type != "healthcheck")
+    return refuse(Refusal::kInvalidInput, "must be healthcheck or hostedzone", "ResourceType");
+  auto at = check_index(id);
+  if (!at) return refuse(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
+  const nlohmann::json& object = check_objects_[*at];
+  if (!object.contains("Tags")) return ResourceTags{};
+  auto tags = tags_from_json(object["Tags"], "/Tags");  // checked when it was stored
+  if (!tags) return CatalogError{Refusal::kInternal, tags.error()};
+  return std::move(tags).value();
+}
+
+CatalogResult<Proposal> Catalog::propose_change_tags(std::string_view resource_type,
+                                                     const std::string& id,
+                                                     const nlohmann::json& body) const {
+  if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
+  if (!body.is_object()) return refuse(Refusal::kInvalidInput, "must be an object", "/");
+  // ResourceType and ResourceId are in the path; a body that names them must agree.
+  if (auto s = reject_unknown_fields(body, "",
+                                     {"ResourceType", "ResourceId", "AddTags", "RemoveTagKeys"});
+      !s)
+    return CatalogError{Refusal::kInvalidInput, s.error()};
+  for (const auto& [key, expected] :
+       {std::pair<const char*, std::string>{"ResourceType", std::string(resource_type)},
+        std::pair<const char*, std::string>{"ResourceId", id}})
+    if (body.contains(key) && body[key] != expected)
+      return refuse(Refusal::kInvalidInput,
+                    "is not the resource of the request's path (" + expected + ")",
+                    "/" + std::string(key));
+  auto current = tags_of(resource_type, id);
+  if (auto* e = std::get_if<CatalogError>(&current)) return *e;
+  ResourceTags tags = std::get<ResourceTags>(current);
+  ResourceTags add;
+  if (body.contains("AddTags")) {
+    auto parsed = tags_from_json(body["AddTags"], "/AddTags");
+    if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+    add = std::move(parsed).value();
+  }
+  if (body.contains("RemoveTagKeys")) {
+    const nlohmann::json& keys = body["RemoveTagKeys"];
+    if (!keys.is_array() || keys.size() > kMaxTagsPerResource)
+      return refuse(Refusal::kInvalidInput,
+                    "must be an array of at most " + std::to_string(kMaxTagsPerResource) + " keys",
+                    "/RemoveTagKeys");
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string where = "/RemoveTagKeys/" + std::to_string(i);
+      auto key = read_tag_key(keys[i], where);
+      if (!key) return CatalogError{Refusal::kInvalidInput, key.error()};
+      if (add.count(*key))
+        return refuse(Refusal::kInvalidInput, "tag key \"" + *key + "\" is also in AddTags", where);
+      tags.erase(*key);
+    }
+  }
+  for (auto& [key, value] : add) tags[key] = value;
+  if (tags.size() > kMaxTagsPerResource)
+    return refuse(Refusal::kInvalidInput,
+                  "a " + std::string(resource_type) + " has at most " +
+                      std::to_string(kMaxTagsPerResource) + " tags; this would make " +
+                      std::to_string(tags.size()),
+                  "/AddTags");
+  if (resource_type == "hostedzone") {
+    Proposal p = base();
+    p.zones.at(id).info.tags = tags;
+    p.writes.push_back(state_write::SetZoneTags{id, std::move(tags)});
+    return p;
+  }
+  const size_t at = *check_index(id);
+  nlohmann::json stored = check_objects_[at];
+  if (tags.empty())
+    stored.erase("Tags");
+  else
+    stored["Tags"] = tags_to_json(tags);
+  return propose_check_object(std::move(stored), checks_[at], {});
 }
 
 CatalogResult<Proposal> Catalog::propose_delete_health_check(const std::string& id) const {
@@ -604,7 +874,8 @@ Status Catalog::commit_shared(Proposal& p) {
       auto current = zones_.find(id);
       auto text = shared_state_.values.find(key);
       if (current != zones_.end() && current->second.zone == entry.zone &&
-          current->second.info.comment == entry.info.comment && text != shared_state_.values.end())
+          current->second.info.comment == entry.info.comment &&
+          current->second.info.tags == entry.info.tags && text != shared_state_.values.end())
         next[key] = text->second;
       else
         next[key] = zone_value(entry.info, *entry.zone);

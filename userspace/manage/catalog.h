@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/resource_tags.h"
 #include "common/result.h"
 #include "config/daemon_config.h"
 #include "health/health_check_config.h"
@@ -39,6 +40,8 @@ enum class Refusal : uint8_t {
   kNoSuchHealthCheck,   // 404 NoSuchHealthCheck
   kNoSuchChange,        // 404 NoSuchChange
   kConflict,            // 409: exists already, in use, or read-only (no state database)
+  kHealthCheckExists,   // 409 HealthCheckAlreadyExists: CallerReference taken, other settings
+  kVersionMismatch,     // 409 HealthCheckVersionMismatch: UpdateHealthCheck on a stale version
   kUnavailable,         // 503 ServiceUnavailable: the database cannot write now (retryable)
   kInternal,            // 500: something that should not happen
 };
@@ -105,13 +108,19 @@ struct PutHealthCheck {
 struct DeleteHealthCheck {
   std::string id;
 };
+// A hosted zone's tags, all of them (ChangeTagsForResource).
+struct SetZoneTags {
+  std::string zone_id;
+  ResourceTags tags;
+};
 }  // namespace state_write
 
-using StateWrite = std::variant<state_write::SeedZone, state_write::ApplyFileDifference,
-                                state_write::SetSeedSnapshot, state_write::SyncConfigHealthChecks,
-                                state_write::ApplyChangeBatch, state_write::CreateZone,
-                                state_write::DeleteZone, state_write::ReplaceRecordSets,
-                                state_write::PutHealthCheck, state_write::DeleteHealthCheck>;
+using StateWrite =
+    std::variant<state_write::SeedZone, state_write::ApplyFileDifference,
+                 state_write::SetSeedSnapshot, state_write::SyncConfigHealthChecks,
+                 state_write::ApplyChangeBatch, state_write::CreateZone, state_write::DeleteZone,
+                 state_write::ReplaceRecordSets, state_write::PutHealthCheck,
+                 state_write::DeleteHealthCheck, state_write::SetZoneTags>;
 
 // A validated next state, not yet written: what the daemon prepares and installs, and what
 // commit() writes.
@@ -123,6 +132,7 @@ struct Proposal {
   std::vector<StateWrite> writes;
   std::vector<std::string> notes;           // for the log (zones seeded, differences applied)
   std::string change_zone_id;               // the zone a change batch or import went to
+  std::string health_check_id;              // the check created, updated or found
   std::optional<state::ChangeInfo> change;  // set by commit() for a batch or import
   // Fleet mode: the shared state read from etcd that this proposal adopts (commit() writes it to
   // the local cache only); and, set by commit(), that the shared state moved on before it could
@@ -174,8 +184,26 @@ class Catalog {
   // Replaces every record set of the zone (import of a whole zone).
   CatalogResult<Proposal> propose_replace_zone(const std::string& zone_id, zone::Zone contents,
                                                std::string_view comment) const;
-  // A health check (Route 53 HealthCheckConfig fields plus "Id"); replaces one with that id.
+  // A health check (Route 53 HealthCheckConfig fields plus "Id"); replaces one with that id,
+  // keeping its CallerReference and Tags unless the object has its own; HealthCheckVersion
+  // becomes the replaced one's + 1 (1 for a new check).
   CatalogResult<Proposal> propose_put_health_check(const nlohmann::json& object) const;
+  // Route 53's CreateHealthCheck: {"CallerReference", "HealthCheckConfig"}, the id generated
+  // (a UUID). A check created with the same CallerReference and the same settings is found, not
+  // created again (a proposal with no writes, its id in health_check_id); with other settings
+  // it is refused (kHealthCheckExists).
+  CatalogResult<Proposal> propose_create_health_check(const nlohmann::json& body) const;
+  // Route 53's UpdateHealthCheck: the given configuration fields merged into the check,
+  // "ResetElements" reset to their defaults; with "HealthCheckVersion" only when that is the
+  // current version (else kVersionMismatch). The version goes up by one.
+  CatalogResult<Proposal> propose_update_health_check(const std::string& id,
+                                                      const nlohmann::json& body) const;
+  // Route 53's ChangeTagsForResource on "healthcheck" or "hostedzone" (`id` a check id or a
+  // resolved zone id): {"AddTags": [{"Key", "Value"}], "RemoveTagKeys": [...]}.
+  CatalogResult<Proposal> propose_change_tags(std::string_view resource_type, const std::string& id,
+                                              const nlohmann::json& body) const;
+  // The tags of a check or a zone (kNoSuchHealthCheck / kNoSuchZone when there is none).
+  CatalogResult<ResourceTags> tags_of(std::string_view resource_type, const std::string& id) const;
   CatalogResult<Proposal> propose_delete_health_check(const std::string& id) const;
 
   // Writes the proposal (each write its own transaction, each idempotent when repeated) and
@@ -206,6 +234,13 @@ class Catalog {
   std::optional<CatalogError> check_references(const zone::Zone& zone,
                                                const std::vector<health::HealthCheckConfig>& checks,
                                                const std::string& where_prefix) const;
+  // A proposal with `stored` in place of the check with its id (or added), `parsed` its
+  // configuration.
+  CatalogResult<Proposal> propose_check_object(nlohmann::json stored,
+                                               health::HealthCheckConfig parsed,
+                                               std::vector<std::string> notes) const;
+  // The index of the check with `id` in checks_ / check_objects_.
+  std::optional<size_t> check_index(std::string_view id) const;
   // The same over every zone of a proposal, with its checks.
   std::optional<CatalogError> first_missing_reference(const Proposal& p) const;
 
@@ -216,6 +251,9 @@ class Catalog {
   std::vector<nlohmann::json> check_objects_;
   std::vector<health::HealthCheckConfig> checks_;
 };
+
+// A stored check's HealthCheckVersion (1 when it has none: the config file's, or older ones).
+int64_t health_check_version(const nlohmann::json& object);
 
 // Builds a Zone from stored record sets (adds every one, then validate()).
 Result<zone::Zone> zone_from_record_sets(const dns::Name& origin,

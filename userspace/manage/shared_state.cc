@@ -2,6 +2,7 @@
 #include "manage/shared_state.h"
 
 #include "common/json_parse.h"
+#include "common/resource_tags.h"
 #include "zone/route53_json.h"
 
 namespace meridian::manage {
@@ -22,13 +23,14 @@ std::string zone_value(const state::ZoneInfo& info, const zone::Zone& z) {
   json sets = json::array();
   for (const auto& [key, node] : z.nodes())
     for (const auto& rs : node.record_sets) sets.push_back(zone::record_set_to_json(rs));
-  return json{{"Id", info.id},
-              {"Name", info.origin.to_text()},
-              {"Comment", info.comment},
-              {"CreatedBy", std::string(state::zone_origin_name(info.created_by))},
-              {"CreatedAt", info.created_at_ms},
-              {"ResourceRecordSets", std::move(sets)}}
-      .dump();
+  json value{{"Id", info.id},
+             {"Name", info.origin.to_text()},
+             {"Comment", info.comment},
+             {"CreatedBy", std::string(state::zone_origin_name(info.created_by))},
+             {"CreatedAt", info.created_at_ms},
+             {"ResourceRecordSets", std::move(sets)}};
+  if (!info.tags.empty()) value["Tags"] = tags_to_json(info.tags);
+  return value.dump();
 }
 
 Result<DecodedZone> zone_from_value(std::string_view key, const std::string& text) {
@@ -47,6 +49,11 @@ Result<DecodedZone> zone_from_value(std::string_view key, const std::string& tex
   out.info.created_by = j->value("CreatedBy", "api") == "config" ? state::ZoneOrigin::kConfig
                                                                  : state::ZoneOrigin::kApi;
   out.info.created_at_ms = j->value("CreatedAt", int64_t{0});
+  if (j->contains("Tags")) {
+    auto tags = tags_from_json((*j)["Tags"], where + "/Tags");
+    if (!tags) return tags.error();
+    out.info.tags = std::move(tags).value();
+  }
   const json& sets = (*j)["ResourceRecordSets"];
   for (size_t i = 0; i < sets.size(); ++i) {
     auto rs = zone::record_set_from_json(sets[i], *origin,

@@ -35,7 +35,7 @@ inline std::string check_key(std::string_view id) {
 }
 
 // A zone as its value: {"Id", "Name", "Comment", "CreatedBy", "CreatedAt" (ms),
-// "ResourceRecordSets": [...]}.
+// "ResourceRecordSets": [...], "Tags"?: [{"Key", "Value"}]} (Tags only when the zone has some).
 std::string zone_value(const state::ZoneInfo& info, const zone::Zone& zone);
 struct DecodedZone {
   state::ZoneInfo info;

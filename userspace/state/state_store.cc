@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <random>
 #include <set>
 #include <system_error>
@@ -23,11 +24,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
-// Tables of schema version 2 (version 1 lacked fleet_cache; opening one adds it). Record sets and
-// seed snapshots go with their zone; change rows do not (no foreign key): a change stays findable
-// after its zone was deleted.
+// Tables of schema version 3 (version 1 lacked fleet_cache, version 2 zone_tags; opening one adds
+// what it lacks). Record sets, tags and seed snapshots go with their zone; change rows do not (no
+// foreign key): a change stays findable after its zone was deleted.
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS zones ("
     " id TEXT PRIMARY KEY,"
@@ -65,7 +66,13 @@ constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS fleet_cache ("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " revision INTEGER NOT NULL,"
-    " state TEXT NOT NULL);";
+    " state TEXT NOT NULL);"
+    // A hosted zone's tags (ChangeTagsForResource); a health check's are in its JSON.
+    "CREATE TABLE IF NOT EXISTS zone_tags ("
+    " zone_id TEXT NOT NULL REFERENCES zones(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (zone_id, key)) WITHOUT ROWID;";
 
 constexpr const char* kZoneColumns =
     "SELECT z.id, z.origin, z.created_by, z.comment, z.created_at_ms,"
@@ -566,8 +573,31 @@ std::string StateStore::journal_mode() const {
 
 // --- zones and record sets ---
 
+namespace {
+
+// The tags of the zones in `zones` (every zone's when `only` is empty), read in the caller's
+// transaction.
+Status read_zone_tags(sqlite3* db, const std::string& path, std::vector<ZoneInfo>& zones,
+                      std::string_view only) {
+  Statement s(db, only.empty() ? "SELECT zone_id, key, value FROM zone_tags"
+                               : "SELECT zone_id, key, value FROM zone_tags WHERE zone_id = ?1");
+  if (!s.prepared()) return db_error(db, path, "reading zone tags");
+  if (!only.empty()) s.bind(1, only);
+  std::map<std::string, ResourceTags> by_zone;
+  int rc = 0;
+  while ((rc = s.step()) == SQLITE_ROW) by_zone[s.text(0)][s.text(1)] = s.text(2);
+  if (rc != SQLITE_DONE) return db_error(db, path, "reading zone tags");
+  for (ZoneInfo& z : zones)
+    if (auto it = by_zone.find(z.id); it != by_zone.end()) z.tags = std::move(it->second);
+  return Ok{};
+}
+
+}  // namespace
+
 Result<std::vector<ZoneInfo>> StateStore::list_zones() const {
   ConnectionLock lock(db_);
+  Transaction tx(db_, path_);  // zones and tags from one snapshot
+  if (auto b = tx.begin(false); !b) return b.error();
   const std::string sql = std::string(kZoneColumns) + " ORDER BY z.origin_key";
   Statement s(db_, sql.c_str());
   if (!s.prepared()) return db_error(db_, path_, "listing zones");
@@ -575,11 +605,15 @@ Result<std::vector<ZoneInfo>> StateStore::list_zones() const {
   int rc = 0;
   while ((rc = s.step()) == SQLITE_ROW) zones.push_back(zone_from_row(s));
   if (rc != SQLITE_DONE) return db_error(db_, path_, "listing zones");
+  if (auto t = read_zone_tags(db_, path_, zones, ""); !t) return t.error();
+  if (auto c = tx.commit(); !c) return c.error();
   return zones;
 }
 
 Result<std::optional<ZoneInfo>> StateStore::find_zone(std::string_view id) const {
   ConnectionLock lock(db_);
+  Transaction tx(db_, path_);
+  if (auto b = tx.begin(false); !b) return b.error();
   const std::string sql = std::string(kZoneColumns) + " WHERE z.id = ?1";
   Statement s(db_, sql.c_str());
   if (!s.prepared()) return db_error(db_, path_, "finding a zone");
@@ -587,7 +621,32 @@ Result<std::optional<ZoneInfo>> StateStore::find_zone(std::string_view id) const
   const int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<ZoneInfo>();
   if (rc != SQLITE_ROW) return db_error(db_, path_, "finding a zone");
-  return std::optional<ZoneInfo>(zone_from_row(s));
+  std::vector<ZoneInfo> found{zone_from_row(s)};
+  if (auto t = read_zone_tags(db_, path_, found, id); !t) return t.error();
+  if (auto c = tx.commit(); !c) return c.error();
+  return std::optional<ZoneInfo>(std::move(found.front()));
+}
+
+Status StateStore::set_zone_tags(std::string_view zone_id, const ResourceTags& tags) {
+  ConnectionLock lock(db_);
+  Transaction tx(db_, path_);
+  if (auto s = tx.begin(true); !s) return s.error();
+  if (auto origin = zone_origin(db_, path_, zone_id); !origin) return origin.error();
+  {
+    Statement del(db_, "DELETE FROM zone_tags WHERE zone_id = ?1");
+    if (!del.prepared()) return db_error(db_, path_, "writing zone tags");
+    del.bind(1, zone_id);
+    if (del.step() != SQLITE_DONE) return db_error(db_, path_, "writing zone tags");
+  }
+  Statement ins(db_, "INSERT INTO zone_tags (zone_id, key, value) VALUES (?1, ?2, ?3)");
+  if (!ins.prepared()) return db_error(db_, path_, "writing zone tags");
+  for (const auto& [key, value] : tags) {
+    ins.bind(1, zone_id).bind(2, key).bind(3, value);
+    const int rc = ins.step();
+    ins.reset();
+    if (rc != SQLITE_DONE) return db_error(db_, path_, "writing zone tags");
+  }
+  return tx.commit();
 }
 
 Result<std::vector<zone::RecordSet>> StateStore::record_sets(std::string_view zone_id) const {

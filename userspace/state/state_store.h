@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/resource_tags.h"
 #include "common/result.h"
 #include "dns/name.h"
 #include "zone/record_set.h"
@@ -36,6 +37,7 @@ struct ZoneInfo {
   std::string comment;
   int64_t created_at_ms = 0;  // Unix epoch milliseconds
   size_t record_set_count = 0;
+  ResourceTags tags;  // ChangeTagsForResource (hostedzone)
 };
 
 enum class ChangeStatus : uint8_t { kPending, kInsync };
@@ -100,7 +102,9 @@ class StateStore {
   Result<ZoneInfo> create_zone(const dns::Name& origin, std::string id, ZoneOrigin created_by,
                                std::string_view comment,
                                const std::vector<zone::RecordSet>& record_sets);
-  // Removes the zone, its record sets and its seed snapshot; false if there was none.
+  // Replaces the zone's tags; fails when there is no such zone.
+  Status set_zone_tags(std::string_view zone_id, const ResourceTags& tags);
+  // Removes the zone, its record sets, tags and seed snapshot; false if there was none.
   Result<bool> delete_zone(std::string_view zone_id);
   // Writes a batch that the caller has validated: each change's rows (CREATE inserts, DELETE
   // deletes, UPSERT inserts or replaces), plus a change row with status PENDING, in one
