@@ -8,6 +8,7 @@ Run one class: fleet_e2e_test.py --meridiand PATH FleetReplicationTest
 """
 
 import argparse
+import json
 import signal
 import os
 import sys
@@ -202,6 +203,30 @@ class FleetReplicationTest(FleetCase):
         self.assertEqual([r.status for r in results], [200] * 3, [r.body for r in results])
         for i in range(3):
             self.answered_by_all(f"own{i}.{ZONE}", [f"192.0.2.{30 + i}"])
+
+
+    def test_drift_of_local_inputs_is_reported(self):
+        self.assertTrue(wait_until(
+            lambda: self.edges[0].api("GET", "/v1/cluster").json()["InputsConsistent"],
+            PROPAGATION_S))
+        edge = self.edges[2]
+        edge.config["regions"] = {"lab": {"latitude": 50.1, "longitude": 8.7}}
+        start = self.edges[0].line_count()
+        edge.write_file("meridian.json", json.dumps(edge.config))
+        edge.signal(signal.SIGHUP)
+        try:
+            self.assertTrue(wait_until(
+                lambda: not self.edges[0].api("GET", "/v1/cluster").json()["InputsConsistent"],
+                PROPAGATION_S))
+            self.assertTrue(self.edges[0].wait_for_line(
+                "edge e2 answers from other unshared GSLB inputs", PROPAGATION_S, start))
+        finally:
+            del edge.config["regions"]
+            edge.write_file("meridian.json", json.dumps(edge.config))
+            edge.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(
+            lambda: self.edges[0].api("GET", "/v1/cluster").json()["InputsConsistent"],
+            PROPAGATION_S))
 
 
 class FleetRestartTest(FleetCase):

@@ -47,11 +47,16 @@ int cluster_status(const Connection& c) {
   const json edges = s.value("Edges", json::array());
   std::printf("edges:             %zu live%s\n\n", edges.size(),
               s.value("Connected", false) ? "" : " when etcd was last reached");
-  std::printf("%-24s %-20s %10s %6s  %s\n", "edge", "vantage", "applied", "lag", "started");
+  std::printf("%-24s %-20s %10s %6s  %-16s  %s\n", "edge", "vantage", "applied", "lag",
+              "local inputs", "started");
   for (const auto& e : edges)
-    std::printf("%-24s %-20s %10s %6s  %s\n", str(e, "Name").c_str(), str(e, "Vantage").c_str(),
-                str(e, "AppliedRevision").c_str(), str(e, "Lag").c_str(),
-                str(e, "Started").c_str());
+    std::printf("%-24s %-20s %10s %6s  %-16s  %s\n", str(e, "Name").c_str(),
+                str(e, "Vantage").c_str(), str(e, "AppliedRevision").c_str(), str(e, "Lag").c_str(),
+                str(e, "Inputs").c_str(), str(e, "Started").c_str());
+  if (!s.value("InputsConsistent", true))
+    std::printf(
+        "\nwarning: the edges' local inputs differ (CIDR collections, latency table, regions,\n"
+        "all_down, rrl are read from each edge's config file): they may answer differently\n");
   return kExitOk;
 }
 

@@ -26,6 +26,7 @@
 #include "daemon/gslb_runtime.h"
 #include "daemon/instance_lock.h"
 #include "daemon/observability.h"
+#include "fleet/local_inputs.h"
 #include "server/server.h"
 #include "zone/zone_store.h"
 
@@ -299,6 +300,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
     };
     callbacks.health_decided = [&](const std::string& id, bool healthy,
                                    const meridian::fleet::Vote&) { serve_health(id, healthy); };
+    fleet->set_local_inputs(meridian::fleet::local_inputs_digest(config));
     fleet->start(std::move(callbacks), (*controller)->shared_revision());
     log->info("fleet: edge {} (vantage {}), etcd {}", config.cluster->edge, config.cluster->vantage,
               config.cluster->endpoints.front());
@@ -395,6 +397,7 @@ int run(const std::string& path, const std::string& cli_log_level) {
       warn_about_ignored_changes(config, *next);
       if (cluster_changed) log->warn("reload: \"cluster\" changed; restart to apply");
       if (cli_log_level.empty()) set_log_level(next->log_level);
+      if (fleet) fleet->set_local_inputs(meridian::fleet::local_inputs_digest(*next));
       // Settings that need a restart stay as they are; compare the next reload with them.
       config.zones = next->zones;
       config.log_level = next->log_level;

@@ -119,14 +119,21 @@ Status FleetMember::publish_edge_record(int64_t lease) {
     std::lock_guard lock(mutex_);
     applied = applied_;
   }
+  std::string inputs;
+  {
+    std::lock_guard lock(mutex_);
+    inputs = inputs_;
+  }
   json record{{"Name", settings_.edge},
               {"Vantage", settings_.vantage},
               {"Applied", applied},
-              {"Started", ms(started_at_)}};
+              {"Started", ms(started_at_)},
+              {"Inputs", inputs}};
   if (auto s = etcd_.put(key(std::string(kEdgesPrefix) + settings_.edge), record.dump(), lease); !s)
     return s;
   std::lock_guard lock(mutex_);
   applied_reported_ = std::max(applied_reported_, applied);
+  inputs_reported_ = inputs == inputs_;
   return Ok{};
 }
 
@@ -198,7 +205,7 @@ void FleetMember::session_loop() {
       std::vector<std::string> unpublished;
       {
         std::lock_guard lock(mutex_);
-        edge_stale = applied_reported_ != applied_ || applied_reported_ == 0;
+        edge_stale = applied_reported_ != applied_ || applied_reported_ == 0 || !inputs_reported_;
         for (const auto& [id, own] : own_)
           if (!own.published) unpublished.push_back(id);
       }
@@ -221,7 +228,7 @@ void FleetMember::session_loop() {
     wake_.wait_for(lock, wait, [&] {
       if (stop_.load()) return true;
       if (!step) return false;
-      if (applied_reported_ != applied_) return true;
+      if (applied_reported_ != applied_ || !inputs_reported_) return true;
       return std::any_of(own_.begin(), own_.end(),
                          [](const auto& o) { return !o.second.published; });
     });
@@ -313,10 +320,21 @@ void FleetMember::on_events(const EtcdWatchBatch& batch) {
       } else if (k.starts_with(edges_prefix)) {
         const std::string name = k.substr(edges_prefix.size());
         auto j = parse_json(e.kv.value);
-        if (e.deleted || !j || !j->is_object())
+        if (e.deleted || !j || !j->is_object()) {
           edges_.erase(name);
-        else
+        } else {
           edges_[name] = *j;
+          const std::string theirs = j->value("Inputs", "");
+          if (name != settings_.edge && !theirs.empty() && !inputs_.empty() && theirs != inputs_ &&
+              drift_logged_[name] != theirs) {
+            drift_logged_[name] = theirs;
+            log()->warn(
+                "edge {} answers from other unshared GSLB inputs than this one (digest {} here, "
+                "{} there): CIDR collections, latency table, regions, all_down and rrl must be "
+                "the same in every edge's config file",
+                name, inputs_, theirs);
+          }
+        }
       } else if (k.starts_with(obs_prefix)) {
         const std::string rest = k.substr(obs_prefix.size());
         const size_t slash = rest.rfind('/');
@@ -446,6 +464,16 @@ Result<int64_t> FleetMember::head_revision() {
   return head->kvs.empty() ? int64_t{0} : head->kvs.front().mod_revision;
 }
 
+void FleetMember::set_local_inputs(std::string digest) {
+  {
+    std::lock_guard lock(mutex_);
+    if (digest == inputs_) return;
+    inputs_ = std::move(digest);
+    inputs_reported_ = false;
+  }
+  wake_.notify_all();
+}
+
 void FleetMember::applied(int64_t revision) {
   {
     std::lock_guard lock(mutex_);
@@ -566,6 +594,7 @@ json FleetMember::status() const {
     const int64_t applied = record.value("Applied", int64_t{0});
     edges.push_back(json{{"Name", name},
                          {"Vantage", record.value("Vantage", "")},
+                         {"Inputs", record.value("Inputs", "")},
                          {"AppliedRevision", applied},
                          {"Lag", std::max<int64_t>(0, head_revision_ - applied)},
                          {"Started", health::rfc3339(Clock::time_point(std::chrono::milliseconds(
@@ -581,6 +610,10 @@ json FleetMember::status() const {
            {"AppliedRevision", applied_},
            {"SharedRevision", head_revision_},
            {"WatchedRevision", watched_revision_},
+           {"Inputs", inputs_},
+           {"InputsConsistent",
+            std::all_of(edges_.begin(), edges_.end(),
+                        [&](const auto& e) { return e.second.value("Inputs", "") == inputs_; })},
            {"Edges", edges}};
   if (!connected_.load()) {
     out["UnreachableSince"] = health::rfc3339(unreachable_since_);

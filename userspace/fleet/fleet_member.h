@@ -89,6 +89,9 @@ class FleetMember : public manage::SharedStore {
   Result<manage::SharedState> read_state();
   // The head key's mod revision now (a linearizable read; 0: nothing written yet).
   Result<int64_t> head_revision();
+  // The digest of this edge's unshared GSLB inputs (fleet/local_inputs.h), published in its
+  // edge record; set at start and on every reload.
+  void set_local_inputs(std::string digest);
   // This edge serves `revision` now (reported under its lease).
   void applied(int64_t revision);
   // A change by id with the revision that committed it; nullopt when there is none.
@@ -140,6 +143,9 @@ class FleetMember : public manage::SharedStore {
   int64_t lease_ = 0;
   int64_t applied_ = 0;           // the revision this edge serves
   int64_t applied_reported_ = 0;  // the one its edge record says
+  std::string inputs_;            // local_inputs_digest() of its config
+  bool inputs_reported_ = false;
+  std::map<std::string, std::string> drift_logged_;  // edge -> digest already warned about
   std::chrono::system_clock::time_point unreachable_since_;
   std::string last_error_;
   bool ever_connected_ = false;
