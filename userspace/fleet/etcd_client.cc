@@ -113,10 +113,24 @@ std::unique_ptr<CURL, CurlDeleter> make_handle(const EtcdOptions& o, const std::
   return c;
 }
 
+// The gateway's error text: {"error": "...", "message": "..."} from a unary call, {"error":
+// {"message": "...", ...}} from a stream (keep-alive, watch).
+std::string error_message(const json& j) {
+  for (const char* name : {"message", "error"}) {
+    auto it = j.find(name);
+    if (it == j.end()) continue;
+    if (it->is_string() && !it->get_ref<const std::string&>().empty())
+      return it->get<std::string>();
+    if (it->is_object())
+      if (std::string m = error_message(*it); !m.empty()) return m;
+  }
+  return {};
+}
+
 std::string gateway_error(const std::string& body, long status) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_object()) {
-    std::string m = j.value("message", j.value("error", ""));
+    std::string m = error_message(j);
     if (!m.empty()) return m;
   }
   return "HTTP " + std::to_string(status);
@@ -282,7 +296,9 @@ Result<int64_t> EtcdClient::lease_grant(std::chrono::seconds ttl) {
   if (!answer) return answer.error();
   auto j = json::parse(*answer, nullptr, false);
   if (!j.is_object() || int_field(j, "ID") == 0)
-    return make_error("etcd: lease grant: " + j.value("error", std::string("no lease id")));
+    return make_error("etcd: lease grant: " + (j.is_object() && !error_message(j).empty()
+                                                   ? error_message(j)
+                                                   : "no lease id"));
   return int_field(j, "ID");
 }
 
@@ -292,6 +308,8 @@ Result<int64_t> EtcdClient::lease_keepalive(int64_t lease) {
   // The gateway streams keep-alive answers: {"result": {...,"TTL": "10"}}.
   auto j = json::parse(answer->substr(0, answer->find('\n')), nullptr, false);
   if (!j.is_object()) return make_error("etcd: lease keep-alive: the answer is not JSON");
+  // An error (etcd overloaded, no leader) is not an expired lease.
+  if (j.contains("error")) return make_error("etcd: lease keep-alive: " + error_message(j));
   const json& result = j.contains("result") ? j["result"] : j;
   return int_field(result, "TTL");
 }
@@ -317,7 +335,8 @@ struct WatchStream {
     auto j = json::parse(text, nullptr, false);
     if (!j.is_object()) return;
     if (j.contains("error")) {
-      failure = make_error("etcd: watch: " + j["error"].value("message", std::string("error")));
+      const std::string m = error_message(j);
+      failure = make_error("etcd: watch: " + (m.empty() ? std::string("error") : m));
       done = true;
       return;
     }

@@ -18,6 +18,10 @@ using Clock = std::chrono::system_clock;
 // After a failure the threads try again this soon (etcd elects a leader within about a second).
 constexpr std::chrono::milliseconds kRetry{500};
 
+// Observations written per transaction: one revision (one watch event batch on every edge)
+// instead of one per check, and far below etcd's --max-txn-ops (128 by default).
+constexpr size_t kObservationsPerTxn = 64;
+
 std::shared_ptr<spdlog::logger> log() {
   auto l = spdlog::get("fleet");
   return l ? l : spdlog::default_logger();
@@ -137,22 +141,38 @@ Status FleetMember::publish_edge_record(int64_t lease) {
   return Ok{};
 }
 
-Status FleetMember::publish_observation(const std::string& check, int64_t lease) {
-  json value;
+Status FleetMember::publish_observations(std::vector<std::string>& checks, int64_t lease) {
+  const size_t n = std::min(checks.size(), kObservationsPerTxn);
+  std::vector<EtcdOp> ops;
+  std::vector<std::pair<std::string, bool>> written;
   {
     std::lock_guard lock(mutex_);
-    auto it = own_.find(check);
-    if (it == own_.end()) return Ok{};
-    value = json{{"Healthy", it->second.healthy},
-                 {"At", ms(Clock::now())},
+    const int64_t at = ms(Clock::now());
+    for (size_t i = 0; i < n; ++i) {
+      auto it = own_.find(checks[i]);
+      if (it == own_.end()) continue;
+      json value{{"Healthy", it->second.healthy},
+                 {"At", at},
                  {"Reason", it->second.reason},
                  {"Vantage", settings_.vantage}};
+      ops.push_back(
+          EtcdOp::put(key(std::string(kObservationsPrefix) + checks[i] + "/" + settings_.edge),
+                      value.dump(), lease));
+      written.emplace_back(checks[i], it->second.healthy);
+    }
   }
-  const std::string k = key(std::string(kObservationsPrefix) + check + "/" + settings_.edge);
-  if (auto s = etcd_.put(k, value.dump(), lease); !s) return s;
+  if (!ops.empty()) {
+    auto result = etcd_.txn({}, ops);
+    if (!result) return result.error();
+  }
+  checks.erase(checks.begin(), checks.begin() + static_cast<std::ptrdiff_t>(n));
   std::lock_guard lock(mutex_);
-  if (auto it = own_.find(check); it != own_.end()) it->second.published = true;
-  counters_.observations_written++;
+  for (const auto& [id, healthy] : written) {
+    // A state observed while the write was under way is still to be written.
+    if (auto it = own_.find(id); it != own_.end() && it->second.healthy == healthy)
+      it->second.published = true;
+  }
+  counters_.observations_written += written.size();
   return Ok{};
 }
 
@@ -211,10 +231,10 @@ void FleetMember::session_loop() {
       }
       if (edge_stale || !unpublished.empty()) contacted = true;
       if (edge_stale) step = publish_edge_record(lease);
-      for (const auto& id : unpublished) {
-        if (!step) break;
-        step = publish_observation(id, lease);
-      }
+      // In transactions of many, and never past the next keep-alive: a lease that expires
+      // while hundreds of observations are written takes them all with it.
+      while (step && !unpublished.empty() && Clock::now() < next_keepalive)
+        step = publish_observations(unpublished, lease);
     }
     if (step) {
       if (contacted) mark_connected();

@@ -125,7 +125,9 @@ class FleetMember : public manage::SharedStore {
   void mark_connected();
   void mark_unreachable(const Error& error);
   Status publish_edge_record(int64_t lease);
-  Status publish_observation(const std::string& check, int64_t lease);
+  // Up to kObservationsPerTxn of `checks`' own observations in one transaction; `checks` loses
+  // the ones written.
+  Status publish_observations(std::vector<std::string>& checks, int64_t lease);
 
   config::ClusterSettings settings_;
   EtcdClient etcd_;
