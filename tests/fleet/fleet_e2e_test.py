@@ -9,8 +9,9 @@ Run one class: fleet_e2e_test.py --meridiand PATH FleetReplicationTest
 
 import argparse
 import json
-import signal
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -227,6 +228,23 @@ class FleetReplicationTest(FleetCase):
         self.assertTrue(wait_until(
             lambda: self.edges[0].api("GET", "/v1/cluster").json()["InputsConsistent"],
             PROPAGATION_S))
+
+
+    def test_an_edge_that_cannot_start_exits(self):
+        # The control socket cannot be made, which is found after the fleet member started: the
+        # process must say why and exit, not hang on the member's threads.
+        broken = Edge(MERIDIAND, self.topology, self.etcd, 0,
+                      self.edges[0].config["cluster"]["prefix"])
+        broken.config["cluster"]["edge"] = "broken"
+        broken.config["control"]["socket"] = "/proc/meridian-no-such-dir/control.sock"
+        path = broken.write_file("meridian.json", json.dumps(broken.config))
+        try:
+            proc = subprocess.run(["ip", "netns", "exec", self.topology.edges[0], MERIDIAND,
+                                   "--config", path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(proc.returncode, 1, proc.stderr[-3000:])
+            self.assertIn("cannot start", proc.stderr)
+        finally:
+            broken.stop()
 
 
 class FleetRestartTest(FleetCase):

@@ -293,6 +293,14 @@ int run(const std::string& path, const std::string& cli_log_level) {
             : (*controller)->durable() ? "state database " + config.state.database
                                        : std::string("config file only, no state database"),
             path);
+  // The fleet member calls the controller from its threads: it stops before the controller goes,
+  // on every way out of this function.
+  struct StopFleetFirst {
+    meridian::fleet::FleetMember* fleet;
+    ~StopFleetFirst() {
+      if (fleet) fleet->stop();
+    }
+  } stop_fleet_first{fleet.get()};
   if (fleet) {
     meridian::fleet::FleetCallbacks callbacks;
     callbacks.apply_state = [c = controller->get()](meridian::manage::SharedState next) {

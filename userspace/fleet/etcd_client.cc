@@ -243,8 +243,9 @@ Result<std::string> EtcdClient::post(const std::string& path, const std::string&
 }
 
 Result<EtcdRange> EtcdClient::range(const std::string& key, const std::string& range_end,
-                                    int64_t revision, bool keys_only) {
+                                    int64_t revision, bool keys_only, bool serializable) {
   json req{{"key", b64(key)}};
+  if (serializable) req["serializable"] = true;
   if (!range_end.empty()) req["range_end"] = b64(range_end);
   if (revision > 0) req["revision"] = std::to_string(revision);
   if (keys_only) req["keys_only"] = true;
@@ -397,13 +398,14 @@ int watch_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-Status EtcdClient::watch_prefix(const std::string& prefix, int64_t start_revision,
-                                const std::function<bool(const EtcdWatchBatch&)>& on_batch,
-                                const std::function<bool()>& cancelled) {
+Status EtcdClient::watch_range(const std::string& key, const std::string& range_end,
+                               int64_t start_revision,
+                               const std::function<bool(const EtcdWatchBatch&)>& on_batch,
+                               const std::function<bool()>& cancelled) {
   if (!options_.username.empty() && token().empty()) {
     if (auto s = authenticate(); !s) return s;
   }
-  json create{{"key", b64(prefix)}, {"range_end", b64(etcd_prefix_end(prefix))}};
+  json create{{"key", b64(key)}, {"range_end", b64(range_end)}};
   if (start_revision > 0) create["start_revision"] = std::to_string(start_revision);
   const std::string body = json{{"create_request", create}}.dump();
   const std::string endpoint = current_endpoint();

@@ -92,8 +92,9 @@ class EtcdClient {
   const EtcdOptions& options() const { return options_; }
 
   // Keys in [key, range_end) (range_end empty: the one key), at `revision` (0: the newest).
+  // `serializable`: answered by the member asked, without a quorum round (may lag slightly).
   Result<EtcdRange> range(const std::string& key, const std::string& range_end = {},
-                          int64_t revision = 0, bool keys_only = false);
+                          int64_t revision = 0, bool keys_only = false, bool serializable = false);
   Result<EtcdRange> range_prefix(const std::string& prefix, int64_t revision = 0) {
     return range(prefix, etcd_prefix_end(prefix), revision);
   }
@@ -109,13 +110,18 @@ class EtcdClient {
   Result<int64_t> lease_keepalive(int64_t lease);
   Status lease_revoke(int64_t lease);
 
-  // Watches [prefix, prefix end) from `start_revision`, calling `on_batch` for every response
+  // Watches [key, range_end) from `start_revision`, calling `on_batch` for every response
   // with events, until `cancelled` returns true (asked at least once a second), the stream
   // breaks, or `on_batch` returns false. A compacted start revision is reported as an error whose
   // `where` is "compacted:<revision>".
+  Status watch_range(const std::string& key, const std::string& range_end, int64_t start_revision,
+                     const std::function<bool(const EtcdWatchBatch&)>& on_batch,
+                     const std::function<bool()>& cancelled);
   Status watch_prefix(const std::string& prefix, int64_t start_revision,
                       const std::function<bool(const EtcdWatchBatch&)>& on_batch,
-                      const std::function<bool()>& cancelled);
+                      const std::function<bool()>& cancelled) {
+    return watch_range(prefix, etcd_prefix_end(prefix), start_revision, on_batch, cancelled);
+  }
 
   // The endpoint that answered last (for status output).
   std::string current_endpoint() const;

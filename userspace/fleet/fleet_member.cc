@@ -217,6 +217,7 @@ void FleetMember::session_loop() {
         continue;
       }
       if (!remaining) step = remaining.error();
+      if (step) step = refresh_edges();
       next_keepalive = Clock::now() + ttl / 3;
     }
     // What changed since: the edge record (applied revision) and own observations.
@@ -255,6 +256,37 @@ void FleetMember::session_loop() {
   }
 }
 
+void FleetMember::take_edges(const std::vector<EtcdKeyValue>& kvs) {
+  // The mutex is held.
+  edges_.clear();
+  const std::string edges_prefix = key(kEdgesPrefix);
+  for (const auto& kv : kvs) {
+    auto j = parse_json(kv.value);
+    if (!j || !j->is_object()) continue;
+    const std::string name = kv.key.substr(edges_prefix.size());
+    edges_[name] = *j;
+    const std::string theirs = j->value("Inputs", "");
+    if (name != settings_.edge && !theirs.empty() && !inputs_.empty() && theirs != inputs_ &&
+        drift_logged_[name] != theirs) {
+      drift_logged_[name] = theirs;
+      log()->warn(
+          "edge {} answers from other unshared GSLB inputs than this one (digest {} here, {} "
+          "there): CIDR collections, latency table, regions, all_down and rrl must be the same in "
+          "every edge's config file",
+          name, inputs_, theirs);
+    }
+  }
+}
+
+Status FleetMember::refresh_edges() {
+  auto edges = etcd_.range(key(kEdgesPrefix), etcd_prefix_end(key(kEdgesPrefix)), 0, false,
+                           /*serializable=*/true);
+  if (!edges) return edges.error();
+  std::lock_guard lock(mutex_);
+  take_edges(edges->kvs);
+  return Ok{};
+}
+
 Status FleetMember::full_reload() {
   auto state = etcd_.range_prefix(key(kStatePrefix));
   if (!state) return state.error();
@@ -275,11 +307,7 @@ Status FleetMember::full_reload() {
       }
       state_values_[kv.key.substr(state_prefix.size())] = kv.value;
     }
-    edges_.clear();
-    for (const auto& kv : edges->kvs) {
-      auto j = parse_json(kv.value);
-      if (j && j->is_object()) edges_[kv.key.substr(key(kEdgesPrefix).size())] = *j;
-    }
+    take_edges(edges->kvs);
     observations_.clear();
     for (const auto& kv : obs->kvs) {
       const std::string rest = kv.key.substr(key(kObservationsPrefix).size());
@@ -322,7 +350,6 @@ void FleetMember::on_events(const EtcdWatchBatch& batch) {
   {
     std::lock_guard lock(mutex_);
     const std::string state_prefix = key(kStatePrefix);
-    const std::string edges_prefix = key(kEdgesPrefix);
     const std::string obs_prefix = key(kObservationsPrefix);
     for (const auto& e : batch.events) {
       const std::string& k = e.kv.key;
@@ -337,24 +364,6 @@ void FleetMember::on_events(const EtcdWatchBatch& batch) {
         else
           state_values_[rel] = e.kv.value;
         state_changed = true;
-      } else if (k.starts_with(edges_prefix)) {
-        const std::string name = k.substr(edges_prefix.size());
-        auto j = parse_json(e.kv.value);
-        if (e.deleted || !j || !j->is_object()) {
-          edges_.erase(name);
-        } else {
-          edges_[name] = *j;
-          const std::string theirs = j->value("Inputs", "");
-          if (name != settings_.edge && !theirs.empty() && !inputs_.empty() && theirs != inputs_ &&
-              drift_logged_[name] != theirs) {
-            drift_logged_[name] = theirs;
-            log()->warn(
-                "edge {} answers from other unshared GSLB inputs than this one (digest {} here, "
-                "{} there): CIDR collections, latency table, regions, all_down and rrl must be "
-                "the same in every edge's config file",
-                name, inputs_, theirs);
-          }
-        }
       } else if (k.starts_with(obs_prefix)) {
         const std::string rest = k.substr(obs_prefix.size());
         const size_t slash = rest.rfind('/');
@@ -395,8 +404,12 @@ void FleetMember::watch_loop() {
       std::lock_guard lock(mutex_);
       from = watched_revision_ + 1;
     }
-    auto s = etcd_.watch_prefix(
-        settings_.prefix, from,
+    // Observations and the shared state: "obs/" up to the end of "state/" (nothing else sorts
+    // between them). Edge records are read on the keep-alive rhythm instead (refresh_edges):
+    // every edge rewrites its record after each change, and watching them would send each
+    // change to every edge once per edge.
+    auto s = etcd_.watch_range(
+        key(kObservationsPrefix), etcd_prefix_end(key(kStatePrefix)), from,
         [&](const EtcdWatchBatch& batch) {
           on_events(batch);
           return true;

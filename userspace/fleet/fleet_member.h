@@ -119,6 +119,9 @@ class FleetMember : public manage::SharedStore {
   void watch_loop();
   // Reads the whole shared state, edges and observations at one revision.
   Status full_reload();
+  // The live edges' records (every keep-alive): who is live, their applied revisions, drift.
+  Status refresh_edges();
+  void take_edges(const std::vector<EtcdKeyValue>& kvs);
   void on_events(const EtcdWatchBatch& batch);
   void deliver_state(int64_t revision);
   void revote();
