@@ -303,7 +303,9 @@ class ClusterImportTest(unittest.TestCase):
         self.assertRegex(text, r"edge:\s+edge-a \(vantage vantage-edge-a\)")
         self.assertRegex(text, r"etcd:\s+connected \(" + re.escape(self.etcd.client_urls[0]))
         self.assertRegex(text, r"lease:\s+[0-9a-f]+, ttl 4 s")
-        self.assertRegex(text, r"(?m)^edge-a\s+vantage-edge-a\s+\d+\s+0\s+\d{4}-")
+        # name, vantage, applied revision, lag, the local inputs' digest, started
+        self.assertRegex(text, r"(?m)^edge-a\s+vantage-edge-a\s+\d+\s+0\s+[0-9a-f]{16}\s+\d{4}-")
+        self.assertNotIn("local inputs differ", text)
 
         # The imported change history answers; INSYNC once this (only) edge serves it.
         change = edge.ok_json("get-change", self.made["change_id"])

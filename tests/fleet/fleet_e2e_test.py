@@ -482,8 +482,11 @@ class FleetHealthVoteTest(FleetCase):
                 lambda: self.vote(self.edges[0], "primary")["Vote"]["Observers"] == 2,
                 self.LEASE_TTL_S + 5)
             self.assertTrue(gone, "a dead edge's observation outlived its lease")
-            names = [e["Name"] for e in self.edges[0].api("GET", "/v1/cluster").json()["Edges"]]
-            self.assertEqual(names, ["e0", "e1"])
+            # Edge records are read on each keep-alive (a third of the lease): allow one round.
+            names = lambda: [e["Name"] for e in self.edges[0].api("GET", "/v1/cluster").json()[
+                "Edges"]]  # noqa: E731
+            self.assertTrue(wait_until(lambda: names() == ["e0", "e1"], self.LEASE_TTL_S),
+                            names())
         finally:
             victim.start()
         self.assertTrue(wait_until(
