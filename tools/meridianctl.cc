@@ -26,7 +26,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using meridian::inspect::Failure;
-using meridian::inspect::InspectError;
 using meridian::inspect::PinnedMaps;
 
 using meridian::ctl::kExitOk;
@@ -34,9 +33,9 @@ using meridian::ctl::kExitText;
 using meridian::ctl::kExitUnavailable;
 using meridian::ctl::kExitUsage;
 
-int fail(const InspectError& e) {
-  std::fprintf(stderr, "meridianctl: %s\n", e.what.c_str());
-  return e.kind == Failure::kNotFound ? kExitUsage : kExitUnavailable;
+int fail(const meridian::Error& e) {
+  std::fprintf(stderr, "meridianctl: %s\n", e.to_string().c_str());
+  return meridian::inspect::failure_of(e) == Failure::kNotFound ? kExitUsage : kExitUnavailable;
 }
 
 std::optional<PinnedMaps> open_pins(const std::string& pin_dir) {
@@ -81,9 +80,8 @@ int maps_command(const std::string& pin_dir, bool as_json) {
   out["live_generation"] = live ? json(*live) : json(nullptr);
   json list = json::array();
   for (const auto& name : maps->names()) {
-    InspectError err;
-    auto fd = maps->map(name, &err);
-    if (!fd) return fail(err);
+    auto fd = maps->map(name);
+    if (!fd) return fail(fd.error());
     const auto info = meridian::inspect::map_info(fd->get());
     if (info.id == 0) continue;  // a pinned program or link, not a map
     json j = {{"name", name}};
@@ -146,12 +144,11 @@ int dump_command(const std::string& pin_dir, const std::string& map, bool as_jso
                  std::optional<uint32_t> generation, size_t limit) {
   auto maps = open_pins(pin_dir);
   if (!maps) return kExitUnavailable;
-  InspectError err;
   meridian::inspect::DumpOptions options;
   options.generation = generation;
   options.limit = limit;
-  auto dump = meridian::inspect::dump_map(*maps, map, options, &err);
-  if (!dump) return fail(err);
+  auto dump = meridian::inspect::dump_map(*maps, map, options);
+  if (!dump) return fail(dump.error());
   if (as_json)
     std::printf("%s\n", dump->dump(2).c_str());
   else
@@ -163,9 +160,8 @@ int explain_command(const std::string& pin_dir, const meridian::inspect::Explain
                     bool as_json) {
   auto maps = open_pins(pin_dir);
   if (!maps) return kExitUnavailable;
-  InspectError err;
-  auto e = meridian::inspect::explain(*maps, request, &err);
-  if (!e) return fail(err);
+  auto e = meridian::inspect::explain(*maps, request);
+  if (!e) return fail(e.error());
   if (as_json)
     std::printf("%s\n", e->dump(2).c_str());
   else
@@ -264,12 +260,9 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
                   std::optional<double> watch, uint64_t count) {
   auto maps = open_pins(pin_dir);
   if (!maps) return kExitUnavailable;
-  InspectError err;
-  auto stats = meridian::inspect::read_stats(*maps, &err);
-  if (!stats) {
-    err.kind = Failure::kUnavailable;  // no counters: the program's maps are not there
-    return fail(err);
-  }
+  auto stats = meridian::inspect::read_stats(*maps);
+  // No counters: the program's maps are not there (even an unknown map is "unavailable" here).
+  if (!stats) return fail(meridian::with_code(stats.error(), Failure::kUnavailable));
   if (!watch) {
     if (as_json) {
       std::printf("%s\n", stats->dump(2).c_str());
@@ -291,11 +284,8 @@ int stats_command(const std::string& pin_dir, const std::string& socket, bool as
   auto previous_user = userspace_counts(socket);
   for (uint64_t round = 0; count == 0 || round < count; ++round) {
     std::this_thread::sleep_for(std::chrono::duration<double>(*watch));
-    auto now_stats = meridian::inspect::read_stats(*maps, &err);
-    if (!now_stats) {
-      err.kind = Failure::kUnavailable;
-      return fail(err);
-    }
+    auto now_stats = meridian::inspect::read_stats(*maps);
+    if (!now_stats) return fail(meridian::with_code(now_stats.error(), Failure::kUnavailable));
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - last).count();
     last = now;

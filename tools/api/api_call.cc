@@ -41,25 +41,18 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-bool read_input(const std::string& spec, std::string* out, std::string* error) {
-  if (spec.starts_with("{") || spec.starts_with("[")) {
-    *out = spec;
-    return true;
-  }
+Result<std::string> read_input(const std::string& spec) {
+  if (spec.starts_with("{") || spec.starts_with("[")) return spec;
   std::string path = spec.starts_with("file://") ? spec.substr(7) : spec;
   std::ostringstream text;
   if (path == "-") {
     text << std::cin.rdbuf();
   } else {
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      *error = "cannot read " + path + ": " + std::strerror(errno);
-      return false;
-    }
+    if (!in) return make_error("cannot read " + path + ": " + std::strerror(errno));
     text << in.rdbuf();
   }
-  *out = text.str();
-  return true;
+  return text.str();
 }
 
 Call call(const Connection& c, const std::string& method, const std::string& path,

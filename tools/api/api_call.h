@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/api_commands.h"
+#include "common/result.h"
 
 namespace meridian::ctl {
 
@@ -44,7 +45,7 @@ std::string with_exit_text(const std::string& text);
 int fail(int code, const std::string& message);
 
 // Text of "file://PATH", "-" (stdin), a plain path, or inline JSON (starts with '{' or '[').
-bool read_input(const std::string& spec, std::string* out, std::string* error);
+Result<std::string> read_input(const std::string& spec);
 
 struct Call {
   int code = kExitOk;

@@ -31,8 +31,10 @@ EXAMPLES
   meridianctl change-resource-record-sets --hosted-zone-id example.org --change-batch - < b.json
 )"));
   on_run(cb, commands, [&line] {
-    std::string text, error;
-    if (!read_input(line.opt("batch"), &text, &error)) return fail(kExitUsage, error);
+    std::string text;
+    auto input = read_input(line.opt("batch"));
+    if (!input) return fail(kExitUsage, input.error().to_string());
+    text = std::move(*input);
     json batch = json::parse(text, nullptr, false);
     if (batch.is_discarded())
       return fail(kExitUsage, "--change-batch: not valid JSON (the daemon was not asked)");

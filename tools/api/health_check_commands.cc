@@ -70,8 +70,10 @@ EXAMPLES
       "HealthCheckConfig": {"Type": "TCP", "IPAddress": "198.18.2.10", "Port": 443}}'
 )"));
   on_run(hcr, commands, [&line] {
-    std::string text, error;
-    if (!read_input(line.opt("config"), &text, &error)) return fail(kExitUsage, error);
+    std::string text;
+    auto input = read_input(line.opt("config"));
+    if (!input) return fail(kExitUsage, input.error().to_string());
+    text = std::move(*input);
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) return fail(kExitUsage, "CONFIG: not valid JSON");
     auto r = call(line.connection, "POST", "/v1/healthchecks", j.dump());
@@ -107,8 +109,10 @@ EXAMPLES
   meridianctl health-checks update web-eu --version 3 '{"FailureThreshold": 5, "Disabled": true}'
 )"));
   on_run(hu, commands, [&line] {
-    std::string text, error;
-    if (!read_input(line.opt("config"), &text, &error)) return fail(kExitUsage, error);
+    std::string text;
+    auto input = read_input(line.opt("config"));
+    if (!input) return fail(kExitUsage, input.error().to_string());
+    text = std::move(*input);
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return fail(kExitUsage, "CONFIG: not a JSON object");
     if (!line.opt("version").empty()) {

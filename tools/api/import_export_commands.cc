@@ -28,11 +28,11 @@ EXAMPLES
   meridianctl import --zone example.org --format route53-json z.json
 )"));
   on_run(im, commands, [&line] {
-    std::string text, error;
+    std::string text;
     const std::string& file = line.opt("file");
-    if (!read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file, &text,
-                    &error))
-      return fail(kExitUsage, error);
+    auto input = read_input(file == "-" || file.starts_with("file://") ? file : "file://" + file);
+    if (!input) return fail(kExitUsage, input.error().to_string());
+    text = std::move(*input);
     auto r = call(line.connection, "PUT",
                   "/v1/zones/" + url_encode(line.opt("zone")) +
                       "/import?format=" + url_encode(line.opt("format")),

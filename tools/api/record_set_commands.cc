@@ -150,8 +150,10 @@ EXAMPLES
   on_run(rc, commands, [&line, values, ttl] {
     json rs;
     if (!line.opt("rrset").empty()) {
-      std::string text, error;
-      if (!read_input(line.opt("rrset"), &text, &error)) return fail(kExitUsage, error);
+      std::string text;
+      auto input = read_input(line.opt("rrset"));
+      if (!input) return fail(kExitUsage, input.error().to_string());
+      text = std::move(*input);
       rs = json::parse(text, nullptr, false);
       if (rs.is_discarded()) return fail(kExitUsage, "--record-set: not valid JSON");
     } else {

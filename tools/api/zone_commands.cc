@@ -87,12 +87,16 @@ EXAMPLES
   on_run(zc, commands, [&line] {
     json body{{"Name", line.opt("name")}};
     if (!line.opt("comment").empty()) body["Comment"] = line.opt("comment");
-    std::string text, error;
+    std::string text;
     if (!line.opt("zone_file").empty()) {
-      if (!read_input(line.opt("zone_file"), &text, &error)) return fail(kExitUsage, error);
+      auto input = read_input(line.opt("zone_file"));
+      if (!input) return fail(kExitUsage, input.error().to_string());
+      text = std::move(*input);
       body["ZoneFile"] = text;
     } else if (!line.opt("r53").empty()) {
-      if (!read_input(line.opt("r53"), &text, &error)) return fail(kExitUsage, error);
+      auto input = read_input(line.opt("r53"));
+      if (!input) return fail(kExitUsage, input.error().to_string());
+      text = std::move(*input);
       json j = json::parse(text, nullptr, false);
       if (j.is_discarded()) return fail(kExitUsage, line.opt("r53") + ": not valid JSON");
       body["ResourceRecordSets"] =

@@ -28,7 +28,7 @@ namespace detail {
 
 NameMaps::NameMaps(const PinnedMaps& maps, uint32_t gen) {
   for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
-    auto outer = maps.map("mdn_names" + std::to_string(c), nullptr);
+    auto outer = maps.map("mdn_names" + std::to_string(c));
     if (outer) inner_[c] = inner_map(outer->get(), gen);
   }
 }
@@ -81,11 +81,9 @@ bool parse_address(const std::string& text, mdn_prefix_key& key) {
 }
 
 // The explanation from the maps' data, as if meridiand's heartbeat were fresh.
-std::optional<json> explain_data(const PinnedMaps& maps, const ExplainRequest& req,
-                                 InspectError* error) {
-  auto usage = [error](const std::string& what) {
-    if (error) *error = {Failure::kNotFound, what};
-    return std::nullopt;
+Result<json> explain_data(const PinnedMaps& maps, const ExplainRequest& req) {
+  auto usage = [](const std::string& what) {
+    return with_code(make_error(what), Failure::kNotFound);
   };
   std::string text = req.name;
   if (text.empty() || text.back() != '.') text += '.';
@@ -130,18 +128,13 @@ std::optional<json> explain_data(const PinnedMaps& maps, const ExplainRequest& r
   }
 
   auto gen = maps.live_generation();
-  if (!gen) {
-    if (error) *error = {Failure::kUnavailable, "cannot read mdn_control in " + maps.dir()};
-    return std::nullopt;
-  }
+  if (!gen)
+    return with_code(make_error("cannot read mdn_control in " + maps.dir()), Failure::kUnavailable);
   detail::NameMaps names(maps, *gen);
-  if (!names.complete()) {
-    if (error)
-      *error = {Failure::kUnavailable, "the name maps of generation " + std::to_string(*gen) +
-                                           " are missing in " + maps.dir() +
-                                           " (no data published yet?)"};
-    return std::nullopt;
-  }
+  if (!names.complete())
+    return with_code(make_error("the name maps of generation " + std::to_string(*gen) +
+                                " are missing in " + maps.dir() + " (no data published yet?)"),
+                     Failure::kUnavailable);
   json out = {{"query", {{"name", qname->to_text()}, {"type", dns::type_to_text(*qtype)}}},
               {"client", client},
               {"generation", *gen}};
@@ -169,9 +162,8 @@ std::optional<json> explain_data(const PinnedMaps& maps, const ExplainRequest& r
 
 }  // namespace
 
-std::optional<json> explain(const PinnedMaps& maps, const ExplainRequest& req,
-                            InspectError* error) {
-  auto out = explain_data(maps, req, error);
+Result<json> explain(const PinnedMaps& maps, const ExplainRequest& req) {
+  auto out = explain_data(maps, req);
   if (!out) return out;
   // A stale heartbeat sends every query up before the name lookup (bpf/dns_reply.h).
   auto control = maps.control();

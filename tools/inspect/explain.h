@@ -17,10 +17,9 @@ struct ExplainRequest {
   std::optional<std::string> ecs;     // "ADDR/LEN": the query's ECS option
 };
 
-// The explanation as JSON. Failure kinds: kNotFound for a bad name, type or address (usage),
-// kUnavailable when the maps cannot be read.
-std::optional<nlohmann::ordered_json> explain(const PinnedMaps& maps, const ExplainRequest& request,
-                                              InspectError* error);
+// The explanation as JSON. Error codes (Failure): kNotFound for a bad name, type or address
+// (usage), kUnavailable when the maps cannot be read.
+Result<nlohmann::ordered_json> explain(const PinnedMaps& maps, const ExplainRequest& request);
 
 // The human form: the entry, the client's facts, each candidate and the verdict.
 std::string explain_text(const nlohmann::ordered_json& explanation);

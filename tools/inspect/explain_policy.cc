@@ -150,8 +150,8 @@ void explain_policy(json& out, const PinnedMaps& maps, uint32_t gen, const mdn_a
   ExplainContext ctx;
   ctx.client = client.key;
   ctx.source = client.source;
-  auto groups = maps.map("mdn_groups", nullptr);
-  auto fragments = maps.map("mdn_fragments", nullptr);
+  auto groups = maps.map("mdn_groups");
+  auto fragments = maps.map("mdn_fragments");
   MapFd groups_inner = groups ? inner_map(groups->get(), gen) : MapFd();
   MapFd fragments_inner = fragments ? inner_map(fragments->get(), gen) : MapFd();
   mdn_group_entry ge{};
@@ -165,10 +165,10 @@ void explain_policy(json& out, const PinnedMaps& maps, uint32_t gen, const mdn_a
   if (g.policy == MDN_POLICY_IP_BASED) group["collection"] = g.collection;
   out["group"] = group;
 
-  auto health = maps.map("mdn_health", nullptr);
-  auto prefixes = maps.map("mdn_prefixes", nullptr);
-  auto latency = maps.map("mdn_latency", nullptr);
-  auto geo = maps.map("mdn_geo", nullptr);
+  auto health = maps.map("mdn_health");
+  auto prefixes = maps.map("mdn_prefixes");
+  auto latency = maps.map("mdn_latency");
+  auto geo = maps.map("mdn_geo");
   MapFd prefixes_inner = prefixes ? inner_map(prefixes->get(), gen) : MapFd();
   MapFd latency_inner = latency ? inner_map(latency->get(), gen) : MapFd();
   MapFd geo_inner = geo ? inner_map(geo->get(), 0) : MapFd();

@@ -78,7 +78,7 @@ std::map<uint32_t, std::pair<std::string, uint16_t>> group_owners(const PinnedMa
                                                                   uint32_t gen) {
   std::map<uint32_t, std::pair<std::string, uint16_t>> out;
   for (int c = 0; c < MDN_NAME_CLASSES; ++c) {
-    auto outer = maps.map("mdn_names" + std::to_string(c), nullptr);
+    auto outer = maps.map("mdn_names" + std::to_string(c));
     if (!outer) continue;
     MapFd inner = inner_map(outer->get(), gen);
     if (!inner.valid()) continue;
@@ -311,17 +311,14 @@ json prefix_key_json(const mdn_prefix_key& key) {
   return {{"table", mdn_prefix_key_table(&key)}, {"prefix", prefix_text(key)}};
 }
 
-std::optional<json> read_stats(const PinnedMaps& maps, InspectError* error) {
-  auto fd = maps.map("mdn_stats", error);
-  if (!fd) return std::nullopt;
+Result<json> read_stats(const PinnedMaps& maps) {
+  auto fd = maps.map("mdn_stats");
+  if (!fd) return fd.error();
   const MapInfo info = map_info(fd->get());
   json out = json::object();
   for (uint32_t i = 0; i < MDN_STAT_COUNT; ++i) {
     auto v = map_value(fd->get(), info, &i);
-    if (!v) {
-      if (error) *error = {Failure::kUnavailable, "cannot read mdn_stats"};
-      return std::nullopt;
-    }
+    if (!v) return with_code(make_error("cannot read mdn_stats"), Failure::kUnavailable);
     uint64_t sum = 0;
     for (size_t at = 0; at + 8 <= v->size(); at += 8) {
       uint64_t x;
@@ -364,10 +361,9 @@ std::string heartbeat_text(const json& heartbeat) {
   return line;
 }
 
-std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
-                             const DumpOptions& options, InspectError* error) {
-  auto fd = maps.map(name, error);
-  if (!fd) return std::nullopt;
+Result<json> dump_map(const PinnedMaps& maps, const std::string& name, const DumpOptions& options) {
+  auto fd = maps.map(name);
+  if (!fd) return fd.error();
   MapInfo info = map_info(fd->get());
   json out = {{"map", name}, {"type", map_type_name(info.type)}};
   if (info.type == BPF_MAP_TYPE_RINGBUF) {
@@ -386,8 +382,8 @@ std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
   };
 
   if (name == "mdn_stats") {
-    auto stats = read_stats(maps, error);
-    if (!stats) return std::nullopt;
+    auto stats = read_stats(maps);
+    if (!stats) return stats.error();
     for (const auto& [k, v] : stats->items()) {
       if (full()) break;
       entries.push_back({{"counter", k}, {"value", v}});
@@ -419,13 +415,13 @@ std::optional<json> dump_map(const PinnedMaps& maps, const std::string& name,
     info = map_info(data_fd);
   }
 
-  auto health = maps.map("mdn_health", nullptr);
+  auto health = maps.map("mdn_health");
   const int health_fd = health ? health->get() : -1;
   std::map<uint32_t, std::pair<std::string, uint16_t>> owners;
   std::map<uint32_t, std::pair<std::string, uint16_t>> fragment_owners;
   if (name == "mdn_groups" || name == "mdn_fragments") owners = group_owners(maps, gen);
   if (name == "mdn_fragments") {
-    auto groups = maps.map("mdn_groups", nullptr);
+    auto groups = maps.map("mdn_groups");
     MapFd ginner = groups ? inner_map(groups->get(), gen) : MapFd();
     if (ginner.valid()) {
       const MapInfo ginfo = map_info(ginner.get());

@@ -46,12 +46,12 @@ struct DumpOptions {
 };
 
 // Every entry of pinned map `name` decoded: {map, type, generation?, entries: [...], truncated}.
-// Failure kinds: kNotFound for an unknown map, kUnavailable when the pins cannot be read.
-std::optional<nlohmann::ordered_json> dump_map(const PinnedMaps& maps, const std::string& name,
-                                               const DumpOptions& options, InspectError* error);
+// Error codes (Failure): kNotFound for an unknown map, kUnavailable when the pins cannot be read.
+Result<nlohmann::ordered_json> dump_map(const PinnedMaps& maps, const std::string& name,
+                                        const DumpOptions& options);
 
-// Per-CPU stats summed: {counter name: value} in enum order, or nullopt.
-std::optional<nlohmann::ordered_json> read_stats(const PinnedMaps& maps, InspectError* error);
+// Per-CPU stats summed: {counter name: value} in enum order.
+Result<nlohmann::ordered_json> read_stats(const PinnedMaps& maps);
 
 // meridiand's heartbeat in mdn_control: {written, age_s, stale_after_s, stale}, or nullopt.
 std::optional<nlohmann::ordered_json> read_heartbeat(const PinnedMaps& maps);

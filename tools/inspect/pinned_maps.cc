@@ -139,23 +139,19 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& pin_dir) {
   return maps;
 }
 
-std::optional<MapFd> PinnedMaps::map(const std::string& name, InspectError* error) const {
-  if (std::find(names_.begin(), names_.end(), name) == names_.end()) {
-    if (error) *error = {Failure::kNotFound, "no map " + name + " in " + dir_};
-    return std::nullopt;
-  }
+Result<MapFd> PinnedMaps::map(const std::string& name) const {
+  if (std::find(names_.begin(), names_.end(), name) == names_.end())
+    return with_code(make_error("no map " + name + " in " + dir_), Failure::kNotFound);
   const std::string path = dir_ + "/" + name;
   const int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) {
-    if (error)
-      *error = {Failure::kUnavailable, "cannot open " + path + ": " + std::strerror(errno)};
-    return std::nullopt;
-  }
+  if (fd < 0)
+    return with_code(make_error("cannot open " + path + ": " + std::strerror(errno)),
+                     Failure::kUnavailable);
   return MapFd(fd);
 }
 
 std::optional<mdn_control> PinnedMaps::control() const {
-  auto fd = map("mdn_control", nullptr);
+  auto fd = map("mdn_control");
   if (!fd) return std::nullopt;
   uint32_t zero = 0;
   mdn_control control{};

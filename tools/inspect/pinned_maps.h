@@ -14,12 +14,11 @@
 namespace meridian::inspect {
 
 // What went wrong, so the CLI can pick its exit code: the pins cannot be read at all, or the
-// caller asked for something that does not exist.
-enum class Failure { kUnavailable, kNotFound };
-struct InspectError {
-  Failure kind = Failure::kUnavailable;
-  std::string what;
-};
+// caller asked for something that does not exist. The `code` of this library's errors.
+enum class Failure { kUnavailable = 0, kNotFound };
+inline Failure failure_of(const Error& e) {
+  return static_cast<Failure>(e.code);
+}
 
 // An owned map file descriptor.
 using MapFd = UniqueFd;
@@ -61,7 +60,7 @@ class PinnedMaps {
   // File names in the pin dir, sorted.
   const std::vector<std::string>& names() const { return names_; }
   // Opens one pinned map: kNotFound when the dir has no such pin.
-  std::optional<MapFd> map(const std::string& name, InspectError* error) const;
+  Result<MapFd> map(const std::string& name) const;
   // The live generation from mdn_control (0 or 1), nullopt when unreadable.
   std::optional<uint32_t> live_generation() const;
   // The whole mdn_control value (generation, query log rate, heartbeat), nullopt when unreadable.

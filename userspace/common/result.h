@@ -11,6 +11,9 @@ namespace meridian {
 struct Error {
   std::string what;   // human-readable reason
   std::string where;  // location: "file:line", "/json/path", "offset 12"; may be empty
+  // The class of the failure where a caller acts on it (the control API's refusals,
+  // manage::Refusal); 0: not classified.
+  int code = 0;
 
   std::string to_string() const { return where.empty() ? what : where + ": " + what; }
 };
@@ -44,6 +47,13 @@ using Status = Result<Ok>;
 
 inline Error make_error(std::string what, std::string where = {}) {
   return Error{std::move(what), std::move(where)};
+}
+
+// `e` classified as `code` (an enum of the library that decides it).
+template <typename Code>
+Error with_code(Error e, Code code) {
+  e.code = static_cast<int>(code);
+  return e;
 }
 
 }  // namespace meridian

@@ -9,9 +9,9 @@ using control::HttpResponse;
 using manage::Refusal;
 using nlohmann::json;
 
-HttpResponse error_response(const CatalogError& e) {
-  const std::string message = e.error.to_string();
-  switch (e.refusal) {
+HttpResponse error_response(const Error& e) {
+  const std::string message = e.to_string();
+  switch (manage::refusal_of(e)) {
     case Refusal::kInvalidInput:
       return HttpResponse::error(400, "InvalidInput", message);
     case Refusal::kInvalidChangeBatch:
@@ -37,12 +37,12 @@ HttpResponse error_response(const CatalogError& e) {
 }
 
 template <typename T>
-HttpResponse respond(CatalogResult<T> result, int ok_status = 200) {
-  if (auto* e = std::get_if<CatalogError>(&result)) return error_response(*e);
+HttpResponse respond(Result<T> result, int ok_status = 200) {
+  if (!result) return error_response(result.error());
   if constexpr (std::is_same_v<T, json>) {
-    return HttpResponse::json(ok_status, std::get<T>(result));
+    return HttpResponse::json(ok_status, *result);
   } else {
-    return HttpResponse::text(ok_status, std::get<T>(result));
+    return HttpResponse::text(ok_status, *result);
   }
 }
 

@@ -62,8 +62,8 @@ json with_version(const json& object) {
   return out;
 }
 
-CatalogError refusal(Refusal r, std::string what, std::string where = {}) {
-  return CatalogError{r, make_error(std::move(what), std::move(where))};
+Error refusal(Refusal r, std::string what, std::string where = {}) {
+  return refused(r, make_error(std::move(what), std::move(where)));
 }
 
 }  // namespace
@@ -112,10 +112,10 @@ Status Controller::apply_config(const config::DaemonConfig& next) {
   auto proposal = catalog_->propose_config(next, **zones);
   if (!proposal) return proposal.error();
   auto installed = commit_and_install(*proposal, next, /*health_changed=*/true);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return e->error;
+  if (!installed) return installed.error();
   for (const auto& note : proposal->notes) spdlog::get("config")->info("{}", note);
   config_ = next;
-  if (std::get<bool>(installed)) mark_all_insync();  // acknowledged before a crash, now served
+  if (*installed) mark_all_insync();  // acknowledged before a crash, now served
   return Ok{};
 }
 
@@ -144,39 +144,39 @@ Status Controller::apply_shared_locked(manage::SharedState next) {
     return proposal.error();
   }
   auto installed = commit_and_install(*proposal, config_, /*health_changed=*/true);
-  if (auto* e = std::get_if<CatalogError>(&installed)) {
+  if (!installed) {
     shared_apply_failures_++;
     spdlog::get("fleet")->error("shared revision {} not applied: {}", revision,
-                                e->error.to_string());
-    return e->error;
+                                installed.error().to_string());
+    return installed.error();
   }
   spdlog::get("fleet")->info("serving shared revision {} ({} zones, {} health checks)", revision,
                              catalog_->zones().size(), catalog_->health_checks().size());
   return Ok{};
 }
 
-std::optional<CatalogError> Controller::catch_up_for_write() {
+std::optional<Error> Controller::catch_up_for_write() {
   if (!deps_.fleet) return std::nullopt;
   // Validate against the fleet's newest state, not this edge's (the watch may lag by a few
   // milliseconds): a zone or record created through another edge just before must be seen.
   auto head = deps_.fleet->head_revision();
-  if (!head) return CatalogError{Refusal::kUnavailable, head.error()};
+  if (!head) return refused(Refusal::kUnavailable, head.error());
   if (*head == catalog_->shared_state().head_revision) return std::nullopt;
   auto latest = deps_.fleet->read_state();
-  if (!latest) return CatalogError{Refusal::kUnavailable, latest.error()};
+  if (!latest) return refused(Refusal::kUnavailable, latest.error());
   (void)apply_shared_locked(std::move(latest).value());
   return std::nullopt;
 }
 
-CatalogResult<bool> Controller::propose_and_commit(
-    const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p,
+Result<bool> Controller::propose_and_commit(
+    const std::function<Result<manage::Proposal>()>& propose, manage::Proposal& p,
     bool health_changed, Refusal invalid) {
   // Enough for a burst of writers; each round reads the new state first.
   constexpr int kMaxRounds = 8;
   for (int round = 0;; ++round) {
     auto proposal = propose();
-    if (auto* e = std::get_if<CatalogError>(&proposal)) return *e;
-    p = std::move(std::get<manage::Proposal>(proposal));
+    if (!proposal) return proposal.error();
+    p = std::move(*proposal);
     // Nothing to write (a create repeated with its CallerReference): served as it is.
     if (p.writes.empty() && !p.shared_next) return true;
     auto installed = commit_and_install(p, config_, health_changed, invalid);
@@ -185,7 +185,7 @@ CatalogResult<bool> Controller::propose_and_commit(
       return refusal(Refusal::kUnavailable,
                      "the shared state kept changing while this change was validated; try again");
     auto latest = deps_.fleet->read_state();
-    if (!latest) return CatalogError{Refusal::kUnavailable, latest.error()};
+    if (!latest) return refused(Refusal::kUnavailable, latest.error());
     (void)apply_shared_locked(std::move(latest).value());
   }
 }
@@ -205,25 +205,25 @@ void Controller::republish() {
   mark_all_insync();
 }
 
-CatalogResult<bool> Controller::commit_and_install(manage::Proposal& proposal,
-                                                   const config::DaemonConfig& config,
-                                                   bool health_changed, Refusal invalid) {
+Result<bool> Controller::commit_and_install(manage::Proposal& proposal,
+                                            const config::DaemonConfig& config, bool health_changed,
+                                            Refusal invalid) {
   auto prepared = prepare_gslb(config, proposal.zone_set(), geo_databases_, deps_.health_view);
-  if (!prepared) return CatalogError{invalid, prepared.error()};
+  if (!prepared) return refused(invalid, prepared.error());
   if (auto s = catalog_->commit(proposal); !s) {
-    if (proposal.conflict) return CatalogError{Refusal::kUnavailable, s.error()};
+    if (proposal.conflict) return refused(Refusal::kUnavailable, s.error());
     if (deps_.fleet) {
       // etcd could not take it: no quorum reachable. Never queued locally.
       storage_errors_++;
       spdlog::get("fleet")->error("write refused: {}", s.error().to_string());
-      return CatalogError{Refusal::kUnavailable, s.error()};
+      return refused(Refusal::kUnavailable, s.error());
     }
     // The database could not take it (disk full, I/O error, locked): nothing about the
     // request is wrong, so the client may retry; the operator must hear of it.
     storage_errors_++;
     spdlog::get("config")->error("state database write failed, change not applied: {}",
                                  s.error().to_string());
-    return CatalogError{Refusal::kUnavailable, s.error()};
+    return refused(Refusal::kUnavailable, s.error());
   }
   // Committed: from here on the change is kept whatever happens to this process.
   if (health_changed && deps_.health) {
@@ -301,7 +301,7 @@ json Controller::list_zones() {
   return json{{"HostedZones", list}, {"IsTruncated", false}, {"Durable", catalog_->durable()}};
 }
 
-CatalogResult<json> Controller::get_zone(const std::string& id_or_name) {
+Result<json> Controller::get_zone(const std::string& id_or_name) {
   std::lock_guard lock(mutex_);
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
@@ -316,7 +316,7 @@ CatalogResult<json> Controller::get_zone(const std::string& id_or_name) {
   return out;
 }
 
-CatalogResult<json> Controller::create_zone(const json& body) {
+Result<json> Controller::create_zone(const json& body) {
   if (!body.is_object() || !body.contains("Name") || !body["Name"].is_string())
     return refusal(Refusal::kInvalidInput, "\"Name\" is required (the zone's domain name)",
                    "/Name");
@@ -340,12 +340,12 @@ CatalogResult<json> Controller::create_zone(const json& body) {
     if (!body["ZoneFile"].is_string())
       return refusal(Refusal::kInvalidInput, "must be a string", "/ZoneFile");
     auto z = zone::parse_master_file(body["ZoneFile"].get<std::string>(), *origin, "ZoneFile");
-    if (!z) return CatalogError{Refusal::kInvalidInput, z.error()};
+    if (!z) return refused(Refusal::kInvalidInput, z.error());
     contents = std::move(z).value();
   } else if (body.contains("ResourceRecordSets")) {
     auto z = zone::parse_route53_json(
         json{{"ResourceRecordSets", body["ResourceRecordSets"]}}.dump(), *origin, "request");
-    if (!z) return CatalogError{Refusal::kInvalidInput, z.error()};
+    if (!z) return refused(Refusal::kInvalidInput, z.error());
     contents = std::move(z).value();
   }
   std::lock_guard lock(mutex_);
@@ -353,37 +353,37 @@ CatalogResult<json> Controller::create_zone(const json& body) {
   manage::Proposal p;
   auto installed = propose_and_commit(
       [&] { return catalog_->propose_create_zone(*origin, comment, contents); }, p, false);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  if (!installed) return installed.error();
   spdlog::get("config")->info("hosted zone {} created ({})", origin->to_text(), p.change_zone_id);
   return json{{"HostedZone", zone_json(catalog_->zones().at(p.change_zone_id))},
-              {"InSync", std::get<bool>(installed)}};
+              {"InSync", *installed}};
 }
 
-CatalogResult<json> Controller::delete_zone(const std::string& id_or_name) {
+Result<json> Controller::delete_zone(const std::string& id_or_name) {
   std::lock_guard lock(mutex_);
   if (auto e = catch_up_for_write()) return *e;
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
   manage::Proposal p;
   auto installed = propose_and_commit([&] { return catalog_->propose_delete_zone(*id); }, p, false);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  if (!installed) return installed.error();
   for (const auto& note : p.notes) spdlog::get("config")->info("{}", note);
-  return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", std::get<bool>(installed)}};
+  return json{{"Deleted", "/hostedzone/" + *id}, {"InSync", *installed}};
 }
 
-CatalogResult<json> Controller::list_record_sets(const std::string& id_or_name,
-                                                 const manage::ListRequest& request) {
+Result<json> Controller::list_record_sets(const std::string& id_or_name,
+                                          const manage::ListRequest& request) {
   std::lock_guard lock(mutex_);
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
   const auto& entry = catalog_->zones().at(*id);
   auto page = manage::list_record_sets_page(manage::record_sets_of(*entry.zone), entry.info.origin,
                                             request);
-  if (!page) return CatalogError{Refusal::kInvalidInput, page.error()};
+  if (!page) return refused(Refusal::kInvalidInput, page.error());
   return std::move(page).value();
 }
 
-CatalogResult<json> Controller::change_json(const state::ChangeInfo& change) const {
+Result<json> Controller::change_json(const state::ChangeInfo& change) const {
   json info{{"Id", "/change/" + change.id},
             {"Status", std::string(state::change_status_name(change.status))},
             {"SubmittedAt", iso_time(change.submitted_at_ms)},
@@ -393,8 +393,7 @@ CatalogResult<json> Controller::change_json(const state::ChangeInfo& change) con
   return json{{"ChangeInfo", info}};
 }
 
-CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name,
-                                                   const json& batch) {
+Result<json> Controller::change_record_sets(const std::string& id_or_name, const json& batch) {
   std::lock_guard lock(mutex_);
   if (auto e = catch_up_for_write()) {
     batches_rejected_++;
@@ -408,9 +407,9 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
   manage::Proposal p;
   auto installed = propose_and_commit([&] { return catalog_->propose_change_batch(*id, batch); }, p,
                                       false, Refusal::kInvalidChangeBatch);
-  if (auto* e = std::get_if<CatalogError>(&installed)) {
+  if (!installed) {
     batches_rejected_++;
-    return *e;
+    return installed.error();
   }
   batches_applied_++;
   changes_applied_ += p.change ? p.change->change_count : 0;
@@ -421,14 +420,14 @@ CatalogResult<json> Controller::change_record_sets(const std::string& id_or_name
   return change_json(*p.change);
 }
 
-CatalogResult<json> Controller::get_change(const std::string& change_id) {
+Result<json> Controller::get_change(const std::string& change_id) {
   if (deps_.fleet) {
     // The fleet's history is etcd's; INSYNC: every live edge serves the committing revision.
     auto found = deps_.fleet->find_change(strip_prefix(change_id, "/change/"));
-    if (!found) return CatalogError{Refusal::kUnavailable, found.error()};
+    if (!found) return refused(Refusal::kUnavailable, found.error());
     if (!*found) return refusal(Refusal::kNoSuchChange, "no change with id \"" + change_id + "\"");
     auto all = deps_.fleet->all_edges_serve((*found)->revision);
-    if (!all) return CatalogError{Refusal::kUnavailable, all.error()};
+    if (!all) return refused(Refusal::kUnavailable, all.error());
     state::ChangeInfo change = (*found)->change;
     change.status = *all ? state::ChangeStatus::kInsync : state::ChangeStatus::kPending;
     return change_json(change);
@@ -437,15 +436,15 @@ CatalogResult<json> Controller::get_change(const std::string& change_id) {
   if (!catalog_->durable())
     return refusal(Refusal::kNoSuchChange, "no state database is configured");
   auto change = catalog_->find_change(strip_prefix(change_id, "/change/"));
-  if (!change) return CatalogError{Refusal::kInternal, change.error()};
+  if (!change) return refused(Refusal::kInternal, change.error());
   if (!*change) return refusal(Refusal::kNoSuchChange, "no change with id \"" + change_id + "\"");
   return change_json(**change);
 }
 
-CatalogResult<std::string> Controller::export_zone(const std::string& id_or_name,
-                                                   const std::string& format_text) {
+Result<std::string> Controller::export_zone(const std::string& id_or_name,
+                                            const std::string& format_text) {
   auto format = manage::zone_format_from_text(format_text);
-  if (!format) return CatalogError{Refusal::kInvalidInput, format.error()};
+  if (!format) return refused(Refusal::kInvalidInput, format.error());
   std::lock_guard lock(mutex_);
   auto id = resolve(id_or_name);
   if (!id) return refusal(Refusal::kNoSuchZone, "no hosted zone \"" + id_or_name + "\"");
@@ -453,15 +452,14 @@ CatalogResult<std::string> Controller::export_zone(const std::string& id_or_name
   if (*format == manage::ZoneFormat::kRoute53Json)
     return manage::zone_to_route53_json(z).dump(2) + "\n";
   auto text = manage::zone_to_master_file(z);
-  if (!text) return CatalogError{Refusal::kConflict, text.error()};
+  if (!text) return refused(Refusal::kConflict, text.error());
   return *text;
 }
 
-CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
-                                            const std::string& format_text,
-                                            const std::string& text) {
+Result<json> Controller::import_zone(const std::string& id_or_name, const std::string& format_text,
+                                     const std::string& text) {
   auto format = manage::zone_format_from_text(format_text);
-  if (!format) return CatalogError{Refusal::kInvalidInput, format.error()};
+  if (!format) return refused(Refusal::kInvalidInput, format.error());
   std::lock_guard lock(mutex_);
   if (auto e = catch_up_for_write()) return *e;
   auto id = resolve(id_or_name);
@@ -477,7 +475,7 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
     origin = *n;
   }
   auto contents = manage::zone_from_text(*format, text, *origin, "import");
-  if (!contents) return CatalogError{Refusal::kInvalidInput, contents.error()};
+  if (!contents) return refused(Refusal::kInvalidInput, contents.error());
   manage::Proposal p;
   auto installed = propose_and_commit(
       [&] {
@@ -485,11 +483,10 @@ CatalogResult<json> Controller::import_zone(const std::string& id_or_name,
                   : catalog_->propose_create_zone(*origin, "imported", *contents);
       },
       p, false);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+  if (!installed) return installed.error();
   const auto& entry = catalog_->zones().at(p.change_zone_id);
-  json out{
-      {"HostedZone", zone_json(entry)}, {"InSync", std::get<bool>(installed)}, {"Created", !id}};
-  if (p.change) out["ChangeInfo"] = std::get<json>(change_json(*p.change))["ChangeInfo"];
+  json out{{"HostedZone", zone_json(entry)}, {"InSync", *installed}, {"Created", !id}};
+  if (p.change) out["ChangeInfo"] = (*change_json(*p.change))["ChangeInfo"];
   return out;
 }
 
@@ -500,41 +497,41 @@ json Controller::list_health_checks() {
   return json{{"HealthChecks", list}, {"IsTruncated", false}};
 }
 
-CatalogResult<json> Controller::get_health_check(const std::string& id) {
+Result<json> Controller::get_health_check(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (const auto& object : catalog_->health_check_objects())
     if (object.value("Id", "") == id) return json{{"HealthCheck", with_version(object)}};
   return refusal(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
 }
 
-CatalogResult<json> Controller::write_health_check(
-    const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p) {
+Result<json> Controller::write_health_check(
+    const std::function<Result<manage::Proposal>()>& propose, manage::Proposal& p) {
   if (auto e = catch_up_for_write()) return *e;
   auto installed = propose_and_commit(propose, p, /*health_changed=*/true);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
-  return health_check_answer(p, std::get<bool>(installed));
+  if (!installed) return installed.error();
+  return health_check_answer(p, *installed);
 }
 
-CatalogResult<json> Controller::put_health_check(const json& object) {
+Result<json> Controller::put_health_check(const json& object) {
   std::lock_guard lock(mutex_);
   manage::Proposal p;
   return write_health_check([&] { return catalog_->propose_put_health_check(object); }, p);
 }
 
-CatalogResult<json> Controller::create_health_check(const json& body) {
+Result<json> Controller::create_health_check(const json& body) {
   std::lock_guard lock(mutex_);
   manage::Proposal p;
   auto answer = write_health_check([&] { return catalog_->propose_create_health_check(body); }, p);
-  if (auto* out = std::get_if<json>(&answer)) {
+  if (answer) {
     const bool created = !p.writes.empty();
     if (created) spdlog::get("config")->info("health check {} created", p.health_check_id);
-    (*out)["Created"] = created;
-    (*out)["Location"] = "/v1/healthchecks/" + p.health_check_id;
+    (*answer)["Created"] = created;
+    (*answer)["Location"] = "/v1/healthchecks/" + p.health_check_id;
   }
   return answer;
 }
 
-CatalogResult<json> Controller::update_health_check(const std::string& id, const json& body) {
+Result<json> Controller::update_health_check(const std::string& id, const json& body) {
   std::lock_guard lock(mutex_);
   manage::Proposal p;
   return write_health_check([&] { return catalog_->propose_update_health_check(id, body); }, p);
@@ -549,7 +546,7 @@ json Controller::health_check_answer(const manage::Proposal& p, bool in_sync) co
   return out;
 }
 
-CatalogResult<json> Controller::list_tags(const std::string& resource_type, const std::string& id) {
+Result<json> Controller::list_tags(const std::string& resource_type, const std::string& id) {
   std::lock_guard lock(mutex_);
   std::string resolved = id;
   if (resource_type == "hostedzone") {
@@ -558,15 +555,14 @@ CatalogResult<json> Controller::list_tags(const std::string& resource_type, cons
     resolved = *zone;
   }
   auto tags = catalog_->tags_of(resource_type, resolved);
-  if (auto* e = std::get_if<CatalogError>(&tags)) return *e;
-  return json{{"ResourceTagSet",
-               {{"ResourceType", resource_type},
-                {"ResourceId", resolved},
-                {"Tags", tags_to_json(std::get<ResourceTags>(tags))}}}};
+  if (!tags) return tags.error();
+  return json{
+      {"ResourceTagSet",
+       {{"ResourceType", resource_type}, {"ResourceId", resolved}, {"Tags", tags_to_json(*tags)}}}};
 }
 
-CatalogResult<json> Controller::change_tags(const std::string& resource_type, const std::string& id,
-                                            const json& body) {
+Result<json> Controller::change_tags(const std::string& resource_type, const std::string& id,
+                                     const json& body) {
   std::string resolved = id;
   {
     std::lock_guard lock(mutex_);
@@ -580,19 +576,19 @@ CatalogResult<json> Controller::change_tags(const std::string& resource_type, co
     // Tags do not change how a check probes: the checker is left as it is.
     auto installed = propose_and_commit(
         [&] { return catalog_->propose_change_tags(resource_type, resolved, body); }, p, false);
-    if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
+    if (!installed) return installed.error();
   }
   return list_tags(resource_type, resolved);
 }
 
-CatalogResult<json> Controller::delete_health_check(const std::string& id) {
+Result<json> Controller::delete_health_check(const std::string& id) {
   std::lock_guard lock(mutex_);
   if (auto e = catch_up_for_write()) return *e;
   manage::Proposal p;
   auto installed =
       propose_and_commit([&] { return catalog_->propose_delete_health_check(id); }, p, true);
-  if (auto* e = std::get_if<CatalogError>(&installed)) return *e;
-  return json{{"Deleted", id}, {"InSync", std::get<bool>(installed)}};
+  if (!installed) return installed.error();
+  return json{{"Deleted", id}, {"InSync", *installed}};
 }
 
 json Controller::health_status() {

@@ -35,8 +35,7 @@ struct ControllerDeps {
   fleet::FleetMember* fleet = nullptr;
 };
 
-using manage::CatalogError;
-using manage::CatalogResult;
+using manage::Refusal;
 
 class Controller {
  public:
@@ -62,36 +61,35 @@ class Controller {
 
   // --- control API (JSON in Route 53's shapes) ---
   nlohmann::json list_zones();
-  CatalogResult<nlohmann::json> get_zone(const std::string& id_or_name);
+  Result<nlohmann::json> get_zone(const std::string& id_or_name);
   // {"Name": ..., "Comment"?: ...,  "ZoneFile"?: text | "ResourceRecordSets"?: [...]}
-  CatalogResult<nlohmann::json> create_zone(const nlohmann::json& body);
-  CatalogResult<nlohmann::json> delete_zone(const std::string& id_or_name);
+  Result<nlohmann::json> create_zone(const nlohmann::json& body);
+  Result<nlohmann::json> delete_zone(const std::string& id_or_name);
   // One page in Route 53's order (manage/record_set_list.h).
-  CatalogResult<nlohmann::json> list_record_sets(const std::string& id_or_name,
-                                                 const manage::ListRequest& request);
-  CatalogResult<nlohmann::json> change_record_sets(const std::string& id_or_name,
-                                                   const nlohmann::json& batch);
-  CatalogResult<nlohmann::json> get_change(const std::string& change_id);
+  Result<nlohmann::json> list_record_sets(const std::string& id_or_name,
+                                          const manage::ListRequest& request);
+  Result<nlohmann::json> change_record_sets(const std::string& id_or_name,
+                                            const nlohmann::json& batch);
+  Result<nlohmann::json> get_change(const std::string& change_id);
   // The zone as text: {"format": ..., "text": ...}.
-  CatalogResult<std::string> export_zone(const std::string& id_or_name, const std::string& format);
+  Result<std::string> export_zone(const std::string& id_or_name, const std::string& format);
   // Replaces the zone's record sets with `text` (creates the zone when `id_or_name` is a name
   // that does not exist yet).
-  CatalogResult<nlohmann::json> import_zone(const std::string& id_or_name,
-                                            const std::string& format, const std::string& text);
+  Result<nlohmann::json> import_zone(const std::string& id_or_name, const std::string& format,
+                                     const std::string& text);
   nlohmann::json list_health_checks();
-  CatalogResult<nlohmann::json> get_health_check(const std::string& id);
-  CatalogResult<nlohmann::json> put_health_check(const nlohmann::json& object);
+  Result<nlohmann::json> get_health_check(const std::string& id);
+  Result<nlohmann::json> put_health_check(const nlohmann::json& object);
   // Route 53's CreateHealthCheck ({"CallerReference", "HealthCheckConfig"}): the answer has
   // "Created" false when the same request had created the check before.
-  CatalogResult<nlohmann::json> create_health_check(const nlohmann::json& body);
+  Result<nlohmann::json> create_health_check(const nlohmann::json& body);
   // Route 53's UpdateHealthCheck: the fields given, HealthCheckVersion optional.
-  CatalogResult<nlohmann::json> update_health_check(const std::string& id,
-                                                    const nlohmann::json& body);
+  Result<nlohmann::json> update_health_check(const std::string& id, const nlohmann::json& body);
   // ListTagsForResource / ChangeTagsForResource; `resource_type` "healthcheck" | "hostedzone".
-  CatalogResult<nlohmann::json> list_tags(const std::string& resource_type, const std::string& id);
-  CatalogResult<nlohmann::json> change_tags(const std::string& resource_type, const std::string& id,
-                                            const nlohmann::json& body);
-  CatalogResult<nlohmann::json> delete_health_check(const std::string& id);
+  Result<nlohmann::json> list_tags(const std::string& resource_type, const std::string& id);
+  Result<nlohmann::json> change_tags(const std::string& resource_type, const std::string& id,
+                                     const nlohmann::json& body);
+  Result<nlohmann::json> delete_health_check(const std::string& id);
   // Every check's state: healthy, last result, failure reason, latency, updated at.
   nlohmann::json health_status();
 
@@ -121,27 +119,27 @@ class Controller {
   // may differ, apply them to the checker and log the GSLB inputs.
   // Refused with `invalid` when the proposal cannot be served, kUnavailable when the database
   // cannot take it.
-  CatalogResult<bool> commit_and_install(manage::Proposal& proposal,
-                                         const config::DaemonConfig& config, bool health_changed,
-                                         manage::Refusal invalid = manage::Refusal::kInvalidInput);
+  Result<bool> commit_and_install(manage::Proposal& proposal, const config::DaemonConfig& config,
+                                  bool health_changed,
+                                  manage::Refusal invalid = manage::Refusal::kInvalidInput);
   // Proposes and commits; in fleet mode, when another edge wrote first, catches up and proposes
   // again on the new state (a few times), so a change is never applied on stale state. `p` is
   // the proposal that was committed.
-  CatalogResult<bool> propose_and_commit(
-      const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p,
-      bool health_changed, manage::Refusal invalid = manage::Refusal::kInvalidInput);
+  Result<bool> propose_and_commit(const std::function<Result<manage::Proposal>()>& propose,
+                                  manage::Proposal& p, bool health_changed,
+                                  manage::Refusal invalid = manage::Refusal::kInvalidInput);
   Status apply_shared_locked(manage::SharedState next);
   // Fleet mode, before a write: this edge's state brought to etcd's newest (503 when etcd
   // cannot be reached: writes are refused then anyway).
-  std::optional<CatalogError> catch_up_for_write();
+  std::optional<Error> catch_up_for_write();
   nlohmann::json zone_json(const manage::ZoneEntry& entry) const;
   // Catches up, proposes and commits a health check write (the lock is held) and answers it.
-  CatalogResult<nlohmann::json> write_health_check(
-      const std::function<CatalogResult<manage::Proposal>()>& propose, manage::Proposal& p);
+  Result<nlohmann::json> write_health_check(
+      const std::function<Result<manage::Proposal>()>& propose, manage::Proposal& p);
   // {"HealthCheck" (as stored, with its version), "InSync", "Warnings"?} for p.health_check_id.
   nlohmann::json health_check_answer(const manage::Proposal& p, bool in_sync) const;
   std::optional<std::string> resolve(const std::string& id_or_name) const;
-  CatalogResult<nlohmann::json> change_json(const state::ChangeInfo& change) const;
+  Result<nlohmann::json> change_json(const state::ChangeInfo& change) const;
   void refresh_zone_ids();
   // Every recorded change INSYNC: after a publish of everything the database holds.
   void mark_all_insync();

@@ -249,7 +249,7 @@ Result<Proposal> Catalog::propose_shared(SharedState next) const {
     // Keys of later versions are kept in the state and ignored here.
   }
   if (auto v = health::validate_health_checks(p.health_checks); !v) return v.error();
-  if (auto e = first_missing_reference(p)) return e->error;
+  if (auto e = first_missing_reference(p)) return *e;
   p.shared_next = std::move(next);
   return p;
 }
@@ -275,13 +275,13 @@ Proposal Catalog::base() const {
   return p;
 }
 
-CatalogError Catalog::refuse(Refusal r, std::string what, std::string where) const {
-  return CatalogError{r, make_error(std::move(what), std::move(where))};
+Error Catalog::refuse(Refusal r, std::string what, std::string where) const {
+  return refused(r, make_error(std::move(what), std::move(where)));
 }
 
-std::optional<CatalogError> Catalog::check_references(
-    const zone::Zone& z, const std::vector<health::HealthCheckConfig>& checks,
-    const std::string& where_prefix) const {
+std::optional<Error> Catalog::check_references(const zone::Zone& z,
+                                               const std::vector<health::HealthCheckConfig>& checks,
+                                               const std::string& where_prefix) const {
   std::set<std::string> ids;
   for (const auto& c : checks) ids.insert(c.id);
   for (const auto& rs : record_sets_of(z)) {
@@ -294,7 +294,7 @@ std::optional<CatalogError> Catalog::check_references(
   return std::nullopt;
 }
 
-std::optional<CatalogError> Catalog::first_missing_reference(const Proposal& p) const {
+std::optional<Error> Catalog::first_missing_reference(const Proposal& p) const {
   for (const auto& [id, entry] : p.zones)
     if (auto e =
             check_references(*entry.zone, p.health_checks, "zone " + entry.info.origin.to_text()))
@@ -320,7 +320,7 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
     }
     p.health_check_objects = config.health_check_objects;
     p.health_checks = config.health_checks;
-    if (auto e = first_missing_reference(p)) return e->error;
+    if (auto e = first_missing_reference(p)) return *e;
     return p;
   }
 
@@ -412,12 +412,12 @@ Result<Proposal> Catalog::propose_config(const config::DaemonConfig& config,
         "health checks of the config file and the state database: " + v.error().to_string(),
         config.source);
   p.writes.push_back(state_write::SyncConfigHealthChecks{config.health_check_objects});
-  if (auto e = first_missing_reference(p)) return e->error;
+  if (auto e = first_missing_reference(p)) return *e;
   return p;
 }
 
-CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id,
-                                                      const nlohmann::json& batch_json) const {
+Result<Proposal> Catalog::propose_change_batch(const std::string& zone_id,
+                                               const nlohmann::json& batch_json) const {
   if (!store_)
     return refuse(Refusal::kConflict,
                   "no state database is configured (\"state\": {\"database\": null}): zones "
@@ -426,7 +426,7 @@ CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id
   if (it == zones_.end())
     return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + zone_id + "\"");
   auto batch = zone::change_batch_from_json(batch_json, it->second.info.origin);
-  if (!batch) return CatalogError{Refusal::kInvalidChangeBatch, batch.error()};
+  if (!batch) return refused(Refusal::kInvalidChangeBatch, batch.error());
   // References first, so the error names the change that makes them.
   std::set<std::string> ids;
   for (const auto& c : checks_) ids.insert(c.id);
@@ -440,7 +440,7 @@ CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id
   }
   zone::Zone next = *it->second.zone;
   if (auto s = zone::apply_change_batch(next, *batch); !s)
-    return CatalogError{Refusal::kInvalidChangeBatch, s.error()};
+    return refused(Refusal::kInvalidChangeBatch, s.error());
   Proposal p = base();
   ZoneEntry& entry = p.zones.at(zone_id);
   entry.zone = std::make_shared<const zone::Zone>(std::move(next));
@@ -450,9 +450,8 @@ CatalogResult<Proposal> Catalog::propose_change_batch(const std::string& zone_id
   return p;
 }
 
-CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
-                                                     std::string_view comment,
-                                                     std::optional<zone::Zone> contents) const {
+Result<Proposal> Catalog::propose_create_zone(const dns::Name& origin, std::string_view comment,
+                                              std::optional<zone::Zone> contents) const {
   if (!store_)
     return refuse(Refusal::kConflict,
                   "no state database is configured: zones are created only in the config file");
@@ -482,7 +481,7 @@ CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
     (void)z.add(std::move(*soa));
     (void)z.add(std::move(*ns));
   }
-  if (auto s = z.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
+  if (auto s = z.validate(); !s) return refused(Refusal::kInvalidInput, s.error());
   if (auto e = check_references(z, checks_, "zone " + origin.to_text())) return *e;
   Proposal p = base();
   state::ZoneInfo info;
@@ -499,7 +498,7 @@ CatalogResult<Proposal> Catalog::propose_create_zone(const dns::Name& origin,
   return p;
 }
 
-CatalogResult<Proposal> Catalog::propose_delete_zone(const std::string& zone_id) const {
+Result<Proposal> Catalog::propose_delete_zone(const std::string& zone_id) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   if (!zones_.count(zone_id))
     return refuse(Refusal::kNoSuchZone, "no hosted zone with id \"" + zone_id + "\"");
@@ -511,9 +510,8 @@ CatalogResult<Proposal> Catalog::propose_delete_zone(const std::string& zone_id)
   return p;
 }
 
-CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id,
-                                                      zone::Zone contents,
-                                                      std::string_view comment) const {
+Result<Proposal> Catalog::propose_replace_zone(const std::string& zone_id, zone::Zone contents,
+                                               std::string_view comment) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   auto it = zones_.find(zone_id);
   if (it == zones_.end())
@@ -522,7 +520,7 @@ CatalogResult<Proposal> Catalog::propose_replace_zone(const std::string& zone_id
     return refuse(Refusal::kInvalidInput, "the imported zone's origin " +
                                               contents.origin().to_text() + " is not " +
                                               it->second.info.origin.to_text());
-  if (auto s = contents.validate(); !s) return CatalogError{Refusal::kInvalidInput, s.error()};
+  if (auto s = contents.validate(); !s) return refused(Refusal::kInvalidInput, s.error());
   if (auto e = check_references(contents, checks_, "zone " + contents.origin().to_text()))
     return *e;
   Proposal p = base();
@@ -548,9 +546,9 @@ std::optional<size_t> Catalog::check_index(std::string_view id) const {
   return std::nullopt;
 }
 
-CatalogResult<Proposal> Catalog::propose_check_object(nlohmann::json stored,
-                                                      health::HealthCheckConfig parsed,
-                                                      std::vector<std::string> notes) const {
+Result<Proposal> Catalog::propose_check_object(nlohmann::json stored,
+                                               health::HealthCheckConfig parsed,
+                                               std::vector<std::string> notes) const {
   Proposal p = base();
   p.notes = std::move(notes);
   p.health_check_id = parsed.id;
@@ -566,16 +564,16 @@ CatalogResult<Proposal> Catalog::propose_check_object(nlohmann::json stored,
     p.health_check_objects.push_back(stored);
   }
   if (auto v = health::validate_health_checks(p.health_checks); !v)
-    return CatalogError{Refusal::kInvalidInput, v.error()};
+    return refused(Refusal::kInvalidInput, v.error());
   p.writes.push_back(state_write::PutHealthCheck{std::move(stored)});
   return p;
 }
 
-CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& object) const {
+Result<Proposal> Catalog::propose_put_health_check(const nlohmann::json& object) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   health::IgnoredFields ignored;
   auto parsed = health::parse_health_check(object, "", &ignored);
-  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  if (!parsed) return refused(Refusal::kInvalidInput, parsed.error());
   std::vector<std::string> notes;
   for (auto& w : health::ignored_field_warnings(ignored))
     notes.push_back("health check " + parsed->id + ": " + w);
@@ -593,11 +591,11 @@ CatalogResult<Proposal> Catalog::propose_put_health_check(const nlohmann::json& 
   return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
 }
 
-CatalogResult<Proposal> Catalog::propose_create_health_check(const nlohmann::json& body) const {
+Result<Proposal> Catalog::propose_create_health_check(const nlohmann::json& body) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   if (!body.is_object()) return refuse(Refusal::kInvalidInput, "must be an object", "/");
   if (auto s = reject_unknown_fields(body, "", {"CallerReference", "HealthCheckConfig"}); !s)
-    return CatalogError{Refusal::kInvalidInput, s.error()};
+    return refused(Refusal::kInvalidInput, s.error());
   if (!body.contains("CallerReference"))
     return refuse(Refusal::kInvalidInput, "missing \"CallerReference\"", "/CallerReference");
   if (!body.contains("HealthCheckConfig"))
@@ -618,7 +616,7 @@ CatalogResult<Proposal> Catalog::propose_create_health_check(const nlohmann::jso
                         {"HealthCheckConfig", body["HealthCheckConfig"]}};
   health::IgnoredFields ignored;
   auto parsed = health::parse_health_check(stored, "", &ignored);
-  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  if (!parsed) return refused(Refusal::kInvalidInput, parsed.error());
   const std::string reference = body["CallerReference"].get<std::string>();
   for (size_t i = 0; i < check_objects_.size(); ++i) {
     const auto ref = check_objects_[i].find("CallerReference");
@@ -641,8 +639,8 @@ CatalogResult<Proposal> Catalog::propose_create_health_check(const nlohmann::jso
   return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
 }
 
-CatalogResult<Proposal> Catalog::propose_update_health_check(const std::string& id,
-                                                             const nlohmann::json& body) const {
+Result<Proposal> Catalog::propose_update_health_check(const std::string& id,
+                                                      const nlohmann::json& body) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   auto at = check_index(id);
   if (!at) return refuse(Refusal::kNoSuchHealthCheck, "no health check with id \"" + id + "\"");
@@ -652,7 +650,7 @@ CatalogResult<Proposal> Catalog::propose_update_health_check(const std::string& 
   if (body.contains("HealthCheckVersion")) {
     auto given = read_json_integer(body["HealthCheckVersion"], "/HealthCheckVersion", 1,
                                    std::numeric_limits<int64_t>::max());
-    if (!given) return CatalogError{Refusal::kInvalidInput, given.error()};
+    if (!given) return refused(Refusal::kInvalidInput, given.error());
     if (*given != version)
       return refuse(Refusal::kVersionMismatch,
                     "health check \"" + id + "\" is at version " + std::to_string(version) +
@@ -692,7 +690,7 @@ CatalogResult<Proposal> Catalog::propose_update_health_check(const std::string& 
   flat["Id"] = id;
   health::IgnoredFields ignored;
   auto parsed = health::parse_health_check(flat, "", &ignored);
-  if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+  if (!parsed) return refused(Refusal::kInvalidInput, parsed.error());
   std::vector<std::string> notes;
   for (auto& [name, field] : ignored)
     if (body.contains(name))  // the request's own, not those the stored check carried before
@@ -710,8 +708,7 @@ CatalogResult<Proposal> Catalog::propose_update_health_check(const std::string& 
   return propose_check_object(std::move(stored), std::move(parsed).value(), std::move(notes));
 }
 
-CatalogResult<ResourceTags> Catalog::tags_of(std::string_view resource_type,
-                                             const std::string& id) const {
+Result<ResourceTags> Catalog::tags_of(std::string_view resource_type, const std::string& id) const {
   if (resource_type == "hostedzone") {
     auto it = zones_.find(id);
     if (it == zones_.end())
@@ -725,20 +722,19 @@ CatalogResult<ResourceTags> Catalog::tags_of(std::string_view resource_type,
   const nlohmann::json& object = check_objects_[*at];
   if (!object.contains("Tags")) return ResourceTags{};
   auto tags = tags_from_json(object["Tags"], "/Tags");  // checked when it was stored
-  if (!tags) return CatalogError{Refusal::kInternal, tags.error()};
+  if (!tags) return refused(Refusal::kInternal, tags.error());
   return std::move(tags).value();
 }
 
-CatalogResult<Proposal> Catalog::propose_change_tags(std::string_view resource_type,
-                                                     const std::string& id,
-                                                     const nlohmann::json& body) const {
+Result<Proposal> Catalog::propose_change_tags(std::string_view resource_type, const std::string& id,
+                                              const nlohmann::json& body) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   if (!body.is_object()) return refuse(Refusal::kInvalidInput, "must be an object", "/");
   // ResourceType and ResourceId are in the path; a body that names them must agree.
   if (auto s = reject_unknown_fields(body, "",
                                      {"ResourceType", "ResourceId", "AddTags", "RemoveTagKeys"});
       !s)
-    return CatalogError{Refusal::kInvalidInput, s.error()};
+    return refused(Refusal::kInvalidInput, s.error());
   for (const auto& [key, expected] :
        {std::pair<const char*, std::string>{"ResourceType", std::string(resource_type)},
         std::pair<const char*, std::string>{"ResourceId", id}})
@@ -747,12 +743,12 @@ CatalogResult<Proposal> Catalog::propose_change_tags(std::string_view resource_t
                     "is not the resource of the request's path (" + expected + ")",
                     "/" + std::string(key));
   auto current = tags_of(resource_type, id);
-  if (auto* e = std::get_if<CatalogError>(&current)) return *e;
-  ResourceTags tags = std::get<ResourceTags>(current);
+  if (!current) return current.error();
+  ResourceTags tags = *current;
   ResourceTags add;
   if (body.contains("AddTags")) {
     auto parsed = tags_from_json(body["AddTags"], "/AddTags");
-    if (!parsed) return CatalogError{Refusal::kInvalidInput, parsed.error()};
+    if (!parsed) return refused(Refusal::kInvalidInput, parsed.error());
     add = std::move(parsed).value();
   }
   if (body.contains("RemoveTagKeys")) {
@@ -764,7 +760,7 @@ CatalogResult<Proposal> Catalog::propose_change_tags(std::string_view resource_t
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string where = "/RemoveTagKeys/" + std::to_string(i);
       auto key = read_tag_key(keys[i], where);
-      if (!key) return CatalogError{Refusal::kInvalidInput, key.error()};
+      if (!key) return refused(Refusal::kInvalidInput, key.error());
       if (add.count(*key))
         return refuse(Refusal::kInvalidInput, "tag key \"" + *key + "\" is also in AddTags", where);
       tags.erase(*key);
@@ -792,7 +788,7 @@ CatalogResult<Proposal> Catalog::propose_change_tags(std::string_view resource_t
   return propose_check_object(std::move(stored), checks_[at], {});
 }
 
-CatalogResult<Proposal> Catalog::propose_delete_health_check(const std::string& id) const {
+Result<Proposal> Catalog::propose_delete_health_check(const std::string& id) const {
   if (!store_) return refuse(Refusal::kConflict, "no state database is configured");
   Proposal p = base();
   size_t at = p.health_checks.size();

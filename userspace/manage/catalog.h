@@ -32,8 +32,10 @@
 
 namespace meridian::manage {
 
-// The HTTP-facing class of a refusal, so the API can answer like Route 53.
+// The HTTP-facing class of a refusal, so the API can answer like Route 53: the `code` of the
+// catalog's and the controller's errors (common/result.h). An unclassified error is kInternal.
 enum class Refusal : uint8_t {
+  kInternal = 0,        // 500: something that should not happen
   kInvalidInput,        // 400 InvalidInput: malformed request
   kInvalidChangeBatch,  // 400 InvalidChangeBatch: a change violates a rule
   kNoSuchZone,          // 404 NoSuchHostedZone
@@ -43,15 +45,15 @@ enum class Refusal : uint8_t {
   kHealthCheckExists,   // 409 HealthCheckAlreadyExists: CallerReference taken, other settings
   kVersionMismatch,     // 409 HealthCheckVersionMismatch: UpdateHealthCheck on a stale version
   kUnavailable,         // 503 ServiceUnavailable: the database cannot write now (retryable)
-  kInternal,            // 500: something that should not happen
 };
 
-struct CatalogError {
-  Refusal refusal = Refusal::kInternal;
-  Error error;
-};
-template <typename T>
-using CatalogResult = std::variant<T, CatalogError>;
+// `e` as a refusal of class `r`, and the class of an error (kInternal when it has none).
+inline Error refused(Refusal r, Error e) {
+  return with_code(std::move(e), r);
+}
+inline Refusal refusal_of(const Error& e) {
+  return static_cast<Refusal>(e.code);
+}
 
 struct ZoneEntry {
   state::ZoneInfo info;
@@ -175,36 +177,36 @@ class Catalog {
                                   const zone::ZoneSet& file_zones) const;
 
   // A Route 53 change batch ({"Comment", "Changes"}) for zone `zone_id`, validated whole.
-  CatalogResult<Proposal> propose_change_batch(const std::string& zone_id,
-                                               const nlohmann::json& batch) const;
+  Result<Proposal> propose_change_batch(const std::string& zone_id,
+                                        const nlohmann::json& batch) const;
   // A new zone: {"Name": "example.com", "Comment": "..."} with optional record sets (import).
-  CatalogResult<Proposal> propose_create_zone(const dns::Name& origin, std::string_view comment,
-                                              std::optional<zone::Zone> contents) const;
-  CatalogResult<Proposal> propose_delete_zone(const std::string& zone_id) const;
+  Result<Proposal> propose_create_zone(const dns::Name& origin, std::string_view comment,
+                                       std::optional<zone::Zone> contents) const;
+  Result<Proposal> propose_delete_zone(const std::string& zone_id) const;
   // Replaces every record set of the zone (import of a whole zone).
-  CatalogResult<Proposal> propose_replace_zone(const std::string& zone_id, zone::Zone contents,
-                                               std::string_view comment) const;
+  Result<Proposal> propose_replace_zone(const std::string& zone_id, zone::Zone contents,
+                                        std::string_view comment) const;
   // A health check (Route 53 HealthCheckConfig fields plus "Id"); replaces one with that id,
   // keeping its CallerReference and Tags unless the object has its own; HealthCheckVersion
   // becomes the replaced one's + 1 (1 for a new check).
-  CatalogResult<Proposal> propose_put_health_check(const nlohmann::json& object) const;
+  Result<Proposal> propose_put_health_check(const nlohmann::json& object) const;
   // Route 53's CreateHealthCheck: {"CallerReference", "HealthCheckConfig"}, the id generated
   // (a UUID). A check created with the same CallerReference and the same settings is found, not
   // created again (a proposal with no writes, its id in health_check_id); with other settings
   // it is refused (kHealthCheckExists).
-  CatalogResult<Proposal> propose_create_health_check(const nlohmann::json& body) const;
+  Result<Proposal> propose_create_health_check(const nlohmann::json& body) const;
   // Route 53's UpdateHealthCheck: the given configuration fields merged into the check,
   // "ResetElements" reset to their defaults; with "HealthCheckVersion" only when that is the
   // current version (else kVersionMismatch). The version goes up by one.
-  CatalogResult<Proposal> propose_update_health_check(const std::string& id,
-                                                      const nlohmann::json& body) const;
+  Result<Proposal> propose_update_health_check(const std::string& id,
+                                               const nlohmann::json& body) const;
   // Route 53's ChangeTagsForResource on "healthcheck" or "hostedzone" (`id` a check id or a
   // resolved zone id): {"AddTags": [{"Key", "Value"}], "RemoveTagKeys": [...]}.
-  CatalogResult<Proposal> propose_change_tags(std::string_view resource_type, const std::string& id,
-                                              const nlohmann::json& body) const;
+  Result<Proposal> propose_change_tags(std::string_view resource_type, const std::string& id,
+                                       const nlohmann::json& body) const;
   // The tags of a check or a zone (kNoSuchHealthCheck / kNoSuchZone when there is none).
-  CatalogResult<ResourceTags> tags_of(std::string_view resource_type, const std::string& id) const;
-  CatalogResult<Proposal> propose_delete_health_check(const std::string& id) const;
+  Result<ResourceTags> tags_of(std::string_view resource_type, const std::string& id) const;
+  Result<Proposal> propose_delete_health_check(const std::string& id) const;
 
   // Writes the proposal (each write its own transaction, each idempotent when repeated) and
   // makes it the catalog's state. On error the catalog keeps its state; the database may hold
@@ -229,20 +231,19 @@ class Catalog {
   Status commit_shared(Proposal& proposal);
   void cache_shared_state();
   Proposal base() const;  // a proposal that changes nothing
-  CatalogError refuse(Refusal r, std::string what, std::string where = {}) const;
+  Error refuse(Refusal r, std::string what, std::string where = {}) const;
   // The first record set naming a health check not in `checks`.
-  std::optional<CatalogError> check_references(const zone::Zone& zone,
-                                               const std::vector<health::HealthCheckConfig>& checks,
-                                               const std::string& where_prefix) const;
+  std::optional<Error> check_references(const zone::Zone& zone,
+                                        const std::vector<health::HealthCheckConfig>& checks,
+                                        const std::string& where_prefix) const;
   // A proposal with `stored` in place of the check with its id (or added), `parsed` its
   // configuration.
-  CatalogResult<Proposal> propose_check_object(nlohmann::json stored,
-                                               health::HealthCheckConfig parsed,
-                                               std::vector<std::string> notes) const;
+  Result<Proposal> propose_check_object(nlohmann::json stored, health::HealthCheckConfig parsed,
+                                        std::vector<std::string> notes) const;
   // The index of the check with `id` in checks_ / check_objects_.
   std::optional<size_t> check_index(std::string_view id) const;
   // The same over every zone of a proposal, with its checks.
-  std::optional<CatalogError> first_missing_reference(const Proposal& p) const;
+  std::optional<Error> first_missing_reference(const Proposal& p) const;
 
   std::unique_ptr<state::StateStore> store_;
   SharedStore* shared_ = nullptr;
