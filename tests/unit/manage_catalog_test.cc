@@ -154,9 +154,9 @@ TEST_F(CatalogTest, DeleteMustMatchTheExistingRecordSetExactly) {
 }
 
 TEST_F(CatalogTest, UpsertCreatesOrReplaces) {
-  ASSERT_TRUE(accepted(
-      apply(batch({change("UPSERT", rrset("www.example.org", "A", "198.18.0.99", 30)),
-                   change("UPSERT", rrset("new.example.org", "AAAA", "2001:db8::1"))}))));
+  ASSERT_TRUE(
+      accepted(apply(batch({change("UPSERT", rrset("www.example.org", "A", "198.18.0.99", 30)),
+                            change("UPSERT", rrset("new.example.org", "AAAA", "2001:db8::1"))}))));
   ASSERT_NE(find("www.example.org.", 1), nullptr);
   EXPECT_EQ(find("www.example.org.", 1)->ttl, 30u);
   EXPECT_NE(find("new.example.org.", 28), nullptr);
@@ -217,9 +217,9 @@ json failover_rrset(const std::string& id, const std::string& role, const std::s
 
 // Route 53: one PRIMARY and one SECONDARY per failover group; the error names the change.
 TEST_F(CatalogTest, AFailoverGroupHasOnePrimaryAndOneSecondary) {
-  ASSERT_TRUE(accepted(
-      apply(batch({change("CREATE", failover_rrset("p", "PRIMARY", "198.18.0.1")),
-                   change("CREATE", failover_rrset("s", "SECONDARY", "198.18.0.2"))}))));
+  ASSERT_TRUE(
+      accepted(apply(batch({change("CREATE", failover_rrset("p", "PRIMARY", "198.18.0.1")),
+                            change("CREATE", failover_rrset("s", "SECONDARY", "198.18.0.2"))}))));
   const json before = stored();
   EXPECT_EQ(refusal(batch({change("CREATE", rrset("ok.example.org", "A", "198.18.0.9")),
                            change("CREATE", failover_rrset("p2", "PRIMARY", "198.18.0.3"))})),
@@ -233,9 +233,9 @@ TEST_F(CatalogTest, AFailoverGroupHasOnePrimaryAndOneSecondary) {
   EXPECT_EQ(stored(), before);
   EXPECT_EQ(find("ok.example.org.", 1), nullptr);
   // Moving the PRIMARY role to another SetIdentifier in one batch is fine.
-  EXPECT_TRUE(accepted(
-      apply(batch({change("CREATE", failover_rrset("p2", "PRIMARY", "198.18.0.3")),
-                   change("DELETE", failover_rrset("p", "PRIMARY", "198.18.0.1"))}))));
+  EXPECT_TRUE(
+      accepted(apply(batch({change("CREATE", failover_rrset("p2", "PRIMARY", "198.18.0.3")),
+                            change("DELETE", failover_rrset("p", "PRIMARY", "198.18.0.1"))}))));
 }
 
 // A zone imported from Route 53 JSON with two PRIMARYs in a group is refused with the JSON path.
@@ -395,8 +395,8 @@ TEST_F(CatalogTest, AnInvalidChangeAt999LeavesEverythingUntouched) {
 
 TEST_F(CatalogTest, AChangedConfigFileIsAppliedAsADifference) {
   // The API adds a record set; the file later changes another and drops one.
-  ASSERT_TRUE(accepted(
-      apply(batch({change("CREATE", rrset("api.example.org", "A", "198.18.0.9"))}))));
+  ASSERT_TRUE(
+      accepted(apply(batch({change("CREATE", rrset("api.example.org", "A", "198.18.0.9"))}))));
   std::string next = kZoneText;
   next.replace(next.find("www A 198.18.0.80"), 17, "www A 198.18.0.81");
   next.replace(next.find("ns1 A 198.18.0.53"), 17, "mail A 198.18.0.25\nns1 A 198.18.0.53");
