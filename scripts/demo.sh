@@ -11,14 +11,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/netns-meridiand.sh
 
-bash scripts/setup.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target meridiand meridianctl meridian_xdp_object \
-  >/dev/null
-build="$root/build/release"
-meridiand="$build/userspace/daemon/meridiand"
-meridianctl="$build/tools/meridianctl"
-xdp_pass="$build/bpf/xdp_pass.bpf.o"
+build_release_demo "$root"
 
 id=$$
 server_ns="mdn-demo-srv-$id"
