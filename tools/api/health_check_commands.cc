@@ -9,6 +9,16 @@
 #include "api/api_call.h"
 
 namespace meridian::ctl {
+namespace {
+
+// The fields the daemon ignored (read-only or not applicable), one line each on stderr.
+void print_warnings(const nlohmann::json& body) {
+  if (!body.contains("Warnings")) return;
+  for (const auto& w : body["Warnings"])
+    std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+}
+
+}  // namespace
 
 using nlohmann::json;
 
@@ -79,9 +89,7 @@ EXAMPLES
     auto r = call(line.connection, "POST", "/v1/healthchecks", j.dump());
     if (r.code) return r.code;
     if (line.connection.as_json) return print_json(r.body), kExitOk;
-    if (r.body.contains("Warnings"))
-      for (const auto& w : r.body["Warnings"])
-        std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+    print_warnings(r.body);
     const char* what = !r.body.contains("Created")     ? "saved"
                        : r.body["Created"].get<bool>() ? "created"
                                                        : "exists (same CallerReference)";
@@ -124,9 +132,7 @@ EXAMPLES
         call(line.connection, "POST", "/v1/healthchecks/" + url_encode(line.opt("id")), j.dump());
     if (r.code) return r.code;
     if (line.connection.as_json) return print_json(r.body), kExitOk;
-    if (r.body.contains("Warnings"))
-      for (const auto& w : r.body["Warnings"])
-        std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+    print_warnings(r.body);
     std::printf("health check %s updated to version %s\n", str(r.body["HealthCheck"], "Id").c_str(),
                 str(r.body["HealthCheck"], "HealthCheckVersion").c_str());
     return kExitOk;

@@ -81,8 +81,16 @@ json op_json(const EtcdOp& op) {
   return json::object();
 }
 
+// An answer or one watch message bigger than this is refused (etcd's own request limit is
+// 1.5 MiB by default; a whole-state range of a large fleet stays far below it).
+constexpr size_t kMaxAnswerBytes = size_t{256} << 20;
+// An etcd error message quoted in ours is cut here.
+constexpr size_t kMaxQuotedBytes = 200;
+
 size_t append_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* answer = static_cast<std::string*>(user);
+  if (answer->size() + size * count > kMaxAnswerBytes) return 0;  // curl fails the transfer
+  answer->append(data, size * count);
   return size * count;
 }
 
@@ -131,6 +139,7 @@ std::string gateway_error(const std::string& body, long status) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_object()) {
     std::string m = error_message(j);
+    if (m.size() > kMaxQuotedBytes) m = m.substr(0, kMaxQuotedBytes) + "...";
     if (!m.empty()) return m;
   }
   return "HTTP " + std::to_string(status);
@@ -180,6 +189,10 @@ Result<std::string> EtcdClient::post_once(const std::string& endpoint, const std
   curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS,
                    static_cast<long>(options_.request_timeout.count()));
   const CURLcode rc = curl_easy_perform(c.get());
+  if (rc == CURLE_WRITE_ERROR)
+    return make_error(
+        "etcd: an answer larger than " + std::to_string(kMaxAnswerBytes >> 20) + " MiB was refused",
+        endpoint);
   if (rc != CURLE_OK) return make_error(std::string("etcd: ") + curl_easy_strerror(rc), endpoint);
   curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, status);
   return answer;
@@ -375,6 +388,11 @@ struct WatchStream {
 
 size_t watch_data(char* data, size_t size, size_t count, void* user) {
   auto* w = static_cast<WatchStream*>(user);
+  if (w->buffer.size() + size * count > kMaxAnswerBytes) {
+    w->failure = make_error("etcd: watch: a message larger than " +
+                            std::to_string(kMaxAnswerBytes >> 20) + " MiB was refused");
+    return 0;
+  }
   w->buffer.append(data, size * count);
   size_t nl;
   while (!w->done && (nl = w->buffer.find('\n')) != std::string::npos) {
@@ -382,8 +400,9 @@ size_t watch_data(char* data, size_t size, size_t count, void* user) {
     w->buffer.erase(0, nl + 1);
     w->line(text);
   }
-  // Some gateways do not end each object with a newline: a whole object parses on its own.
-  if (!w->done && !w->buffer.empty() && json::accept(w->buffer)) {
+  // Some gateways do not end each object with a newline: a whole object parses on its own (tried
+  // only when the data so far ends like one, so a long message is not parsed once per chunk).
+  if (!w->done && !w->buffer.empty() && w->buffer.back() == '}' && json::accept(w->buffer)) {
     std::string text;
     text.swap(w->buffer);
     w->line(text);
